@@ -1,0 +1,6 @@
+#ifndef FEATX_CTURBOJPEG_SHIM_H
+#define FEATX_CTURBOJPEG_SHIM_H
+#include <stddef.h>
+#include <stdio.h>
+#include <turbojpeg.h>
+#endif

@@ -1,0 +1,153 @@
+import Glibc
+import HDF5
+
+/// A feature store opened for reading: rows of feature vectors with their labels, paths and split.
+///
+/// Opening validates the format tag, the version and the presence and shapes of every dataset, so a
+/// store that opens can be read without further checks. An incomplete store (extraction interrupted)
+/// opens too; `isComplete` and `rowsComplete` say how far it got, and `requireComplete()` refuses it.
+public final class FeatureStore {
+  /// The file's path.
+  public let path: String
+  /// How the features were made.
+  public let metadata: StoreMetadata
+  /// Number of rows in the file (for an incomplete store, including rows not yet written).
+  public let rows: Int
+  /// Values per row.
+  public let dimension: Int
+  /// Stored element type of `/features`.
+  public let dtype: FeatureDType
+  /// Class display names, indexed by label.
+  public let classes: [String]
+  /// Class folder names, indexed by label (equal to `classes` when folders carry no display name).
+  public let classFolders: [String]
+  /// Rows whose features are written (equals `rows` when complete).
+  public let rowsComplete: Int
+  /// True once extraction finished and the file was finalised.
+  public let isComplete: Bool
+  /// The `format_version` of the file.
+  public let formatVersion: Int64
+
+  private let file: H5File
+  private let features: H5Dataset
+  private let root: H5Group
+
+  /// Opens the store at `path`.
+  ///
+  /// - Throws: `FeatureStoreError` naming the file: missing, not HDF5, another format, a newer version,
+  ///   or a damaged store.
+  public init(path: String) throws {
+    self.path = path
+    var info = stat()
+    guard stat(path, &info) == 0 else { throw FeatureStoreError.missingFile(path: path) }
+    guard H5File.isHDF5(path: path) else { throw FeatureStoreError.notHDF5(path: path) }
+    do {
+      let file = try H5File(path: path, mode: .readOnly)
+      let root = try file.root()
+      let tag = try root.attributes.get("format")?.stringValue
+      guard tag == StoreFormat.tag else { throw FeatureStoreError.wrongFormat(path: path, found: tag ?? "none") }
+      let version = try root.attributes.get("format_version")?.int64Value ?? 0
+      guard version <= StoreFormat.version else { throw FeatureStoreError.newerVersion(path: path, version: version) }
+      guard version >= 1 else { throw FeatureStoreError.invalid(path: path, reason: "format_version \(version)") }
+      for name in [StoreFormat.features, StoreFormat.labels, StoreFormat.classes, StoreFormat.paths, StoreFormat.split] {
+        guard try root.contains(name) else { throw FeatureStoreError.missingDataset(path: path, name: name) }
+      }
+      let features = try root.dataset(StoreFormat.features)
+      let metadata = try StoreMetadata.read(from: root, features: features, path: path)
+      let shape = try features.shape()
+      guard shape.count == 2 else { throw FeatureStoreError.invalid(path: path, reason: "/features has shape \(shape)") }
+      guard shape[1] == metadata.dimension else {
+        throw FeatureStoreError.invalid(
+          path: path, reason: "/features has \(shape[1]) columns but feature_shape \(metadata.featureShape)")
+      }
+      switch features.elementType {
+      case .float32: dtype = .float32
+      case .float16: dtype = .float16
+      default: throw FeatureStoreError.invalid(path: path, reason: "/features holds \(features.elementType)")
+      }
+      for name in [StoreFormat.labels, StoreFormat.paths, StoreFormat.split] {
+        let n = try root.dataset(name).shape()
+        guard n == [shape[0]] else {
+          throw FeatureStoreError.invalid(path: path, reason: "/\(name) has shape \(n), expected [\(shape[0])]")
+        }
+      }
+      let classes = try root.dataset(StoreFormat.classes).readStrings()
+      let folders =
+        try root.contains(StoreFormat.classFolders) ? try root.dataset(StoreFormat.classFolders).readStrings() : classes
+      guard folders.count == classes.count else {
+        throw FeatureStoreError.invalid(path: path, reason: "/class_folders and /classes differ in length")
+      }
+      let done = Int(try root.attributes.get("rows_complete")?.int64Value ?? 0)
+      let complete = try root.attributes.get("complete")?.int64Value == 1
+      guard done >= 0, done <= shape[0], !complete || done == shape[0] else {
+        throw FeatureStoreError.invalid(path: path, reason: "rows_complete \(done) does not fit \(shape[0]) rows")
+      }
+      (self.file, self.root, self.features, self.metadata) = (file, root, features, metadata)
+      (rows, dimension, formatVersion) = (shape[0], shape[1], version)
+      (self.classes, classFolders, rowsComplete, isComplete) = (classes, folders, done, complete)
+    } catch let error as HDF5Error {
+      throw FeatureStoreError.hdf5(error)
+    }
+  }
+
+  /// Throws `FeatureStoreError.incomplete` unless extraction finished.
+  public func requireComplete() throws {
+    guard isComplete else { throw FeatureStoreError.incomplete(path: path, rowsComplete: rowsComplete, rows: rows) }
+  }
+
+  /// Labels (indices into `classes`; -1 for unlabelled images).
+  public func labels() throws -> [Int64] { try storeCall { try root.dataset(StoreFormat.labels).read(Int64.self) } }
+
+  /// Image paths relative to the dataset root.
+  public func paths() throws -> [String] { try storeCall { try root.dataset(StoreFormat.paths).readStrings() } }
+
+  /// Split part of every row (`SplitPart` raw values).
+  public func split() throws -> [UInt8] { try storeCall { try root.dataset(StoreFormat.split).read(UInt8.self) } }
+
+  /// Images that could not be read during extraction, with the reason.
+  public func skipped() throws -> [(path: String, reason: String)] {
+    try storeCall {
+      guard try root.contains(StoreFormat.skipped) else { return [] }
+      let group = try root.group(StoreFormat.skipped)
+      let paths = try group.dataset(StoreFormat.skippedPaths).readStrings()
+      let reasons = try group.dataset(StoreFormat.skippedReasons).readStrings()
+      return zip(paths, reasons).map { (path: $0, reason: $1) }
+    }
+  }
+
+  /// Reads rows `range` into `buffer` (row-major, `range.count * dimension` values), converting float16.
+  public func readFeatures(rows range: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
+    precondition(buffer.count == range.count * dimension, "FeatureStore.readFeatures: buffer size mismatch")
+    guard range.lowerBound >= 0, range.upperBound <= rows else {
+      throw FeatureStoreError.invalid(path: path, reason: "rows \(range) requested, the store has \(rows)")
+    }
+    try storeCall {
+      switch dtype {
+      case .float32:
+        try features.read(rows: range, into: buffer)
+      case .float16:
+        var half = [Float16](repeating: 0, count: buffer.count)
+        try half.withUnsafeMutableBufferPointer { try features.read(rows: range, into: $0) }
+        for i in 0..<half.count { buffer[i] = Float(half[i]) }
+      }
+    }
+  }
+
+  /// Rows `range` as a new array (row-major).
+  public func features(rows range: Range<Int>) throws -> [Float] {
+    let count = range.count * dimension
+    return try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+      try readFeatures(rows: range, into: buffer)
+      initialized = count
+    }
+  }
+
+  /// One row.
+  public func row(_ index: Int) throws -> [Float] { try features(rows: index..<(index + 1)) }
+
+  /// Every row in memory (`rows * dimension` values).
+  public func allFeatures() throws -> [Float] { try features(rows: 0..<rows) }
+
+  /// Chunk shape of `/features` (nil if contiguous).
+  public func featureChunkShape() throws -> [Int]? { try storeCall { try features.chunkShape() } }
+}

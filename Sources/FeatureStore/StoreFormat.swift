@@ -1,0 +1,204 @@
+// The feature-store format, version 1 (docs/FORMAT.md): names, attributes and the metadata value.
+
+import HDF5
+
+/// Names and constants of the feature-store format. docs/FORMAT.md is the prose version of this file.
+public enum StoreFormat {
+  /// Value of the root attribute `format`.
+  public static let tag = "featx-features"
+  /// Value of the root attribute `format_version` written by this featx; readers refuse newer ones.
+  public static let version: Int64 = 1
+
+  static let features = "features"
+  static let labels = "labels"
+  static let classes = "classes"
+  static let classFolders = "class_folders"
+  static let paths = "paths"
+  static let split = "split"
+  static let skipped = "skipped"
+  static let skippedPaths = "paths"
+  static let skippedReasons = "reasons"
+  /// Per-row progress while a store is being written (absent from complete stores).
+  static let rowStatus = "row_status"
+  static let featureShape = "feature_shape"
+}
+
+/// How rows are assigned to the train and test parts.
+public enum SplitMode: String, Sendable, Codable, CaseIterable {
+  /// numpy's `permutation(N)` with the seed, first `ratio` of it train (the bird workflow).
+  case random
+  /// The same, per class.
+  case stratified
+  /// Every row is train.
+  case none
+}
+
+/// Stored element type of `/features`.
+public enum FeatureDType: String, Sendable, Codable, CaseIterable {
+  case float32, float16
+
+  var element: H5ElementType { self == .float32 ? .float32 : .float16 }
+}
+
+/// Values of `/split`.
+public enum SplitPart: UInt8, Sendable {
+  case train = 0
+  case test = 1
+}
+
+/// Everything a store records about how its features were made (the root attributes).
+public struct StoreMetadata: Sendable, Equatable {
+  /// featx version that wrote the store.
+  public var featxVersion: String
+  /// Backbone architecture, e.g. `densenet121`.
+  public var arch: String
+  /// Weights file name (or `random:SEED` for seeded random weights).
+  public var weightsFile: String
+  /// sha256 of the weights file (hex), or `random:SEED`.
+  public var weightsSHA256: String
+  /// Output layer of the backbone, e.g. `features`, `avgpool`.
+  public var layer: String
+  /// Pooling of that layer: `flatten`, `avg` or `max`.
+  public var pooling: String
+  /// JSON text of every preprocessing parameter.
+  public var preprocess: String
+  /// How train/test were assigned.
+  public var splitMode: SplitMode
+  /// Seed of the split permutation.
+  public var splitSeed: Int64
+  /// Fraction of rows that are train.
+  public var splitRatio: Double
+  /// Creation time, ISO 8601 UTC.
+  public var created: String
+  /// Dataset root the paths are relative to (informational).
+  public var source: String
+  /// Shape of one feature vector before flattening, e.g. [1024, 7, 7].
+  public var featureShape: [Int]
+  /// `k/N` when this store holds shard k of N, else empty.
+  public var shard: String
+  /// First row of the whole dataset that this store holds (0 unless sharded).
+  public var shardStart: Int
+  /// Number of rows of the whole dataset (equals the store's rows unless sharded).
+  public var datasetRows: Int
+
+  public init(
+    featxVersion: String, arch: String, weightsFile: String, weightsSHA256: String, layer: String,
+    pooling: String, preprocess: String, splitMode: SplitMode, splitSeed: Int64, splitRatio: Double,
+    created: String, source: String, featureShape: [Int], shard: String = "", shardStart: Int = 0,
+    datasetRows: Int = 0
+  ) {
+    self.featxVersion = featxVersion
+    self.arch = arch
+    self.weightsFile = weightsFile
+    self.weightsSHA256 = weightsSHA256
+    self.layer = layer
+    self.pooling = pooling
+    self.preprocess = preprocess
+    self.splitMode = splitMode
+    self.splitSeed = splitSeed
+    self.splitRatio = splitRatio
+    self.created = created
+    self.source = source
+    self.featureShape = featureShape
+    self.shard = shard
+    self.shardStart = shardStart
+    self.datasetRows = datasetRows
+  }
+
+  /// Number of values per row.
+  public var dimension: Int { featureShape.reduce(1, *) }
+
+  /// True when the weights were seeded random ones, not a real checkpoint.
+  public var usesRandomWeights: Bool { weightsSHA256.hasPrefix("random") }
+
+  func write(to root: H5Group) throws {
+    let a = root.attributes
+    try a.set("format", .string(StoreFormat.tag))
+    try a.set("format_version", .int64(StoreFormat.version))
+    try a.set("featx_version", .string(featxVersion))
+    try a.set("arch", .string(arch))
+    try a.set("weights_file", .string(weightsFile))
+    try a.set("weights_sha256", .string(weightsSHA256))
+    try a.set("layer", .string(layer))
+    try a.set("pooling", .string(pooling))
+    try a.set("preprocess", .string(preprocess))
+    try a.set("split_mode", .string(splitMode.rawValue))
+    try a.set("split_seed", .int64(splitSeed))
+    try a.set("split_ratio", .float64(splitRatio))
+    try a.set("created", .string(created))
+    try a.set("source", .string(source))
+    try a.set("shard", .string(shard))
+    try a.set("shard_start", .int64(Int64(shardStart)))
+    try a.set("dataset_rows", .int64(Int64(datasetRows)))
+  }
+
+  static func read(from root: H5Group, features: H5Dataset, path: String) throws -> StoreMetadata {
+    let a = root.attributes
+    func string(_ name: String) throws -> String {
+      guard let v = try a.get(name)?.stringValue else { throw FeatureStoreError.missingAttribute(path: path, name: name) }
+      return v
+    }
+    func int(_ name: String) throws -> Int64 {
+      guard let v = try a.get(name)?.int64Value else { throw FeatureStoreError.missingAttribute(path: path, name: name) }
+      return v
+    }
+    guard let shape = try features.attributes.get(StoreFormat.featureShape)?.int64Values else {
+      throw FeatureStoreError.missingAttribute(path: path, name: "features/feature_shape")
+    }
+    let mode = try string("split_mode")
+    guard let splitMode = SplitMode(rawValue: mode) else {
+      throw FeatureStoreError.invalid(path: path, reason: "unknown split_mode '\(mode)'")
+    }
+    return StoreMetadata(
+      featxVersion: try string("featx_version"), arch: try string("arch"), weightsFile: try string("weights_file"),
+      weightsSHA256: try string("weights_sha256"), layer: try string("layer"), pooling: try string("pooling"),
+      preprocess: try string("preprocess"), splitMode: splitMode, splitSeed: try int("split_seed"),
+      splitRatio: try a.get("split_ratio")?.float64Value ?? 0, created: try string("created"),
+      source: try a.get("source")?.stringValue ?? "", featureShape: shape.map { Int($0) },
+      shard: try a.get("shard")?.stringValue ?? "", shardStart: Int(try a.get("shard_start")?.int64Value ?? 0),
+      datasetRows: Int(try a.get("dataset_rows")?.int64Value ?? 0))
+  }
+}
+
+/// A feature store could not be read or written. The description names the file and what to do.
+public enum FeatureStoreError: Error, CustomStringConvertible, Equatable {
+  case missingFile(path: String)
+  case notHDF5(path: String)
+  case wrongFormat(path: String, found: String)
+  case newerVersion(path: String, version: Int64)
+  case missingDataset(path: String, name: String)
+  case missingAttribute(path: String, name: String)
+  case invalid(path: String, reason: String)
+  case incomplete(path: String, rowsComplete: Int, rows: Int)
+  case hdf5(HDF5Error)
+
+  public var description: String {
+    switch self {
+    case .missingFile(let path):
+      "\(path): no such file. Check the path, or create a store with `featx extract DATASET -o \(path)`."
+    case .notHDF5(let path):
+      "\(path): not an HDF5 file (no HDF5 signature). Pass a feature store written by `featx extract`."
+    case .wrongFormat(let path, let found):
+      "\(path): not a featx feature store (format tag '\(found)', expected '\(StoreFormat.tag)'). "
+        + "Pass a file written by `featx extract`."
+    case .newerVersion(let path, let version):
+      "\(path): written by a newer featx (format_version \(version); this featx reads up to \(StoreFormat.version)). "
+        + "Upgrade featx to read it."
+    case .missingDataset(let path, let name):
+      "\(path): damaged feature store, dataset '/\(name)' is missing. Re-run `featx extract` to rebuild it."
+    case .missingAttribute(let path, let name):
+      "\(path): damaged feature store, attribute '\(name)' is missing. Re-run `featx extract` to rebuild it."
+    case .invalid(let path, let reason):
+      "\(path): damaged feature store: \(reason). Re-run `featx extract` to rebuild it."
+    case .incomplete(let path, let done, let rows):
+      "\(path): extraction is incomplete (\(done) of \(rows) rows). Resume it by running the same `featx extract` command again."
+    case .hdf5(let error):
+      error.description
+    }
+  }
+}
+
+/// Runs `body`, turning HDF5 errors into `FeatureStoreError.hdf5`.
+func storeCall<T>(_ body: () throws -> T) throws -> T {
+  do { return try body() } catch let error as HDF5Error { throw FeatureStoreError.hdf5(error) }
+}
