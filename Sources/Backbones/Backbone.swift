@@ -1,0 +1,164 @@
+import Dispatch
+import Glibc
+
+/// A frozen backbone that turns preprocessed images into feature vectors.
+///
+/// Images are float32 `[3, H, W]` (NCHW) after ToTensor/Normalize. With several images and several
+/// threads, each thread runs whole images single-threaded (no synchronisation inside a network; results
+/// do not depend on the thread count); a single image uses all threads inside each layer.
+public final class Backbone: @unchecked Sendable {
+  // Sendable: mutable state (compiled networks and workspaces) is guarded by `lock`, and each
+  // workspace is handed to one worker at a time.
+
+  /// Architecture name, e.g. `densenet121`.
+  public let name: String
+  public let config: ArchitectureConfig
+  /// The tapped layer, e.g. `features` or `avgpool`.
+  public let layer: String
+  public let pooling: Pooling
+  /// The validated weights.
+  public let weights: StateDict
+  /// Threads used by `run`.
+  public let threads: Int
+
+  private var lock = pthread_mutex_t()
+  private var networks: [String: CompiledNetwork] = [:]
+  private var workspaces: [String: [Workspace]] = [:]
+
+  /// Validates `weights` against the architecture and prepares to run.
+  ///
+  /// - Parameters:
+  ///   - name: architecture name used in messages and stores.
+  ///   - config: hyper-parameters.
+  ///   - weights: a state_dict (checked: names, shapes; legacy DenseNet keys renamed).
+  ///   - layer: layer to tap (default: `features` for DenseNet, `avgpool` for ResNet).
+  ///   - pooling: how the tapped map becomes a vector.
+  ///   - threads: worker threads; 0 means every online CPU.
+  public init(
+    name: String, config: ArchitectureConfig, weights: StateDict, layer: String? = nil, pooling: Pooling = .flatten,
+    threads: Int = 0
+  ) throws {
+    let layer = layer ?? config.defaultLayer
+    guard config.layers.contains(layer) else { throw BackboneError.unknown(kind: "layer of \(name)", value: layer, choices: config.layers) }
+    self.name = name
+    self.config = config
+    self.layer = layer
+    self.pooling = pooling
+    self.weights = try WeightCheck.conform(weights, to: config, name: name)
+    self.threads = threads > 0 ? threads : Backbone.onlineCPUs
+    pthread_mutex_init(&lock, nil)
+  }
+
+  /// A named torchvision architecture.
+  public convenience init(arch: Architecture, weights: StateDict, layer: String? = nil, pooling: Pooling = .flatten, threads: Int = 0) throws {
+    try self.init(name: arch.rawValue, config: arch.config, weights: weights, layer: layer, pooling: pooling, threads: threads)
+  }
+
+  deinit { pthread_mutex_destroy(&lock) }
+
+  /// CPUs available to this process.
+  public static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+  /// Shape of one output vector before flattening for `height` x `width` inputs, e.g. [1024, 7, 7].
+  public func outputShape(height: Int, width: Int) throws -> [Int] {
+    try network(height: height, width: width, threadsPerImage: 1).outputShape
+  }
+
+  /// Runs `count` images of `height` x `width`.
+  ///
+  /// - Parameters:
+  ///   - images: `count * 3 * height * width` values, image after image, each NCHW.
+  ///   - output: `count * outputShape.product` values, one row per image.
+  public func run(
+    images: UnsafeBufferPointer<Float>, count: Int, height: Int, width: Int, into output: UnsafeMutableBufferPointer<Float>
+  ) throws {
+    precondition(images.count == count * 3 * height * width, "Backbone.run: \(images.count) input values for \(count) images")
+    guard count > 0 else { return }
+    let workers = min(threads, count)
+    let perImage = workers > 1 ? 1 : threads
+    let network = try self.network(height: height, width: width, threadsPerImage: perImage)
+    precondition(output.count == count * network.outputCount, "Backbone.run: output holds \(output.count) values")
+    let pool = try takeWorkspaces(network, count: workers)
+    defer { giveBack(pool, network) }
+    let inputStride = 3 * height * width
+    let outputStride = network.outputCount
+    guard let input = images.baseAddress, let out = output.baseAddress else { return }
+    if workers == 1 {
+      OpenMP.setThreads(perImage)
+      for i in 0..<count { try pool[0].run(input: input + i * inputStride, output: out + i * outputStride) }
+      return
+    }
+    let failure = FirstError()
+    nonisolated(unsafe) let (src, dst) = (input, out)
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+      OpenMP.setThreads(1)
+      var i = w
+      while i < count, !failure.isSet {
+        do { try pool[w].run(input: src + i * inputStride, output: dst + i * outputStride) } catch { failure.set(error) }
+        i += workers
+      }
+    }
+    if let error = failure.error { throw error }
+  }
+
+  // MARK: - Compiled networks and workspaces
+
+  private func network(height: Int, width: Int, threadsPerImage: Int) throws -> CompiledNetwork {
+    let key = "\(height)x\(width)/\(threadsPerImage)"
+    pthread_mutex_lock(&lock)
+    defer { pthread_mutex_unlock(&lock) }
+    if let network = networks[key] { return network }
+    guard height >= 32, width >= 32 else { throw BackboneError.inputTooSmall(arch: name, height: height, width: width) }
+    let graph = config.graph(height: height, width: width)
+    guard let tap = graph.taps.first(where: { $0.name == layer }),
+      graph.buffers.allSatisfy({ $0.height >= 1 && $0.width >= 1 })
+    else { throw BackboneError.inputTooSmall(arch: name, height: height, width: width) }
+    let network = try CompiledNetwork(graph: graph, tap: tap, pooling: pooling, weights: weights, threadsPerImage: threadsPerImage)
+    networks[key] = network
+    return network
+  }
+
+  private func takeWorkspaces(_ network: CompiledNetwork, count: Int) throws -> [Workspace] {
+    let key = ObjectIdentifier(network).debugDescription
+    pthread_mutex_lock(&lock)
+    var free = workspaces[key] ?? []
+    let taken = Array(free.suffix(count))
+    free.removeLast(taken.count)
+    workspaces[key] = free
+    pthread_mutex_unlock(&lock)
+    var pool = taken
+    while pool.count < count { pool.append(try Workspace(network)) }
+    return pool
+  }
+
+  private func giveBack(_ pool: [Workspace], _ network: CompiledNetwork) {
+    let key = ObjectIdentifier(network).debugDescription
+    pthread_mutex_lock(&lock)
+    workspaces[key, default: []].append(contentsOf: pool)
+    pthread_mutex_unlock(&lock)
+  }
+}
+
+/// The first error thrown by any of several workers.
+final class FirstError: @unchecked Sendable {
+  // Sendable: all access goes through the mutex.
+  private var mutex = pthread_mutex_t()
+  private var stored: Error?
+
+  init() { pthread_mutex_init(&mutex, nil) }
+  deinit { pthread_mutex_destroy(&mutex) }
+
+  func set(_ error: Error) {
+    pthread_mutex_lock(&mutex)
+    if stored == nil { stored = error }
+    pthread_mutex_unlock(&mutex)
+  }
+
+  var error: Error? {
+    pthread_mutex_lock(&mutex)
+    defer { pthread_mutex_unlock(&mutex) }
+    return stored
+  }
+
+  var isSet: Bool { error != nil }
+}

@@ -1,0 +1,48 @@
+/// A backbone could not be built, loaded or run. The description says what failed, on what, and what to do.
+public enum BackboneError: Error, CustomStringConvertible, Equatable {
+  /// A oneDNN call failed.
+  case dnnl(operation: String, status: String)
+  /// A weights file could not be parsed (corrupt, truncated, unsupported, or hostile).
+  case badWeightsFile(path: String, reason: String)
+  /// A weights file's pickle names code featx will not run.
+  case forbiddenGlobal(path: String, global: String)
+  /// The file parses but does not hold the architecture's parameters.
+  case weightsMismatch(path: String, arch: String, problems: [String], looksLike: String?)
+  /// The sha256 of a file does not start with the prefix in its torchvision name.
+  case hashMismatch(path: String, expectedPrefix: String, actual: String)
+  /// The weights could not be found locally nor downloaded.
+  case weightsUnavailable(name: String, url: String, searched: [String], reason: String)
+  /// An unknown architecture, layer or pooling name.
+  case unknown(kind: String, value: String, choices: [String])
+  /// The input image is too small for the architecture.
+  case inputTooSmall(arch: String, height: Int, width: Int)
+
+  public var description: String {
+    switch self {
+    case .dnnl(let operation, let status):
+      return "oneDNN failed to \(operation): \(status). This is a featx bug; please report it with the command you ran."
+    case .badWeightsFile(let path, let reason):
+      return "\(path): not a usable weights file: \(reason). Pass a torchvision checkpoint (.pth) or .safetensors file."
+    case .forbiddenGlobal(let path, let global):
+      return "\(path): refused: the checkpoint's pickle calls `\(global)`, which a weights file never needs. "
+        + "featx does not run code from weight files; re-save the state_dict with torch.save(model.state_dict(), path)."
+    case .weightsMismatch(let path, let arch, let problems, let looksLike):
+      var text = "\(path): does not hold \(arch) weights"
+      if let looksLike { text += " (this looks like \(looksLike) weights, not \(arch))" }
+      let shown = problems.prefix(8).joined(separator: "; ")
+      let more = problems.count > 8 ? "; … and \(problems.count - 8) more" : ""
+      return text + ": \(shown)\(more). Pass --arch \(looksLike ?? "<the right architecture>") or the right weights file."
+    case .hashMismatch(let path, let expectedPrefix, let actual):
+      return "\(path): sha256 \(actual) does not start with \(expectedPrefix) as its name promises: the file is corrupt "
+        + "or not the official one. Delete it and download it again."
+    case .weightsUnavailable(let name, let url, let searched, let reason):
+      return "cannot find weights \(name) (looked in \(searched.joined(separator: ", "))) and cannot download \(url): "
+        + "\(reason). Download it elsewhere and put it at \(searched.last ?? name), pass --weights PATH, "
+        + "or use --weights random for a smoke run."
+    case .unknown(let kind, let value, let choices):
+      return "unknown \(kind) '\(value)'; choose one of: \(choices.joined(separator: ", "))"
+    case .inputTooSmall(let arch, let height, let width):
+      return "input \(height)x\(width) is too small for \(arch): use images of at least 32x32 after preprocessing"
+    }
+  }
+}

@@ -1,0 +1,372 @@
+// Compiles a Graph with its weights into oneDNN primitives (once), and runs them per image.
+//
+// Layout: activations use one layout for the whole network, oneDNN's blocked nChw8c (AVX2) or nChw16c
+// (AVX-512) when every channel count and offset is a multiple of the block (true for every torchvision
+// model), else plain NCHW. Weights are reordered once, at compile time, into the layout each
+// convolution asked for ("any"), with BatchNorm folded in. Each image runs with N = 1, so a channel
+// range of a buffer is a dense tensor: DenseNet layers write straight into their block's buffer.
+
+import CDNNL
+import Glibc
+
+/// 64-byte aligned, zeroed memory owned by Swift.
+final class AlignedBuffer: @unchecked Sendable {
+  // Sendable: the pointer is fixed; networks only read weight buffers after compilation, and each
+  // workspace buffer is used by one worker at a time.
+  let pointer: UnsafeMutableRawPointer
+  let bytes: Int
+
+  init(bytes: Int) {
+    var p: UnsafeMutableRawPointer?
+    let size = max(bytes, 64)
+    precondition(posix_memalign(&p, 64, size) == 0 && p != nil, "AlignedBuffer: out of memory for \(size) bytes")
+    pointer = p!
+    self.bytes = bytes
+    memset(pointer, 0, size)
+  }
+
+  deinit { free(pointer) }
+
+  var floats: UnsafeMutablePointer<Float> { pointer.assumingMemoryBound(to: Float.self) }
+}
+
+/// How activations are laid out in memory.
+enum ActivationLayout: Equatable {
+  case plain
+  case blocked(Int)
+
+  var tag: dnnl_format_tag_t {
+    switch self {
+    case .plain: dnnl_nchw
+    case .blocked(16): dnnl_nChw16c
+    case .blocked: dnnl_nChw8c
+    }
+  }
+
+  /// The blocked layout oneDNN's kernels prefer on this CPU.
+  static var preferredBlock: Int { dnnl_get_effective_cpu_isa().rawValue >= dnnl_cpu_isa_avx512_core.rawValue ? 16 : 8 }
+
+  /// Blocked if every view of the graph is block-aligned, else plain.
+  static func choose(for graph: Graph, ops: ArraySlice<GraphOp>) -> ActivationLayout {
+    let block = preferredBlock
+    func aligned(_ v: View) -> Bool { v.buffer == 0 || (v.channelOffset % block == 0 && v.channels % block == 0) }
+    for op in ops {
+      switch op {
+      case .conv(let c): if !aligned(c.src) || !aligned(c.dst) { return .plain }
+      case .norm(let n): if !aligned(n.src) || !aligned(n.dst) { return .plain }
+      case .pool(let p): if !aligned(p.src) || !aligned(p.dst) { return .plain }
+      }
+    }
+    return .blocked(block)
+  }
+}
+
+/// Where an execution argument's memory comes from.
+enum ArgumentSource {
+  /// A channel view of a workspace buffer (buffer 0 is the caller's input image).
+  case view(View)
+  /// A constant owned by the network (weights, bias, BatchNorm statistics).
+  case constant(Int)
+  /// The workspace's scratchpad.
+  case scratchpad
+  /// The caller's output row for this image.
+  case output
+}
+
+/// One primitive call.
+struct Step {
+  let primitive: DNNLPrimitive
+  let arguments: [(Int32, ArgumentSource, dnnl_memory_desc_t)]
+}
+
+/// A backbone compiled for one input size and one thread count per image.
+final class CompiledNetwork: @unchecked Sendable {
+  // Sendable: immutable after init; oneDNN primitives may execute concurrently with distinct memory.
+  let engine: DNNLEngine
+  let graph: Graph
+  let layout: ActivationLayout
+  let steps: [Step]
+  let constants: [AlignedBuffer]
+  let scratchpadBytes: Int
+  let threadsPerImage: Int
+  /// Values written per image (the pooled or flattened tap).
+  let outputCount: Int
+  /// Shape of one output before flattening, e.g. [1024, 7, 7] or [2048].
+  let outputShape: [Int]
+
+  /// - Parameters:
+  ///   - graph: the whole architecture for this input size.
+  ///   - tap: the layer to stop at.
+  ///   - pooling: how the tap's map becomes the output.
+  ///   - weights: validated state_dict.
+  ///   - threadsPerImage: OpenMP threads each image's primitives use.
+  init(graph: Graph, tap: Tap, pooling: Pooling, weights: StateDict, threadsPerImage: Int) throws {
+    engine = try DNNLEngine.shared()
+    self.graph = graph
+    self.threadsPerImage = threadsPerImage
+    OpenMP.setThreads(threadsPerImage)
+    let ops = graph.ops[0..<tap.opCount]
+    layout = ActivationLayout.choose(for: graph, ops: ops)
+    var constants: [AlignedBuffer] = []
+    var steps: [Step] = []
+    let layout = self.layout
+    let engine = self.engine
+    let stream = try DNNLStream(engine)
+
+    func describe(_ v: View) throws -> dnnl_memory_desc_t {
+      let shape = graph.buffers[v.buffer]
+      return try MemoryDesc.f32([1, v.channels, shape.height, shape.width], v.buffer == 0 ? dnnl_nchw : layout.tag)
+    }
+    func constant(_ values: [Float]) -> Int {
+      let buffer = AlignedBuffer(bytes: values.count * 4)
+      values.withUnsafeBufferPointer { buffer.floats.update(from: $0.baseAddress!, count: values.count) }
+      constants.append(buffer)
+      return constants.count - 1
+    }
+    func tensor(_ name: String) throws -> [Float] {
+      guard let t = weights.tensors[name], t.isFloatingPoint else {
+        throw BackboneError.weightsMismatch(path: weights.source, arch: "this architecture", problems: ["missing \(name)"], looksLike: nil)
+      }
+      return t.values
+    }
+
+    for op in ops {
+      switch op {
+      case .conv(let c):
+        let srcMD = try describe(c.src)
+        let dstMD = try describe(c.dst)
+        let (o, g) = (c.dst.channels, c.groups)
+        let weightDims = g == 1 ? [o, c.src.channels, c.kernel, c.kernel] : [g, o / g, c.src.channels / g, c.kernel, c.kernel]
+        var anyWeights = dnnl_memory_desc_t()
+        try dnnl(
+          dnnl_memory_desc_init_by_tag(&anyWeights, Int32(weightDims.count), weightDims.map { dnnl_dim_t($0) }, dnnl_f32, dnnl_format_tag_any),
+          "describe \(c.weight)")
+        let biasMD = try MemoryDesc.f32([o], dnnl_a)
+        var desc = dnnl_convolution_desc_t()
+        var (s, w, b, d) = (srcMD, anyWeights, biasMD, dstMD)
+        let strides = [dnnl_dim_t(c.stride), dnnl_dim_t(c.stride)]
+        let padding = [dnnl_dim_t(c.padding), dnnl_dim_t(c.padding)]
+        try dnnl(
+          dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_auto, &s, &w, &b, &d, strides, padding, padding),
+          "describe convolution \(c.weight)")
+        let attributes = try DNNLAttributes()
+        try attributes.setPostOps(sum: c.residual, relu: c.relu)
+        let primitive = try withUnsafePointer(to: &desc) {
+          try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: attributes, engine: engine, what: "convolution \(c.weight)")
+        }
+        // Fold the BatchNorm that follows the convolution: w' = w * s, b' = beta - mean * s, s = gamma / sqrt(var + eps).
+        var kernel = try tensor(c.weight)
+        var bias = [Float](repeating: 0, count: o)
+        if let norm = c.foldedNorm {
+          let (scale, shift) = try Network.normScaleShift(norm, tensor)
+          let perOutput = kernel.count / o
+          for oc in 0..<o {
+            for i in 0..<perOutput { kernel[oc * perOutput + i] = Float(Double(kernel[oc * perOutput + i]) * scale[oc]) }
+            bias[oc] = Float(shift[oc])
+          }
+        }
+        let userMD = try MemoryDesc.f32(weightDims, g == 1 ? dnnl_oihw : dnnl_goihw)
+        let chosenMD = primitive.memoryDesc(dnnl_query_weights_md)
+        let weightIndex = try Network.reorder(kernel, from: userMD, to: chosenMD, engine: engine, stream: stream, into: &constants)
+        steps.append(
+          Step(primitive: primitive, arguments: [
+            (DNNL_ARG_SRC, .view(c.src), srcMD), (DNNL_ARG_WEIGHTS, .constant(weightIndex), chosenMD),
+            (DNNL_ARG_BIAS, .constant(constant(bias)), biasMD), (DNNL_ARG_DST, .view(c.dst), dstMD),
+            (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+          ]))
+
+      case .norm(let n):
+        let srcMD = try describe(n.src)
+        let dstMD = try describe(n.dst)
+        var desc = dnnl_batch_normalization_desc_t()
+        var sm = srcMD
+        var flags = dnnl_use_global_stats.rawValue | dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+        if n.relu { flags |= dnnl_fuse_norm_relu.rawValue }
+        try dnnl(
+          dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_inference, &sm, Network.normEpsilon, flags),
+          "describe batch norm \(n.norm)")
+        let primitive = try withUnsafePointer(to: &desc) {
+          try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: try DNNLAttributes(), engine: engine, what: "batch norm \(n.norm)")
+        }
+        let vectorMD = try MemoryDesc.f32([n.src.channels], dnnl_a)
+        let chosenDst = primitive.memoryDesc(dnnl_query_dst_md)
+        guard MemoryDesc.equal(chosenDst, dstMD) else {
+          throw BackboneError.dnnl(operation: "lay out batch norm \(n.norm)", status: "unexpected destination layout")
+        }
+        steps.append(
+          Step(primitive: primitive, arguments: [
+            (DNNL_ARG_SRC, .view(n.src), srcMD), (DNNL_ARG_DST, .view(n.dst), dstMD),
+            (DNNL_ARG_MEAN, .constant(constant(try tensor(n.norm + ".running_mean"))), vectorMD),
+            (DNNL_ARG_VARIANCE, .constant(constant(try tensor(n.norm + ".running_var"))), vectorMD),
+            (DNNL_ARG_SCALE, .constant(constant(try tensor(n.norm + ".weight"))), vectorMD),
+            (DNNL_ARG_SHIFT, .constant(constant(try tensor(n.norm + ".bias"))), vectorMD),
+            (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+          ]))
+
+      case .pool(let p):
+        let (srcMD, dstMD) = (try describe(p.src), try describe(p.dst))
+        let primitive = try Network.pooling(
+          p.kind == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, srcMD, dstMD, kernel: p.kernel, stride: p.stride,
+          padding: p.padding, engine: engine, what: "\(p.kind) pooling")
+        steps.append(
+          Step(primitive: primitive, arguments: [
+            (DNNL_ARG_SRC, .view(p.src), srcMD), (DNNL_ARG_DST, .view(p.dst), dstMD),
+            (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+          ]))
+      }
+    }
+
+    // The output: the tap, pooled over H and W if asked, reordered to plain channel-major order.
+    let shape = graph.buffers[tap.view.buffer]
+    let tapMD = try describe(tap.view)
+    var finalView = tap.view
+    var finalMD = tapMD
+    var (oh, ow) = (shape.height, shape.width)
+    if pooling != .flatten {
+      let pooledBuffer = graph.buffers.count  // a workspace-only buffer after the graph's own
+      finalView = View(buffer: pooledBuffer, channelOffset: 0, channels: tap.view.channels)
+      finalMD = try MemoryDesc.f32([1, tap.view.channels, 1, 1], layout.tag)
+      let primitive = try Network.pooling(
+        pooling == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, tapMD, finalMD, kernel: (oh, ow), stride: 1,
+        padding: 0, engine: engine, what: "\(pooling.rawValue) pooling of \(tap.name)")
+      steps.append(
+        Step(primitive: primitive, arguments: [
+          (DNNL_ARG_SRC, .view(tap.view), tapMD), (DNNL_ARG_DST, .view(finalView), finalMD),
+          (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+        ]))
+      (oh, ow) = (1, 1)
+    }
+    let plainMD = try MemoryDesc.f32([1, tap.view.channels, oh, ow], dnnl_nchw)
+    let toPlain = try DNNLPrimitive(reorderFrom: finalMD, to: plainMD, engine: engine, what: "output of \(tap.name)")
+    steps.append(Step(primitive: toPlain, arguments: [(DNNL_ARG_FROM, .view(finalView), finalMD), (DNNL_ARG_TO, .output, plainMD)]))
+
+    outputCount = tap.view.channels * oh * ow
+    outputShape = pooling == .flatten && !(oh == 1 && ow == 1 && tap.name == "avgpool")
+      ? [tap.view.channels, oh, ow] : [tap.view.channels]
+    self.steps = steps
+    self.constants = constants
+    scratchpadBytes = steps.map { $0.primitive.scratchpadBytes }.max() ?? 0
+  }
+
+  /// Bytes of every buffer a workspace needs (the graph's, plus the pooled output).
+  var bufferBytes: [Int] {
+    graph.buffers.map { $0.channels * $0.height * $0.width * 4 + 64 } + [outputCount * 4 + 64]
+  }
+}
+
+/// Per-worker state: activation buffers, memory objects bound to them, and a stream.
+final class Workspace: @unchecked Sendable {
+  // Sendable: a workspace is used by exactly one worker at a time (Backbone hands out one per worker).
+  let network: CompiledNetwork
+  private let stream: DNNLStream
+  private let buffers: [AlignedBuffer?]
+  private let scratchpad: AlignedBuffer
+  private var memories: [[DNNLMemory]] = []
+  private var arguments: [[dnnl_exec_arg_t]] = []
+  /// Memory objects bound to the caller's input / output, rebound per image.
+  private var inputMemories: [DNNLMemory] = []
+  private var outputMemories: [DNNLMemory] = []
+
+  init(_ network: CompiledNetwork) throws {
+    self.network = network
+    stream = try DNNLStream(network.engine)
+    buffers = network.bufferBytes.enumerated().map { $0.offset == 0 ? nil : AlignedBuffer(bytes: $0.element) }
+    scratchpad = AlignedBuffer(bytes: network.scratchpadBytes)
+    for step in network.steps {
+      var stepMemories: [DNNLMemory] = []
+      var stepArguments: [dnnl_exec_arg_t] = []
+      for (role, source, md) in step.arguments {
+        let memory: DNNLMemory
+        switch source {
+        case .view(let v) where v.buffer == 0:
+          memory = try DNNLMemory(md, network.engine, nil, "the input image")
+          inputMemories.append(memory)
+        case .view(let v):
+          let shape = network.graph.buffers.indices.contains(v.buffer) ? network.graph.buffers[v.buffer] : nil
+          let planeFloats = (shape?.height ?? 1) * (shape?.width ?? 1)
+          let pointer = buffers[v.buffer]!.pointer + v.channelOffset * planeFloats * 4
+          memory = try DNNLMemory(md, network.engine, pointer, "an activation")
+        case .constant(let index):
+          memory = try DNNLMemory(md, network.engine, network.constants[index].pointer, "a weight")
+        case .scratchpad:
+          memory = try DNNLMemory(md, network.engine, scratchpad.pointer, "the scratchpad")
+        case .output:
+          memory = try DNNLMemory(md, network.engine, nil, "the output")
+          outputMemories.append(memory)
+        }
+        stepMemories.append(memory)
+        stepArguments.append(dnnl_exec_arg_t(arg: role, memory: memory.handle))
+      }
+      memories.append(stepMemories)
+      arguments.append(stepArguments)
+    }
+  }
+
+  /// Runs one image: `input` is [3, H, W] float32 NCHW, `output` receives `network.outputCount` values.
+  func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws {
+    for m in inputMemories { try m.bind(UnsafeMutableRawPointer(mutating: input)) }
+    for m in outputMemories { try m.bind(output) }
+    for (step, args) in zip(network.steps, arguments) {
+      try args.withUnsafeBufferPointer { try step.primitive.execute(stream, $0) }
+    }
+    try stream.wait()
+  }
+}
+
+/// Shared helpers of network compilation.
+enum Network {
+  /// torchvision's BatchNorm2d epsilon.
+  static let normEpsilon: Float = 1e-5
+
+  /// Per-channel scale and shift of an inference BatchNorm, in double precision.
+  static func normScaleShift(_ name: String, _ tensor: (String) throws -> [Float]) throws -> (scale: [Double], shift: [Double]) {
+    let gamma = try tensor(name + ".weight")
+    let beta = try tensor(name + ".bias")
+    let mean = try tensor(name + ".running_mean")
+    let variance = try tensor(name + ".running_var")
+    var scale = [Double](repeating: 0, count: gamma.count)
+    var shift = scale
+    for c in gamma.indices {
+      scale[c] = Double(gamma[c]) / (Double(variance[c]) + Double(normEpsilon)).squareRoot()
+      shift[c] = Double(beta[c]) - Double(mean[c]) * scale[c]
+    }
+    return (scale, shift)
+  }
+
+  /// Copies `values` (laid out as `from`) into a new constant laid out as `to`.
+  static func reorder(
+    _ values: [Float], from: dnnl_memory_desc_t, to: dnnl_memory_desc_t, engine: DNNLEngine, stream: DNNLStream,
+    into constants: inout [AlignedBuffer]
+  ) throws -> Int {
+    let target = AlignedBuffer(bytes: MemoryDesc.bytes(to))
+    var source = values
+    try source.withUnsafeMutableBytes { raw in
+      let src = try DNNLMemory(from, engine, raw.baseAddress, "user weights")
+      let dst = try DNNLMemory(to, engine, target.pointer, "reordered weights")
+      let primitive = try DNNLPrimitive(reorderFrom: from, to: to, engine: engine, what: "weight reorder")
+      let args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: src.handle), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: dst.handle)]
+      try args.withUnsafeBufferPointer { try primitive.execute(stream, $0) }
+      try stream.wait()
+    }
+    constants.append(target)
+    return constants.count - 1
+  }
+
+  static func pooling(
+    _ algorithm: dnnl_alg_kind_t, _ src: dnnl_memory_desc_t, _ dst: dnnl_memory_desc_t, kernel: (Int, Int), stride: Int,
+    padding: Int, engine: DNNLEngine, what: String
+  ) throws -> DNNLPrimitive {
+    var desc = dnnl_pooling_v2_desc_t()
+    var (s, d) = (src, dst)
+    let strides = [dnnl_dim_t(stride), dnnl_dim_t(stride)]
+    let window = [dnnl_dim_t(kernel.0), dnnl_dim_t(kernel.1)]
+    let pad = [dnnl_dim_t(padding), dnnl_dim_t(padding)]
+    let dilation: [dnnl_dim_t] = [0, 0]
+    try dnnl(
+      dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, algorithm, &s, &d, strides, window, dilation, pad, pad),
+      "describe \(what)")
+    return try withUnsafePointer(to: &desc) {
+      try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: try DNNLAttributes(), engine: engine, what: what)
+    }
+  }
+}

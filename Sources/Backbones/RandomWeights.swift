@@ -1,0 +1,44 @@
+import Support
+
+/// Seeded random weights (`featx-random-v1`, docs/RANDOM_WEIGHTS.md): the exact values
+/// `tools/make_weights.py --seed SEED` writes into a torchvision model, for smoke runs and tests where
+/// genuine ImageNet weights are unavailable. Networks with them compute nothing meaningful.
+public enum RandomWeights {
+  /// The state_dict of `config` filled by the rule (the classifier and `num_batches_tracked`, which
+  /// features never use, are left out).
+  public static func stateDict(config: ArchitectureConfig, seed: UInt32) -> StateDict {
+    var keys: [String] = []
+    var tensors: [String: WeightTensor] = [:]
+    for spec in config.parameters where spec.usedForFeatures {
+      keys.append(spec.name)
+      tensors[spec.name] = WeightTensor(shape: spec.shape, values: values(for: spec, seed: seed))
+    }
+    let label = "random:\(seed)"
+    return StateDict(keys: keys, tensors: tensors, source: label, sha256: label)
+  }
+
+  /// The values of one state_dict entry that features use (convolutions and BatchNorms).
+  public static func values(for spec: ParameterSpec, seed: UInt32) -> [Float] {
+    precondition(spec.usedForFeatures || spec.kind == .linearWeight, "RandomWeights.values: \(spec.name) needs its layer's fan-in")
+    var rng = NumpyRandomState(seed: fnv1a32("\(seed):\(spec.name)"))
+    let count = spec.shape.reduce(1, *)
+    var out = [Float](repeating: 0, count: count)
+    out.withUnsafeMutableBufferPointer { buffer in
+      switch spec.kind {
+      case .convWeight:
+        let fanIn = spec.shape.dropFirst().reduce(1, *)
+        rng.fillNormal(buffer, mean: 0, std: (2.0 / Double(fanIn)).squareRoot())
+      case .bnWeight, .bnRunningVar:
+        rng.fillUniform(buffer, low: 0.5, high: 1.5)
+      case .bnBias, .bnRunningMean:
+        rng.fillUniform(buffer, low: -0.1, high: 0.1)
+      case .linearWeight, .linearBias:
+        let bound = 1 / Double(spec.shape.last ?? 1).squareRoot()
+        rng.fillUniform(buffer, low: -bound, high: bound)
+      case .bnBatchesTracked:
+        break
+      }
+    }
+    return out
+  }
+}

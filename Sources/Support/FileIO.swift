@@ -1,0 +1,81 @@
+import Glibc
+
+/// A file could not be read or written. The description names the file and the system's reason.
+public struct FileError: Error, CustomStringConvertible, Equatable {
+  public var path: String
+  public var reason: String
+
+  public init(path: String, reason: String) {
+    self.path = path
+    self.reason = reason
+  }
+
+  /// The error for the current `errno`.
+  public static func errno(_ path: String, _ action: String) -> FileError {
+    FileError(path: path, reason: "cannot \(action): \(String(cString: strerror(Glibc.errno)))")
+  }
+
+  public var description: String { "\(path): \(reason)" }
+}
+
+/// Reads a whole regular file into memory.
+///
+/// - Parameter limit: largest accepted size in bytes; larger files are refused before reading.
+/// - Throws: `FileError` naming the file (missing, unreadable, a directory, too large).
+public func readFile(_ path: String, limit: Int = Int.max) throws -> [UInt8] {
+  let fd = open(path, O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else { throw FileError.errno(path, "open it") }
+  defer { close(fd) }
+  var info = stat()
+  guard fstat(fd, &info) == 0 else { throw FileError.errno(path, "stat it") }
+  guard (info.st_mode & S_IFMT) == S_IFREG else { throw FileError(path: path, reason: "not a regular file") }
+  let size = Int(info.st_size)
+  guard size <= limit else { throw FileError(path: path, reason: "\(size) bytes, more than the \(limit) accepted") }
+  var bytes = [UInt8](repeating: 0, count: size)
+  var done = 0
+  try bytes.withUnsafeMutableBytes { buffer in
+    while done < size {
+      let n = read(fd, buffer.baseAddress! + done, size - done)
+      if n < 0 {
+        if Glibc.errno == EINTR { continue }
+        throw FileError.errno(path, "read it")
+      }
+      if n == 0 { break }
+      done += n
+    }
+  }
+  if done < size { bytes.removeLast(size - done) }
+  return bytes
+}
+
+/// Writes `bytes` to `path` atomically: to a temporary file in the same folder, flushed, then renamed.
+public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+  let temporary = path + ".featx-tmp"
+  let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+  guard fd >= 0 else { throw FileError.errno(temporary, "create it") }
+  var ok = false
+  defer {
+    close(fd)
+    if !ok { unlink(temporary) }
+  }
+  try bytes.withUnsafeBytes { buffer in
+    var done = 0
+    while done < buffer.count {
+      let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
+      if n < 0 {
+        if Glibc.errno == EINTR { continue }
+        throw FileError.errno(temporary, "write it")
+      }
+      done += n
+    }
+  }
+  guard fsync(fd) == 0 else { throw FileError.errno(temporary, "flush it") }
+  guard rename(temporary, path) == 0 else { throw FileError.errno(path, "rename \(temporary) to it") }
+  ok = true
+}
+
+/// True if a file (or directory) exists at `path`.
+public func fileExists(_ path: String) -> Bool {
+  var info = stat()
+  return stat(path, &info) == 0
+}
