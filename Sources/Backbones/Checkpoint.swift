@@ -12,11 +12,14 @@ public struct WeightTensor: Sendable {
   public var values: [Float]
   /// False for integer tensors (e.g. BatchNorm's `num_batches_tracked`).
   public var isFloatingPoint: Bool
+  /// Values of int64/int32 tensors (empty otherwise).
+  public var integers: [Int64]
 
-  public init(shape: [Int], values: [Float], isFloatingPoint: Bool = true) {
+  public init(shape: [Int], values: [Float], isFloatingPoint: Bool = true, integers: [Int64] = []) {
     self.shape = shape
     self.values = values
     self.isFloatingPoint = isFloatingPoint
+    self.integers = integers
   }
 }
 
@@ -237,7 +240,17 @@ public enum Checkpoint {
     case .float, .double, .half, .bfloat16: float = true
     default: float = false
     }
-    guard float else { return WeightTensor(shape: t.shape, values: [], isFloatingPoint: false) }
+    guard float else {
+      var integers: [Int64] = []
+      if t.storage.type == .long || t.storage.type == .int, isContiguous(shape: t.shape, stride: t.stride) {
+        integers = (0..<count).map { i in
+          t.storage.type == .long
+            ? storage.loadUnaligned(fromByteOffset: (t.offset + i) * 8, as: Int64.self)
+            : Int64(storage.loadUnaligned(fromByteOffset: (t.offset + i) * 4, as: Int32.self))
+        }
+      }
+      return WeightTensor(shape: t.shape, values: [], isFloatingPoint: false, integers: integers)
+    }
     var values = [Float](repeating: 0, count: count)
     let contiguous = isContiguous(shape: t.shape, stride: t.stride)
     values.withUnsafeMutableBufferPointer { out in

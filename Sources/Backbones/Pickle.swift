@@ -210,9 +210,10 @@ struct Unpickler {
 
   /// Runs until STOP and returns the result.
   mutating func load() throws -> PickleValue {
-    guard bytes.count - position <= Unpickler.maxBytes else { throw PickleError.tooLarge }
+    let start = position
     while true {
       let at = position
+      guard at - start <= Unpickler.maxBytes else { throw PickleError.tooLarge }
       let op = try byte()
       switch op {
       case 0x80: _ = try byte()  // PROTO

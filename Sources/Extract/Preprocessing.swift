@@ -1,0 +1,165 @@
+// torchvision's transforms for PIL images, reproduced exactly: Resize (PIL bilinear with antialiasing,
+// Pillow 13), CenterCrop (torchvision's rounding), ToTensor (÷255), Normalize ((x - mean) / std), all in
+// float32 as torch computes them.
+
+import Foundation
+
+/// Every preprocessing parameter; written as JSON into each feature store and head.
+public struct Preprocessing: Codable, Equatable, Sendable {
+  /// How images are resized first.
+  public enum Resize: Codable, Equatable, Sendable {
+    /// `transforms.Resize((height, width))`.
+    case exact(height: Int, width: Int)
+    /// `transforms.Resize(size)`: the shorter side becomes `size`, the longer keeps the aspect ratio.
+    case shorter(Int)
+
+    private enum Keys: String, CodingKey { case mode, size }
+
+    public func encode(to encoder: Encoder) throws {
+      var c = encoder.container(keyedBy: Keys.self)
+      switch self {
+      case .exact(let h, let w):
+        try c.encode("exact", forKey: .mode)
+        try c.encode([h, w], forKey: .size)
+      case .shorter(let s):
+        try c.encode("shorter", forKey: .mode)
+        try c.encode([s], forKey: .size)
+      }
+    }
+
+    public init(from decoder: Decoder) throws {
+      let c = try decoder.container(keyedBy: Keys.self)
+      let size = try c.decode([Int].self, forKey: .size)
+      switch (try c.decode(String.self, forKey: .mode), size.count) {
+      case ("exact", 2): self = .exact(height: size[0], width: size[1])
+      case ("shorter", 1): self = .shorter(size[0])
+      default: throw DecodingError.dataCorruptedError(forKey: .mode, in: c, debugDescription: "unknown resize \(size)")
+      }
+    }
+  }
+
+  public var resize: Resize?
+  /// `transforms.CenterCrop((height, width))`.
+  public var crop: [Int]?
+  /// `transforms.Normalize(mean, std)` after ToTensor; nil for none.
+  public var mean: [Float]?
+  public var std: [Float]?
+  /// The interpolation (featx implements PIL's bilinear with antialiasing, torchvision's default).
+  public var interpolation = "bilinear"
+  public var antialias = true
+
+  public init(resize: Resize?, crop: [Int]?, mean: [Float]?, std: [Float]?) {
+    self.resize = resize
+    self.crop = crop
+    self.mean = mean
+    self.std = std
+  }
+
+  /// The bird workflow's test-time pipeline: `Resize((224, 224))`, `ToTensor()`, no normalisation.
+  public static let seed = Preprocessing(resize: .exact(height: 224, width: 224), crop: nil, mean: nil, std: nil)
+
+  /// torchvision's ImageNet evaluation transform (IMAGENET1K_V1 weights): `Resize(256)`,
+  /// `CenterCrop(224)`, `ToTensor()`, `Normalize(ImageNet mean, std)`.
+  public static let imagenet = Preprocessing(
+    resize: .shorter(256), crop: [224, 224], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+
+  /// Named presets.
+  public static let presets: [String: Preprocessing] = ["seed": .seed, "imagenet": .imagenet]
+
+  /// The network input size, if every image gets the same one (a crop or an exact resize).
+  public var fixedSize: (height: Int, width: Int)? {
+    if let crop { return (crop[0], crop[1]) }
+    if case .exact(let h, let w)? = resize { return (h, w) }
+    return nil
+  }
+
+  /// Canonical JSON (sorted keys), as stored in the `preprocess` attribute.
+  public var json: String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+  }
+
+  /// Parses the `preprocess` attribute of a store or head.
+  public static func fromJSON(_ text: String) throws -> Preprocessing {
+    try JSONDecoder().decode(Preprocessing.self, from: Data(text.utf8))
+  }
+
+  /// Checks the parameters (positive sizes, three means and stds, no zero std).
+  public func validate() throws {
+    func bad(_ why: String) -> ExtractError { ExtractError.invalidPreprocessing(why) }
+    switch resize {
+    case .exact(let h, let w)?: guard h > 0, w > 0 else { throw bad("resize must be positive") }
+    case .shorter(let s)?: guard s > 0 else { throw bad("resize must be positive") }
+    case nil: break
+    }
+    if let crop { guard crop.count == 2, crop.allSatisfy({ $0 > 0 }) else { throw bad("crop needs two positive sizes") } }
+    guard (mean == nil) == (std == nil) else { throw bad("give both --mean and --std, or neither") }
+    if let mean, let std {
+      guard mean.count == 3, std.count == 3 else { throw bad("mean and std need three values (R,G,B)") }
+      guard std.allSatisfy({ $0 != 0 && $0.isFinite }), mean.allSatisfy(\.isFinite) else { throw bad("std must be non-zero") }
+    }
+    guard fixedSize != nil else {
+      throw bad("every image must end up the same size: add a crop (--crop 224) or resize to an exact size (--resize 224,224)")
+    }
+  }
+
+  /// Resizes and crops a decoded image as torchvision would (uint8 RGB, before ToTensor).
+  public func pixels(_ image: RGBImage) throws -> RGBImage {
+    var out = image
+    switch resize {
+    case .exact(let h, let w)?:
+      out = resizeBilinearPIL(out, width: w, height: h)
+    case .shorter(let s)?:
+      let size = resizedSize(width: out.width, height: out.height, shorter: s)
+      out = resizeBilinearPIL(out, width: size.width, height: size.height)
+    case nil:
+      break
+    }
+    if let crop {
+      guard out.height >= crop[0], out.width >= crop[1] else {
+        throw ExtractError.invalidPreprocessing("image of \(out.width)x\(out.height) is smaller than the \(crop[1])x\(crop[0]) crop")
+      }
+      out = centerCrop(out, width: crop[1], height: crop[0])
+    }
+    return out
+  }
+
+  /// ToTensor + Normalize: interleaved RGB uint8 → planar float32 [3, H, W], written to `output`.
+  public func tensor(_ image: RGBImage, into output: UnsafeMutableBufferPointer<Float>) {
+    let plane = image.width * image.height
+    precondition(output.count == 3 * plane, "Preprocessing.tensor: output holds \(output.count) values, need \(3 * plane)")
+    image.pixels.withUnsafeBufferPointer { px in
+      for c in 0..<3 {
+        let m = mean?[c] ?? 0
+        let s = std?[c] ?? 1
+        let normalize = mean != nil
+        let base = c * plane
+        for i in 0..<plane {
+          let x = Float(px[3 * i + c]) / 255
+          output[base + i] = normalize ? (x - m) / s : x
+        }
+      }
+    }
+  }
+}
+
+/// Extraction could not proceed. The description says what and what to do.
+public enum ExtractError: Error, CustomStringConvertible, Equatable {
+  case invalidPreprocessing(String)
+  case dataset(path: String, reason: String)
+  case output(path: String, reason: String)
+  case badImage(ImageError)
+  case interrupted(path: String, rowsComplete: Int, rows: Int, signal: Int32)
+
+  public var description: String {
+    switch self {
+    case .invalidPreprocessing(let why): "invalid preprocessing: \(why)"
+    case .dataset(let path, let reason): "\(path): \(reason)"
+    case .output(let path, let reason): "\(path): \(reason)"
+    case .badImage(let error): "\(error.description) (run without --strict to skip unreadable images)"
+    case .interrupted(let path, let done, let rows, _):
+      "interrupted: \(path) holds \(done) of \(rows) rows; run the same command again to resume"
+    }
+  }
+}

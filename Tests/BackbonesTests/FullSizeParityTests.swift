@@ -1,0 +1,103 @@
+import Backbones
+import Extract
+import Foundation
+import Support
+import Testing
+import TestSupport
+
+/// densenet121, resnet18 and resnet50 at full size with featx-random-v1 seed 0, on the exact pixels
+/// torchvision saw, against torchvision's outputs (fixture: tools/make_reference.py). The weights come
+/// from featx's own generator, and, when `scripts/make-test-weights` has written them, from torch.save
+/// files in both formats.
+@Suite(.serialized) struct FullSizeParityTests {
+  static let reference = TestPaths.fixture("backbones/full_reference.safetensors").path
+  static let order = ["bird_albatross", "bird_goldfinch", "flower_portrait", "flower_landscape"]
+
+  /// The network input of every reference image for `preset`, image after image.
+  static func inputs(_ preset: String) throws -> [Float] {
+    let preprocessing = preset == "seed" ? Preprocessing.seed : Preprocessing.imagenet
+    var all: [Float] = []
+    for id in order {
+      let image = try ImageDecoder().decode(path: TestPaths.fixture("backbones/pixels/\(id).\(preset).png").path)
+      var tensor = [Float](repeating: 0, count: 3 * 224 * 224)
+      tensor.withUnsafeMutableBufferPointer { preprocessing.tensor(image, into: $0) }
+      all += tensor
+    }
+    return all
+  }
+
+  static func run(_ backbone: Backbone, _ input: [Float]) throws -> [Float] {
+    let width = try backbone.outputShape(height: 224, width: 224).reduce(1, *)
+    let count = input.count / (3 * 224 * 224)
+    var out = [Float](repeating: 0, count: count * width)
+    try input.withUnsafeBufferPointer { i in
+      try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: count, height: 224, width: 224, into: $0) }
+    }
+    return out
+  }
+
+  static func weights(_ arch: Architecture, _ source: String) throws -> StateDict {
+    if source == "random" { return RandomWeights.stateDict(config: arch.config, seed: 0) }
+    return try Checkpoint.load(path: TestPaths.generatedWeights.appendingPathComponent("\(arch.rawValue)-random0.\(source)").path)
+  }
+
+  static let sources: [String] = {
+    var all = ["random"]
+    if FileManager.default.fileExists(atPath: TestPaths.generatedWeights.appendingPathComponent("manifest.json").path) {
+      all += ["pth", "legacy.pth"]
+    }
+    return all
+  }()
+
+  @Test(arguments: sources)
+  func densenet121FeaturesFlattenAvgMax(source: String) throws {
+    let expected = try Checkpoint.load(path: Self.reference)
+    let weights = try Self.weights(.densenet121, source)
+    let input = try Self.inputs("seed")
+    let flat = try Self.run(try Backbone(arch: .densenet121, weights: weights, threads: 2), input)
+    #expect(flat.count == 4 * 50176)
+    let positions = try #require(expected.tensors["densenet121.features.positions"])
+    let values = try #require(expected.tensors["densenet121.features.values"]?.values)
+    let chosen = positions.integers.map { Int($0) }
+    #expect(chosen == Self.referencePositions())
+    let picked = (0..<4).flatMap { image in chosen.map { flat[image * 50176 + $0] } }
+    let report = ParityReport(actual: picked, reference: values, rows: 4)
+    #expect(report.passes(), "densenet121 features (\(source)): \(report)")
+
+    for pooling in [Pooling.avg, .max] {
+      let pooled = try Self.run(try Backbone(arch: .densenet121, weights: weights, pooling: pooling, threads: 2), input)
+      let reference = try #require(expected.tensors["densenet121.features.\(pooling.rawValue)"]?.values)
+      let report = ParityReport(actual: pooled, reference: reference, rows: 4)
+      #expect(report.passes(), "densenet121 \(pooling) (\(source)): \(report)")
+    }
+  }
+
+  @Test(arguments: sources)
+  func resnetAvgpool(source: String) throws {
+    let expected = try Checkpoint.load(path: Self.reference)
+    let input = try Self.inputs("imagenet")
+    for arch in [Architecture.resnet18, .resnet50] {
+      let out = try Self.run(try Backbone(arch: arch, weights: try Self.weights(arch, source), threads: 2), input)
+      let reference = try #require(expected.tensors["\(arch.rawValue).avgpool"]?.values)
+      let report = ParityReport(actual: out, reference: reference, rows: 4)
+      #expect(report.passes(), "\(arch) avgpool (\(source)): \(report)")
+    }
+  }
+
+  @Test func resultsDoNotDependOnTheThreadCount() throws {
+    let weights = RandomWeights.stateDict(config: Architecture.resnet18.config, seed: 0)
+    let input = try Self.inputs("imagenet")
+    let one = try Self.run(try Backbone(arch: .resnet18, weights: weights, threads: 1), input)
+    let two = try Self.run(try Backbone(arch: .resnet18, weights: weights, threads: 2), input)
+    let single = try Self.run(try Backbone(arch: .resnet18, weights: weights, threads: 2), Array(input.prefix(3 * 224 * 224)))
+    #expect(closeness(two, one, rtol: 1e-5, atol: 1e-4) == nil)
+    #expect(closeness(single, Array(one.prefix(512)), rtol: 1e-5, atol: 1e-4) == nil)
+  }
+
+  /// `sorted(RandomState(7).choice(50176, 8192, replace=False))`: numpy's choice without replacement is
+  /// `permutation(50176)[:8192]`.
+  static func referencePositions() -> [Int] {
+    var rng = NumpyRandomState(seed: 7)
+    return Array(rng.permutation(50176).prefix(8192)).sorted()
+  }
+}
