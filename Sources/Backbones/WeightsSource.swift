@@ -1,0 +1,229 @@
+// Where weights come from: an explicit file, seeded random values, or a torchvision file name resolved
+// like torch.hub does ($FEATX_WEIGHTS_DIR, then $TORCH_HOME/hub/checkpoints, then a download with a
+// sha256 check, written atomically into that cache).
+
+import Foundation
+import Support
+
+#if canImport(FoundationNetworking)
+  import FoundationNetworking
+#endif
+
+/// A torchvision ImageNet checkpoint: name, provenance and the preprocessing it was evaluated with.
+public struct KnownWeights: Sendable, Equatable {
+  public var arch: Architecture
+  /// torchvision's enum name, e.g. `IMAGENET1K_V1`.
+  public var tag: String
+  /// File name; the part after the last `-` is the first hex digits of the file's sha256.
+  public var fileName: String
+  /// `transforms.Resize` size used for evaluation (the crop is 224 for all of these).
+  public var resizeSize: Int
+
+  /// `https://download.pytorch.org/models/<fileName>`, or under `$FEATX_WEIGHTS_URL`.
+  public var url: String { WeightsSource.baseURL + fileName }
+
+  /// The weights torchvision's `pretrained=True` loads (V1), and the newer V2 recipes.
+  public static let all: [KnownWeights] = [
+    KnownWeights(arch: .densenet121, tag: "IMAGENET1K_V1", fileName: "densenet121-a639ec97.pth", resizeSize: 256),
+    KnownWeights(arch: .densenet161, tag: "IMAGENET1K_V1", fileName: "densenet161-8d451a50.pth", resizeSize: 256),
+    KnownWeights(arch: .densenet169, tag: "IMAGENET1K_V1", fileName: "densenet169-b2777c0a.pth", resizeSize: 256),
+    KnownWeights(arch: .densenet201, tag: "IMAGENET1K_V1", fileName: "densenet201-c1103571.pth", resizeSize: 256),
+    KnownWeights(arch: .resnet18, tag: "IMAGENET1K_V1", fileName: "resnet18-f37072fd.pth", resizeSize: 256),
+    KnownWeights(arch: .resnet34, tag: "IMAGENET1K_V1", fileName: "resnet34-b627a593.pth", resizeSize: 256),
+    KnownWeights(arch: .resnet50, tag: "IMAGENET1K_V1", fileName: "resnet50-0676ba61.pth", resizeSize: 256),
+    KnownWeights(arch: .resnet50, tag: "IMAGENET1K_V2", fileName: "resnet50-11ad3fa6.pth", resizeSize: 232),
+    KnownWeights(arch: .resnet101, tag: "IMAGENET1K_V1", fileName: "resnet101-63fe2227.pth", resizeSize: 256),
+    KnownWeights(arch: .resnet101, tag: "IMAGENET1K_V2", fileName: "resnet101-cd907fc2.pth", resizeSize: 232),
+    KnownWeights(arch: .resnet152, tag: "IMAGENET1K_V1", fileName: "resnet152-394f9c45.pth", resizeSize: 256),
+    KnownWeights(arch: .resnet152, tag: "IMAGENET1K_V2", fileName: "resnet152-f82ba261.pth", resizeSize: 232),
+    KnownWeights(arch: .resnext50_32x4d, tag: "IMAGENET1K_V1", fileName: "resnext50_32x4d-7cdf4587.pth", resizeSize: 256),
+    KnownWeights(arch: .resnext50_32x4d, tag: "IMAGENET1K_V2", fileName: "resnext50_32x4d-1a0047aa.pth", resizeSize: 232),
+    KnownWeights(arch: .resnext101_32x8d, tag: "IMAGENET1K_V1", fileName: "resnext101_32x8d-8ba56ff5.pth", resizeSize: 256),
+    KnownWeights(arch: .resnext101_32x8d, tag: "IMAGENET1K_V2", fileName: "resnext101_32x8d-110c445d.pth", resizeSize: 232),
+  ]
+
+  /// The default (V1) weights of an architecture.
+  public static func defaultFor(_ arch: Architecture) -> KnownWeights {
+    all.first { $0.arch == arch && $0.tag == "IMAGENET1K_V1" }!
+  }
+}
+
+/// What `--weights` asked for.
+public enum WeightsSource: Equatable, Sendable {
+  /// Seeded random weights (`random` or `random:SEED`).
+  case random(seed: UInt32)
+  /// A file at this path.
+  case file(String)
+  /// A torchvision checkpoint, found in the caches or downloaded.
+  case known(KnownWeights)
+
+  /// `$FEATX_WEIGHTS_URL` (for mirrors and tests) or torchvision's download folder.
+  public static var baseURL: String {
+    var base = ProcessInfo.processInfo.environment["FEATX_WEIGHTS_URL"] ?? "https://download.pytorch.org/models/"
+    if !base.hasSuffix("/") { base += "/" }
+    return base
+  }
+
+  /// Interprets a `--weights` value for `arch`: empty or `imagenet` → the default torchvision file;
+  /// `random[:SEED]`; a tag such as `IMAGENET1K_V2`; an existing path; or a torchvision file name.
+  public static func parse(_ value: String?, arch: Architecture) throws -> WeightsSource {
+    let text = value ?? ""
+    if text.isEmpty || text == "imagenet" || text == "DEFAULT" { return .known(KnownWeights.defaultFor(arch)) }
+    if text == "random" { return .random(seed: 0) }
+    if text.hasPrefix("random:") {
+      guard let seed = UInt32(text.dropFirst("random:".count)) else {
+        throw BackboneError.unknown(kind: "weights", value: text, choices: ["random", "random:SEED (0...4294967295)"])
+      }
+      return .random(seed: seed)
+    }
+    if let known = KnownWeights.all.first(where: { $0.arch == arch && $0.tag == text }) { return .known(known) }
+    if fileExists(text) { return .file(text) }
+    if let known = KnownWeights.all.first(where: { $0.fileName == text }) { return .known(known) }
+    throw BackboneError.badWeightsFile(path: text, reason: "no such file")
+  }
+
+  /// The hex prefix torchvision puts in a file name (`densenet121-a639ec97.pth` → `a639ec97`), if any.
+  public static func hashPrefix(ofFileName name: String) -> String? {
+    // torch.hub's HASH_REGEX is `-([a-f0-9]*)\.`; featx asks for at least 8 digits so that ordinary
+    // names ("model-face.pth") are not mistaken for hashes.
+    let base = name.split(separator: "/").last.map(String.init) ?? name
+    for dash in base.indices where base[dash] == "-" {
+      let digits = base[base.index(after: dash)...].prefix { "0123456789abcdef".contains($0) }
+      let end = digits.endIndex
+      if digits.count >= 8, end < base.endIndex, base[end] == "." { return String(digits) }
+    }
+    return nil
+  }
+}
+
+/// Finds, downloads and loads weights.
+public struct WeightsResolver: Sendable {
+  /// `$FEATX_WEIGHTS_DIR`, searched first.
+  public var weightsDirectory: String?
+  /// torch hub's checkpoint cache: `$TORCH_HOME/hub/checkpoints`, default `~/.cache/torch/hub/checkpoints`.
+  public var hubDirectory: String
+  /// Whether a missing torchvision file may be downloaded.
+  public var allowDownload = true
+
+  public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    weightsDirectory = environment["FEATX_WEIGHTS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+    let home = environment["HOME"] ?? NSHomeDirectory()
+    let torchHome = environment["TORCH_HOME"] ?? ((environment["XDG_CACHE_HOME"] ?? home + "/.cache") + "/torch")
+    hubDirectory = torchHome + "/hub/checkpoints"
+  }
+
+  /// The folders searched for a torchvision file name, in order.
+  public var searchPath: [String] { (weightsDirectory.map { [$0] } ?? []) + [hubDirectory] }
+
+  /// Loads the weights for `source`, verifying the sha256 prefix a torchvision file name carries.
+  ///
+  /// - Parameter progress: called with (bytes received, total) while downloading.
+  public func load(
+    _ source: WeightsSource, arch: ArchitectureConfig, progress: (@Sendable (Int64, Int64) -> Void)? = nil
+  ) throws -> StateDict {
+    switch source {
+    case .random(let seed):
+      return RandomWeights.stateDict(config: arch, seed: seed)
+    case .file(let path):
+      return try Self.loadVerified(path)
+    case .known(let known):
+      return try Self.loadVerified(try locate(known, progress: progress))
+    }
+  }
+
+  /// Path of a torchvision file: found in the search path, else downloaded into the hub cache.
+  public func locate(_ known: KnownWeights, progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> String {
+    try locate(fileName: known.fileName, url: known.url, progress: progress)
+  }
+
+  /// Path of `fileName`: found in the search path, else downloaded from `url` into the hub cache (checked
+  /// against the sha256 prefix in the name, written atomically).
+  public func locate(fileName: String, url: String, progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> String {
+    let candidates = searchPath.map { $0 + "/" + fileName }
+    if let found = candidates.first(where: fileExists) { return found }
+    guard allowDownload else {
+      throw BackboneError.weightsUnavailable(name: fileName, url: url, searched: candidates, reason: "downloads are disabled")
+    }
+    let target = hubDirectory + "/" + fileName
+    do {
+      try Downloader.fetch(url, to: target, sha256Prefix: WeightsSource.hashPrefix(ofFileName: fileName), progress: progress)
+    } catch let error as BackboneError {
+      throw error
+    } catch {
+      throw BackboneError.weightsUnavailable(name: fileName, url: url, searched: candidates, reason: "\(error)")
+    }
+    return target
+  }
+
+  /// Reads a weights file and, when its name carries a torchvision hash prefix, checks it.
+  public static func loadVerified(_ path: String) throws -> StateDict {
+    let dict = try Checkpoint.load(path: path)
+    if let prefix = WeightsSource.hashPrefix(ofFileName: path), !dict.sha256.hasPrefix(prefix) {
+      throw BackboneError.hashMismatch(path: path, expectedPrefix: prefix, actual: dict.sha256)
+    }
+    return dict
+  }
+}
+
+/// Downloads a file atomically: into a temporary file beside the target, checked, then renamed.
+enum Downloader {
+  struct Failure: Error, CustomStringConvertible {
+    var description: String
+  }
+
+  static func fetch(
+    _ url: String, to target: String, sha256Prefix: String?, progress: (@Sendable (Int64, Int64) -> Void)?
+  ) throws {
+    guard let remote = URL(string: url) else { throw Failure(description: "bad URL \(url)") }
+    let folder = (target as NSString).deletingLastPathComponent
+    do {
+      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    } catch {
+      throw Failure(description: "cannot create \(folder): \(error.localizedDescription)")
+    }
+    let temporary = target + ".partial-\(getpid())"
+    defer { unlink(temporary) }
+    let data = try get(remote, progress: progress)
+    if let sha256Prefix {
+      let digest = data.withUnsafeBytes { SHA256.hex($0) }
+      guard digest.hasPrefix(sha256Prefix) else {
+        throw BackboneError.hashMismatch(path: url, expectedPrefix: sha256Prefix, actual: digest)
+      }
+    }
+    do {
+      try writeFileAtomically(temporary, [UInt8](data))
+    } catch {
+      throw Failure(description: "cannot write \(temporary): \(error)")
+    }
+    guard rename(temporary, target) == 0 else { throw Failure(description: "cannot move the download to \(target)") }
+  }
+
+  /// GETs a URL (http, https, or file) into memory.
+  private static func get(_ url: URL, progress: (@Sendable (Int64, Int64) -> Void)?) throws -> Data {
+    if url.isFileURL {
+      do { return try Data(contentsOf: url) } catch { throw Failure(description: "cannot read \(url.path)") }
+    }
+    final class Box: @unchecked Sendable {
+      // Sendable: written once by the completion handler before the semaphore is signalled.
+      var data: Data?
+      var error: Error?
+      var status = 0
+    }
+    let box = Box()
+    let done = DispatchSemaphore(value: 0)
+    var request = URLRequest(url: url)
+    request.timeoutInterval = 60
+    let task = URLSession.shared.dataTask(with: request) { data, response, error in
+      box.data = data
+      box.error = error
+      box.status = (response as? HTTPURLResponse)?.statusCode ?? 0
+      done.signal()
+    }
+    task.resume()
+    done.wait()
+    if let error = box.error { throw Failure(description: "no connection (\(error.localizedDescription))") }
+    guard box.status == 200, let data = box.data else { throw Failure(description: "the server answered HTTP \(box.status)") }
+    progress?(Int64(data.count), Int64(data.count))
+    return data
+  }
+}
