@@ -39,7 +39,9 @@ public final class Backbone: @unchecked Sendable {
     threads: Int = 0
   ) throws {
     let layer = layer ?? config.defaultLayer
-    guard config.layers.contains(layer) else { throw BackboneError.unknown(kind: "layer of \(name)", value: layer, choices: config.layers) }
+    guard config.layers.contains(layer) else {
+      throw BackboneError.unknown(kind: "layer of \(name)", value: layer, choices: config.layers)
+    }
     self.name = name
     self.config = config
     self.layer = layer
@@ -50,7 +52,9 @@ public final class Backbone: @unchecked Sendable {
   }
 
   /// A named torchvision architecture.
-  public convenience init(arch: Architecture, weights: StateDict, layer: String? = nil, pooling: Pooling = .flatten, threads: Int = 0) throws {
+  public convenience init(
+    arch: Architecture, weights: StateDict, layer: String? = nil, pooling: Pooling = .flatten, threads: Int = 0
+  ) throws {
     try self.init(name: arch.rawValue, config: arch.config, weights: weights, layer: layer, pooling: pooling, threads: threads)
   }
 
@@ -64,18 +68,37 @@ public final class Backbone: @unchecked Sendable {
     try network(height: height, width: width, threadsPerImage: 1).outputShape
   }
 
+  /// Multiply-adds per image up to the tapped layer, counted on torchvision's op order (so GFLOPS are
+  /// comparable with other engines running torchvision's graph).
+  public func multiplyAdds(height: Int, width: Int) -> Int {
+    let graph = config.graph(height: height, width: width)
+    let tap = graph.taps.first { $0.name == layer }
+    return graph.torchvisionMultiplyAdds(opCount: tap?.opCount ?? graph.ops.count)
+  }
+
+  /// How the threads share the work of one call.
+  public enum Parallelism: Sendable {
+    /// Whole images per thread; a lone image uses every thread inside its layers (lowest latency).
+    case automatic
+    /// Always whole images per thread, so every image's result is bit-identical however the images are
+    /// batched (extraction relies on this for resumed and sharded stores).
+    case perImage
+  }
+
   /// Runs `count` images of `height` x `width`.
   ///
   /// - Parameters:
   ///   - images: `count * 3 * height * width` values, image after image, each NCHW.
   ///   - output: `count * outputShape.product` values, one row per image.
+  ///   - parallelism: see `Parallelism`.
   public func run(
-    images: UnsafeBufferPointer<Float>, count: Int, height: Int, width: Int, into output: UnsafeMutableBufferPointer<Float>
+    images: UnsafeBufferPointer<Float>, count: Int, height: Int, width: Int, into output: UnsafeMutableBufferPointer<Float>,
+    parallelism: Parallelism = .automatic
   ) throws {
     precondition(images.count == count * 3 * height * width, "Backbone.run: \(images.count) input values for \(count) images")
     guard count > 0 else { return }
     let workers = min(threads, count)
-    let perImage = workers > 1 ? 1 : threads
+    let perImage = workers > 1 || parallelism == .perImage ? 1 : threads
     let network = try self.network(height: height, width: width, threadsPerImage: perImage)
     precondition(output.count == count * network.outputCount, "Backbone.run: output holds \(output.count) values")
     let pool = try takeWorkspaces(network, count: workers)
@@ -113,7 +136,8 @@ public final class Backbone: @unchecked Sendable {
     guard let tap = graph.taps.first(where: { $0.name == layer }),
       graph.buffers.allSatisfy({ $0.height >= 1 && $0.width >= 1 })
     else { throw BackboneError.inputTooSmall(arch: name, height: height, width: width) }
-    let network = try CompiledNetwork(graph: graph, tap: tap, pooling: pooling, weights: weights, threadsPerImage: threadsPerImage)
+    let network = try CompiledNetwork(
+      graph: graph, tap: tap, pooling: pooling, weights: weights, threadsPerImage: threadsPerImage)
     networks[key] = network
     return network
   }

@@ -78,7 +78,8 @@ public enum Checkpoint {
           path: path,
           reason: "an old (2017) torch tar checkpoint; convert it once with torch: torch.save(torch.load(f), 'new.pth')")
       } else {
-        throw BackboneError.badWeightsFile(path: path, reason: "not a PyTorch checkpoint or safetensors file (unknown leading bytes)")
+        throw BackboneError.badWeightsFile(
+          path: path, reason: "not a PyTorch checkpoint or safetensors file (unknown leading bytes)")
       }
       dict.source = path
       dict.sha256 = sha
@@ -103,10 +104,12 @@ public enum Checkpoint {
     }
     let prefix = String(pickleName.dropLast("data.pkl".count))
     if let order = zip.entries[prefix + "byteorder"] {
-      let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[order.dataOffset..<(order.dataOffset + order.size)]), as: UTF8.self)
+      let text = String(
+        decoding: UnsafeRawBufferPointer(rebasing: bytes[order.dataOffset..<(order.dataOffset + order.size)]), as: UTF8.self)
       guard text == "little" else { throw CheckpointFailure("storages are \(text)-endian; only little-endian is supported") }
     }
-    let pickleBytes = UnsafeRawBufferPointer(rebasing: bytes[pickleEntry.dataOffset..<(pickleEntry.dataOffset + pickleEntry.size)])
+    let pickleBytes = UnsafeRawBufferPointer(
+      rebasing: bytes[pickleEntry.dataOffset..<(pickleEntry.dataOffset + pickleEntry.size)])
     var unpickler = Unpickler(pickleBytes, persistentLoad: storageFromPersistentID)
     let root = try unpickler.load()
     return try materialize(root) { storage in
@@ -262,7 +265,8 @@ public enum Checkpoint {
       for i in 0..<count {
         var source = t.offset
         for d in index.indices { source += index[d] * t.stride[d] }
-        convert(storage, type: t.storage.type, from: source, count: 1, into: UnsafeMutableBufferPointer(rebasing: out[i..<(i + 1)]))
+        convert(
+          storage, type: t.storage.type, from: source, count: 1, into: UnsafeMutableBufferPointer(rebasing: out[i..<(i + 1)]))
         var d = index.count - 1
         while d >= 0 {
           index[d] += 1

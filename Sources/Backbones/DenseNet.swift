@@ -51,7 +51,8 @@ public enum DenseNet {
     var h = Graph.outputSize(height, kernel: 7, stride: 2, padding: 3)
     var w = Graph.outputSize(width, kernel: 7, stride: 2, padding: 3)
     let stem = g.buffer(c.initFeatures, h, w)
-    g.conv("features.conv0", norm: "features.norm0", from: g.input, to: g.whole(stem), kernel: 7, stride: 2, padding: 3, relu: true)
+    g.conv(
+      "features.conv0", norm: "features.norm0", from: g.input, to: g.whole(stem), kernel: 7, stride: 2, padding: 3, relu: true)
     h = Graph.outputSize(h, kernel: 3, stride: 2, padding: 1)
     w = Graph.outputSize(w, kernel: 3, stride: 2, padding: 1)
 
@@ -59,7 +60,9 @@ public enum DenseNet {
     let bottleneck = c.bnSize * c.growthRate
     // The block's buffer holds its input and, after it, every layer's output: channels grow in place.
     var blockBuffer = g.buffer(channels + c.blockConfig[0] * c.growthRate, h, w)
-    g.pool(.max, from: g.whole(stem), to: View(buffer: blockBuffer, channelOffset: 0, channels: channels), kernel: 3, stride: 2, padding: 1)
+    g.pool(
+      .max, from: g.whole(stem), to: View(buffer: blockBuffer, channelOffset: 0, channels: channels), kernel: 3, stride: 2,
+      padding: 1)
 
     for (b, layerCount) in c.blockConfig.enumerated() {
       let block = "features.denseblock\(b + 1)"
@@ -69,11 +72,14 @@ public enum DenseNet {
       for l in 0..<layerCount {
         let layer = "\(block).denselayer\(l + 1)"
         let inputs = channels + l * c.growthRate
-        g.norm("\(layer).norm1", from: View(buffer: blockBuffer, channelOffset: 0, channels: inputs),
+        g.norm(
+          "\(layer).norm1", from: View(buffer: blockBuffer, channelOffset: 0, channels: inputs),
           to: View(buffer: activated, channelOffset: 0, channels: inputs), relu: true)
-        g.conv("\(layer).conv1", norm: "\(layer).norm2", from: View(buffer: activated, channelOffset: 0, channels: inputs),
+        g.conv(
+          "\(layer).conv1", norm: "\(layer).norm2", from: View(buffer: activated, channelOffset: 0, channels: inputs),
           to: g.whole(narrow), kernel: 1, relu: true)
-        g.conv("\(layer).conv2", norm: nil, from: g.whole(narrow),
+        g.conv(
+          "\(layer).conv2", norm: nil, from: g.whole(narrow),
           to: View(buffer: blockBuffer, channelOffset: inputs, channels: c.growthRate), kernel: 3, padding: 1)
       }
       channels = total
@@ -90,6 +96,10 @@ public enum DenseNet {
       blockBuffer = g.buffer(out + c.blockConfig[b + 1] * c.growthRate, h, w)
       let transitionOutput = View(buffer: blockBuffer, channelOffset: 0, channels: out)
       g.conv("\(transition).conv", norm: nil, from: g.whole(pooled), to: transitionOutput, kernel: 1)
+      if case .conv(var op)? = g.ops.last {
+        op.torchvisionCostFactor = 4
+        g.ops[g.ops.count - 1] = .conv(op)
+      }
       g.tap("transition\(b + 1)", transitionOutput)
       channels = out
     }
@@ -106,7 +116,9 @@ public enum DenseNet {
     // ^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$
     let parts = key.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count >= 4 else { return key }
-    let (layer, module, digit, suffix) = (parts[parts.count - 4], parts[parts.count - 3], parts[parts.count - 2], parts[parts.count - 1])
+    let (layer, module, digit, suffix) = (
+      parts[parts.count - 4], parts[parts.count - 3], parts[parts.count - 2], parts[parts.count - 1]
+    )
     guard ["norm", "relu", "conv"].contains(module), ["1", "2"].contains(digit),
       ["weight", "bias", "running_mean", "running_var"].contains(suffix)
     else { return key }

@@ -46,6 +46,9 @@ struct ConvOp {
   /// `dst = conv(src) + dst` (ResNet's identity or downsample branch, already in dst).
   var residual: Bool
   var relu: Bool
+  /// How many times more multiply-adds torchvision's op order spends here (4 for a DenseNet transition
+  /// conv, which torchvision runs before its 2x2 pooling); used only to report comparable GFLOPS.
+  var torchvisionCostFactor = 1
 }
 
 /// An inference BatchNorm (`y = (x - mean) / sqrt(var + eps) * weight + bias`), optionally with ReLU.
@@ -138,7 +141,8 @@ struct Graph {
   }
 
   mutating func registerLinear(_ name: String, in inFeatures: Int, out: Int) {
-    parameters.append(ParameterSpec(name: name + ".weight", shape: [out, inFeatures], kind: .linearWeight, usedForFeatures: false))
+    parameters.append(
+      ParameterSpec(name: name + ".weight", shape: [out, inFeatures], kind: .linearWeight, usedForFeatures: false))
     parameters.append(ParameterSpec(name: name + ".bias", shape: [out], kind: .linearBias, usedForFeatures: false))
   }
 
@@ -166,6 +170,18 @@ struct Graph {
   mutating func norm(_ name: String, from src: View, to dst: View, relu: Bool) {
     registerNorm(name, channels: src.channels)
     ops.append(.norm(NormOp(norm: name, src: src, dst: dst, relu: relu)))
+  }
+
+  /// Multiply-adds of the first `opCount` operations as torchvision computes them (convolutions only).
+  func torchvisionMultiplyAdds(opCount: Int) -> Int {
+    var total = 0
+    for op in ops.prefix(opCount) {
+      guard case .conv(let c) = op else { continue }
+      let out = buffers[c.dst.buffer]
+      total +=
+        c.dst.channels * (c.src.channels / c.groups) * c.kernel * c.kernel * out.height * out.width * c.torchvisionCostFactor
+    }
+    return total
   }
 
   mutating func pool(_ kind: PoolOp.Kind, from src: View, to dst: View, kernel: Int, stride: Int, padding: Int = 0) {

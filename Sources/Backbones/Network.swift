@@ -125,7 +125,8 @@ final class CompiledNetwork: @unchecked Sendable {
     }
     func tensor(_ name: String) throws -> [Float] {
       guard let t = weights.tensors[name], t.isFloatingPoint else {
-        throw BackboneError.weightsMismatch(path: weights.source, arch: "this architecture", problems: ["missing \(name)"], looksLike: nil)
+        throw BackboneError.weightsMismatch(
+          path: weights.source, arch: "this architecture", problems: ["missing \(name)"], looksLike: nil)
       }
       return t.values
     }
@@ -139,7 +140,8 @@ final class CompiledNetwork: @unchecked Sendable {
         let weightDims = g == 1 ? [o, c.src.channels, c.kernel, c.kernel] : [g, o / g, c.src.channels / g, c.kernel, c.kernel]
         var anyWeights = dnnl_memory_desc_t()
         try dnnl(
-          dnnl_memory_desc_init_by_tag(&anyWeights, Int32(weightDims.count), weightDims.map { dnnl_dim_t($0) }, dnnl_f32, dnnl_format_tag_any),
+          dnnl_memory_desc_init_by_tag(
+            &anyWeights, Int32(weightDims.count), weightDims.map { dnnl_dim_t($0) }, dnnl_f32, dnnl_format_tag_any),
           "describe \(c.weight)")
         let biasMD = try MemoryDesc.f32([o], dnnl_a)
         var desc = dnnl_convolution_desc_t()
@@ -147,7 +149,8 @@ final class CompiledNetwork: @unchecked Sendable {
         let strides = [dnnl_dim_t(c.stride), dnnl_dim_t(c.stride)]
         let padding = [dnnl_dim_t(c.padding), dnnl_dim_t(c.padding)]
         try dnnl(
-          dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_auto, &s, &w, &b, &d, strides, padding, padding),
+          dnnl_convolution_forward_desc_init(
+            &desc, dnnl_forward_inference, dnnl_convolution_auto, &s, &w, &b, &d, strides, padding, padding),
           "describe convolution \(c.weight)")
         let attributes = try DNNLAttributes()
         try attributes.setPostOps(sum: c.residual, relu: c.relu)
@@ -167,13 +170,16 @@ final class CompiledNetwork: @unchecked Sendable {
         }
         let userMD = try MemoryDesc.f32(weightDims, g == 1 ? dnnl_oihw : dnnl_goihw)
         let chosenMD = primitive.memoryDesc(dnnl_query_weights_md)
-        let weightIndex = try Network.reorder(kernel, from: userMD, to: chosenMD, engine: engine, stream: stream, into: &constants)
+        let weightIndex = try Network.reorder(
+          kernel, from: userMD, to: chosenMD, engine: engine, stream: stream, into: &constants)
         steps.append(
-          Step(primitive: primitive, arguments: [
-            (DNNL_ARG_SRC, .view(c.src), srcMD), (DNNL_ARG_WEIGHTS, .constant(weightIndex), chosenMD),
-            (DNNL_ARG_BIAS, .constant(constant(bias)), biasMD), (DNNL_ARG_DST, .view(c.dst), dstMD),
-            (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
-          ]))
+          Step(
+            primitive: primitive,
+            arguments: [
+              (DNNL_ARG_SRC, .view(c.src), srcMD), (DNNL_ARG_WEIGHTS, .constant(weightIndex), chosenMD),
+              (DNNL_ARG_BIAS, .constant(constant(bias)), biasMD), (DNNL_ARG_DST, .view(c.dst), dstMD),
+              (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+            ]))
 
       case .norm(let n):
         let srcMD = try describe(n.src)
@@ -186,7 +192,8 @@ final class CompiledNetwork: @unchecked Sendable {
           dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_inference, &sm, Network.normEpsilon, flags),
           "describe batch norm \(n.norm)")
         let primitive = try withUnsafePointer(to: &desc) {
-          try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: try DNNLAttributes(), engine: engine, what: "batch norm \(n.norm)")
+          try DNNLPrimitive(
+            op: UnsafeRawPointer($0), attributes: try DNNLAttributes(), engine: engine, what: "batch norm \(n.norm)")
         }
         let vectorMD = try MemoryDesc.f32([n.src.channels], dnnl_a)
         let chosenDst = primitive.memoryDesc(dnnl_query_dst_md)
@@ -194,14 +201,16 @@ final class CompiledNetwork: @unchecked Sendable {
           throw BackboneError.dnnl(operation: "lay out batch norm \(n.norm)", status: "unexpected destination layout")
         }
         steps.append(
-          Step(primitive: primitive, arguments: [
-            (DNNL_ARG_SRC, .view(n.src), srcMD), (DNNL_ARG_DST, .view(n.dst), dstMD),
-            (DNNL_ARG_MEAN, .constant(constant(try tensor(n.norm + ".running_mean"))), vectorMD),
-            (DNNL_ARG_VARIANCE, .constant(constant(try tensor(n.norm + ".running_var"))), vectorMD),
-            (DNNL_ARG_SCALE, .constant(constant(try tensor(n.norm + ".weight"))), vectorMD),
-            (DNNL_ARG_SHIFT, .constant(constant(try tensor(n.norm + ".bias"))), vectorMD),
-            (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
-          ]))
+          Step(
+            primitive: primitive,
+            arguments: [
+              (DNNL_ARG_SRC, .view(n.src), srcMD), (DNNL_ARG_DST, .view(n.dst), dstMD),
+              (DNNL_ARG_MEAN, .constant(constant(try tensor(n.norm + ".running_mean"))), vectorMD),
+              (DNNL_ARG_VARIANCE, .constant(constant(try tensor(n.norm + ".running_var"))), vectorMD),
+              (DNNL_ARG_SCALE, .constant(constant(try tensor(n.norm + ".weight"))), vectorMD),
+              (DNNL_ARG_SHIFT, .constant(constant(try tensor(n.norm + ".bias"))), vectorMD),
+              (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+            ]))
 
       case .pool(let p):
         let (srcMD, dstMD) = (try describe(p.src), try describe(p.dst))
@@ -209,10 +218,12 @@ final class CompiledNetwork: @unchecked Sendable {
           p.kind == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, srcMD, dstMD, kernel: p.kernel, stride: p.stride,
           padding: p.padding, engine: engine, what: "\(p.kind) pooling")
         steps.append(
-          Step(primitive: primitive, arguments: [
-            (DNNL_ARG_SRC, .view(p.src), srcMD), (DNNL_ARG_DST, .view(p.dst), dstMD),
-            (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
-          ]))
+          Step(
+            primitive: primitive,
+            arguments: [
+              (DNNL_ARG_SRC, .view(p.src), srcMD), (DNNL_ARG_DST, .view(p.dst), dstMD),
+              (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+            ]))
       }
     }
 
@@ -230,18 +241,22 @@ final class CompiledNetwork: @unchecked Sendable {
         pooling == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, tapMD, finalMD, kernel: (oh, ow), stride: 1,
         padding: 0, engine: engine, what: "\(pooling.rawValue) pooling of \(tap.name)")
       steps.append(
-        Step(primitive: primitive, arguments: [
-          (DNNL_ARG_SRC, .view(tap.view), tapMD), (DNNL_ARG_DST, .view(finalView), finalMD),
-          (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
-        ]))
+        Step(
+          primitive: primitive,
+          arguments: [
+            (DNNL_ARG_SRC, .view(tap.view), tapMD), (DNNL_ARG_DST, .view(finalView), finalMD),
+            (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+          ]))
       (oh, ow) = (1, 1)
     }
     let plainMD = try MemoryDesc.f32([1, tap.view.channels, oh, ow], dnnl_nchw)
     let toPlain = try DNNLPrimitive(reorderFrom: finalMD, to: plainMD, engine: engine, what: "output of \(tap.name)")
-    steps.append(Step(primitive: toPlain, arguments: [(DNNL_ARG_FROM, .view(finalView), finalMD), (DNNL_ARG_TO, .output, plainMD)]))
+    steps.append(
+      Step(primitive: toPlain, arguments: [(DNNL_ARG_FROM, .view(finalView), finalMD), (DNNL_ARG_TO, .output, plainMD)]))
 
     outputCount = tap.view.channels * oh * ow
-    outputShape = pooling == .flatten && !(oh == 1 && ow == 1 && tap.name == "avgpool")
+    outputShape =
+      pooling == .flatten && !(oh == 1 && ow == 1 && tap.name == "avgpool")
       ? [tap.view.channels, oh, ow] : [tap.view.channels]
     self.steps = steps
     self.constants = constants

@@ -19,7 +19,8 @@ public enum RandomWeights {
 
   /// The values of one state_dict entry that features use (convolutions and BatchNorms).
   public static func values(for spec: ParameterSpec, seed: UInt32) -> [Float] {
-    precondition(spec.usedForFeatures || spec.kind == .linearWeight, "RandomWeights.values: \(spec.name) needs its layer's fan-in")
+    precondition(
+      spec.usedForFeatures || spec.kind == .linearWeight, "RandomWeights.values: \(spec.name) needs its layer's fan-in")
     var rng = NumpyRandomState(seed: fnv1a32("\(seed):\(spec.name)"))
     let count = spec.shape.reduce(1, *)
     var out = [Float](repeating: 0, count: count)

@@ -84,7 +84,9 @@ public enum ResNet {
       for b in 0..<blocks {
         let name = "layer\(s + 1).\(b)"
         let stride = (b == 0 && s > 0) ? 2 : 1
-        let (oh, ow) = (Graph.outputSize(h, kernel: 3, stride: stride, padding: 1), Graph.outputSize(w, kernel: 3, stride: stride, padding: 1))
+        let (oh, ow) = (
+          Graph.outputSize(h, kernel: 3, stride: stride, padding: 1), Graph.outputSize(w, kernel: 3, stride: stride, padding: 1)
+        )
         let needsDownsample = b == 0 && (stride != 1 || inplanes != out)
         // The block's result lands in `y`: the downsample output, or the input itself for identity blocks.
         let y = needsDownsample ? g.wholeBuffer(out, oh, ow) : x
@@ -96,13 +98,17 @@ public enum ResNet {
           if needsDownsample {
             g.conv("\(name).downsample.0", norm: "\(name).downsample.1", from: x, to: y, kernel: 1, stride: stride)
           }
-          g.conv("\(name).conv2", norm: "\(name).bn2", from: t1, to: y, kernel: 3, padding: 1, residual: true, relu: true, register: false)
+          g.conv(
+            "\(name).conv2", norm: "\(name).bn2", from: t1, to: y, kernel: 3, padding: 1, residual: true, relu: true,
+            register: false)
         case .bottleneck:
           let width = planes * c.widthPerGroup / 64 * c.groups
           let t1 = temporary(width, h, w, 1, &g)
           let t2 = temporary(width, oh, ow, 2, &g)
           g.conv("\(name).conv1", norm: "\(name).bn1", from: x, to: t1, kernel: 1, relu: true)
-          g.conv("\(name).conv2", norm: "\(name).bn2", from: t1, to: t2, kernel: 3, stride: stride, padding: 1, groups: c.groups, relu: true)
+          g.conv(
+            "\(name).conv2", norm: "\(name).bn2", from: t1, to: t2, kernel: 3, stride: stride, padding: 1, groups: c.groups,
+            relu: true)
           g.registerConvAndNorm("\(name).conv3", norm: "\(name).bn3", out: out, inPerGroup: width, kernel: 1)
           if needsDownsample {
             g.conv("\(name).downsample.0", norm: "\(name).downsample.1", from: x, to: y, kernel: 1, stride: stride)

@@ -74,11 +74,14 @@ public final class ImageDecoder {
   }
 
   private func checkSize(_ width: Int, _ height: Int, _ path: String) throws {
-    guard width > 0, height > 0 else { throw ImageError(path: path, kind: .corrupt, detail: "header declares \(width)x\(height) pixels") }
+    guard width > 0, height > 0 else {
+      throw ImageError(path: path, kind: .corrupt, detail: "header declares \(width)x\(height) pixels")
+    }
     guard width <= maxPixels / height else {
       throw ImageError(
         path: path, kind: .tooLarge,
-        detail: "\(width)x\(height) pixels exceed the limit of \(maxPixels) (decompression bomb guard; raise it with --max-pixels)")
+        detail:
+          "\(width)x\(height) pixels exceed the limit of \(maxPixels) (decompression bomb guard; raise it with --max-pixels)")
     }
   }
 
@@ -113,7 +116,8 @@ public final class ImageDecoder {
       if error.detail.contains("Premature end") { throw ImageError(path: path, kind: .truncated, detail: error.detail) }
     }
     guard cmyk else { return RGBImage(width: Int(width), height: Int(height), pixels: raw) }
-    return RGBImage(width: Int(width), height: Int(height), pixels: ImageDecoder.cmykToRGB(raw, inverted: JPEGMarkers.hasAdobe(bytes)))
+    return RGBImage(
+      width: Int(width), height: Int(height), pixels: ImageDecoder.cmykToRGB(raw, inverted: JPEGMarkers.hasAdobe(bytes)))
   }
 
   /// PIL's CMYK → RGB (`cmyk2rgb` in Convert.c). Adobe CMYK JPEGs store inverted values, which PIL reads

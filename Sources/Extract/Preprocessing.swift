@@ -118,7 +118,8 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     }
     if let crop {
       guard out.height >= crop[0], out.width >= crop[1] else {
-        throw ExtractError.invalidPreprocessing("image of \(out.width)x\(out.height) is smaller than the \(crop[1])x\(crop[0]) crop")
+        throw ExtractError.invalidPreprocessing(
+          "image of \(out.width)x\(out.height) is smaller than the \(crop[1])x\(crop[0]) crop")
       }
       out = centerCrop(out, width: crop[1], height: crop[0])
     }

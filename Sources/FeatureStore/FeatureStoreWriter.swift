@@ -153,7 +153,8 @@ public final class FeatureStoreWriter {
   ///   - values: `count * dimension` values, row-major; rows that are skipped may hold anything.
   ///   - skipped: per row of the batch, true if the image could not be read.
   public func commit(count: Int, values: UnsafeBufferPointer<Float>, skipped: [Bool]) throws {
-    precondition(skipped.count == count && values.count == count * metadata.dimension,
+    precondition(
+      skipped.count == count && values.count == count * metadata.dimension,
       "FeatureStoreWriter.commit: \(count) rows need \(count * metadata.dimension) values and \(count) flags")
     guard count > 0 else { return }
     let range = rowsComplete..<(rowsComplete + count)
@@ -285,7 +286,8 @@ public final class FeatureStoreWriter {
       }
       try syncFile(temporary)
       guard rename(temporary, path) == 0 else {
-        throw FeatureStoreError.invalid(path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+        throw FeatureStoreError.invalid(
+          path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
       }
     } catch {
       unlink(temporary)

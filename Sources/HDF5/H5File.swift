@@ -143,7 +143,8 @@ public final class H5Group {
       if options.shuffle { try h5check(H5Pset_shuffle(dcpl.id), what + " (shuffle filter)") }
       if let level = options.gzipLevel { try h5check(H5Pset_deflate(dcpl.id, UInt32(level)), what + " (gzip filter)") }
     } else {
-      precondition(!options.growable && options.gzipLevel == nil && !options.shuffle,
+      precondition(
+        !options.growable && options.gzipLevel == nil && !options.shuffle,
         "createDataset: growth and filters need a chunked layout")
     }
     if options.allocateEarly {

@@ -13,6 +13,6 @@ struct Featx: ParsableCommand {
       stored features; backbone + head then classify new images.
       """,
     version: featxVersion,
-    subcommands: [Info.self]
+    subcommands: [ExtractCommand.self, MergeCommand.self, Info.self, BenchCommand.self]
   )
 }

@@ -7,11 +7,18 @@ enum InfoText {
     func line(_ key: String, _ value: String) { out += key.padding(toLength: 14, withPad: " ", startingAt: 0) + value + "\n" }
     line("file", s.path)
     line("format", "\(s.format) v\(s.formatVersion) (featx \(s.featxVersion))")
-    line("status", s.complete ? "complete" : "INCOMPLETE: \(s.rowsComplete) of \(s.rows) rows written; rerun the same `featx extract` to resume")
+    line(
+      "status",
+      s.complete
+        ? "complete" : "INCOMPLETE: \(s.rowsComplete) of \(s.rows) rows written; rerun the same `featx extract` to resume")
     line("rows", "\(s.rows) (train \(s.train), test \(s.test)\(s.unlabelled > 0 ? ", unlabelled \(s.unlabelled)" : ""))")
     line("features", "\(s.dimension) values per row, \(s.dtype), feature_shape \(s.featureShape)")
     line("backbone", "\(s.arch), layer \(s.layer), pooling \(s.pooling)")
-    line("weights", s.randomWeights ? "SEEDED RANDOM WEIGHTS (\(s.weightsFile)): features carry no ImageNet knowledge" : "\(s.weightsFile) (sha256 \(s.weightsSHA256))")
+    line(
+      "weights",
+      s.randomWeights
+        ? "SEEDED RANDOM WEIGHTS (\(s.weightsFile)): features carry no ImageNet knowledge"
+        : "\(s.weightsFile) (sha256 \(s.weightsSHA256))")
     line("preprocess", s.preprocess)
     line("split", s.splitMode == "none" ? "none (all train)" : "\(s.splitMode), ratio \(s.splitRatio), seed \(s.splitSeed)")
     if !s.shard.isEmpty { line("shard", s.shard) }
@@ -23,7 +30,8 @@ enum InfoText {
     let width = max(5, s.classes.map(\.name.count).max() ?? 0)
     out += "  label  " + "name".padding(toLength: width, withPad: " ", startingAt: 0) + "   rows  train   test\n"
     for c in s.classes {
-      out += "  " + pad(c.label, 5) + "  " + c.name.padding(toLength: width, withPad: " ", startingAt: 0)
+      out +=
+        "  " + pad(c.label, 5) + "  " + c.name.padding(toLength: width, withPad: " ", startingAt: 0)
         + " " + pad(c.rows, 6) + " " + pad(c.train, 6) + " " + pad(c.test, 6) + "\n"
     }
     return out

@@ -39,11 +39,13 @@ import TestSupport
     let c = m.config
     if m.family == "densenet" {
       return .denseNet(
-        DenseNet.Config(growthRate: c.growth_rate!, blockConfig: c.block_config!, initFeatures: c.num_init_features!,
+        DenseNet.Config(
+          growthRate: c.growth_rate!, blockConfig: c.block_config!, initFeatures: c.num_init_features!,
           bnSize: c.bn_size!, numClasses: c.num_classes))
     }
     return .resNet(
-      ResNet.Config(block: c.block == "basic" ? .basic : .bottleneck, layers: c.layers!, planes: c.planes!, groups: c.groups!,
+      ResNet.Config(
+        block: c.block == "basic" ? .basic : .bottleneck, layers: c.layers!, planes: c.planes!, groups: c.groups!,
         widthPerGroup: c.width_per_group!, numClasses: c.num_classes))
   }
 
@@ -62,7 +64,8 @@ import TestSupport
     let m = try #require(Self.manifest?.models.first { $0.name == name })
     let config = Self.config(m)
     // Committed .pth files for a few models (the readers' test); the rule's values for the others.
-    let weights = try m.files["zip"].map { try Checkpoint.load(path: TestPaths.fixture("backbones/tiny/\($0)").path) }
+    let weights =
+      try m.files["zip"].map { try Checkpoint.load(path: TestPaths.fixture("backbones/tiny/\($0)").path) }
       ?? RandomWeights.stateDict(config: config, seed: 0)
     let expected = try outputs(m)
     let input = Self.input(seed: 1, count: 2 * 3 * 64 * 64)

@@ -113,7 +113,9 @@ import TestSupport
     #expect(try resolver.locate(fileName: name, url: "http://127.0.0.1:9/\(name)") == hub + "/" + name)
     try FileManager.default.createDirectory(atPath: dir.path("mine"), withIntermediateDirectories: true)
     try writeFileAtomically(dir.path("mine") + "/" + name, bytes)
-    resolver = WeightsResolver(environment: ["HOME": dir.path("home"), "TORCH_HOME": dir.path("torch"), "FEATX_WEIGHTS_DIR": dir.path("mine")])
+    resolver = WeightsResolver(environment: [
+      "HOME": dir.path("home"), "TORCH_HOME": dir.path("torch"), "FEATX_WEIGHTS_DIR": dir.path("mine"),
+    ])
     #expect(try resolver.locate(fileName: name, url: "http://127.0.0.1:9/\(name)") == dir.path("mine") + "/" + name)
   }
 

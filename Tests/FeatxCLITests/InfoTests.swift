@@ -9,8 +9,10 @@ import TestSupport
     let rows = StoreRows(
       classes: ["Black_footed_Albatross", "Groove_billed_Ani"],
       classFolders: ["001.Black_footed_Albatross", "004.Groove_billed_Ani"],
-      paths: ["001.Black_footed_Albatross/0000.jpg", "001.Black_footed_Albatross/0001.jpg", "004.Groove_billed_Ani/0000.jpg",
-        "004.Groove_billed_Ani/ü 1.jpg"],
+      paths: [
+        "001.Black_footed_Albatross/0000.jpg", "001.Black_footed_Albatross/0001.jpg", "004.Groove_billed_Ani/0000.jpg",
+        "004.Groove_billed_Ani/ü 1.jpg",
+      ],
       labels: [0, 0, 1, 1], split: [0, 1, 0, 0])
     let metadata = StoreMetadata(
       featxVersion: "0.1.0", arch: "densenet121", weightsFile: "random:0", weightsSHA256: "random:0", layer: "features",

@@ -1,0 +1,295 @@
+// Finding the images of a dataset: torchvision's ImageFolder layout (one folder per class, images in it
+// or in its subfolders), a flat folder with no labels, or a CSV list of `path,label`. The order is a pure
+// function of the names (code-point order, as Python's `sorted`), never of the file system.
+
+import Foundation
+import Glibc
+
+/// One image to extract.
+public struct DatasetItem: Sendable, Equatable {
+  /// Path relative to the dataset root, with `/` separators.
+  public var relativePath: String
+  /// Label (index into the classes), or -1 when unlabelled.
+  public var label: Int64
+
+  public init(relativePath: String, label: Int64) {
+    self.relativePath = relativePath
+    self.label = label
+  }
+}
+
+/// A file the walk passed over, and why.
+public struct IgnoredFile: Sendable, Equatable {
+  public var path: String
+  public var reason: String
+}
+
+/// The result of walking a dataset.
+public struct Dataset: Sendable {
+  /// The folder paths are relative to.
+  public var root: String
+  /// Class display names, indexed by label.
+  public var classes: [String]
+  /// Class folder names (or list labels), indexed by label.
+  public var classFolders: [String]
+  /// Images in extraction order.
+  public var items: [DatasetItem]
+  /// Hidden files, non-images and unreadable folders that were passed over.
+  public var ignored: [IgnoredFile]
+}
+
+/// How class indices are assigned.
+public enum ClassOrder: String, Sendable, CaseIterable {
+  /// Sorted folder names (torchvision's ImageFolder): CUB's `001.`, `002.` … order.
+  case folder
+  /// Sorted display names (the bird workflow's `np.unique` of the names after the first '.').
+  case display
+}
+
+/// Walks datasets.
+public enum DatasetWalk {
+  /// Extensions featx decodes (case-insensitive).
+  public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
+  /// Extensions of images torchvision would load but featx does not decode (reported, not silently dropped).
+  static let otherImageExtensions: Set<String> = ["bmp", "ppm", "pgm", "tif", "tiff", "webp", "gif"]
+
+  /// The display name of a class folder: what follows `NNN.` in CUB-style names, else the name itself.
+  public static func displayName(_ folder: String) -> String {
+    guard let dot = folder.firstIndex(of: "."), dot > folder.startIndex,
+      folder[..<dot].allSatisfy(\.isASCIIDigit), folder.index(after: dot) < folder.endIndex
+    else { return folder }
+    return String(folder[folder.index(after: dot)...])
+  }
+
+  /// ImageFolder's order: by folder path, then by file name.
+  static func torchvisionOrder(_ a: String, _ b: String) -> Bool {
+    func split(_ p: String) -> (String, String) {
+      guard let slash = p.lastIndex(of: "/") else { return ("", p) }
+      return (String(p[..<slash]), String(p[p.index(after: slash)...]))
+    }
+    let (da, fa) = split(a)
+    let (db, fb) = split(b)
+    return da == db ? codePointLess(fa, fb) : codePointLess(da, db)
+  }
+
+  /// Python's `sorted` on str: by Unicode code points.
+  static func codePointLess(_ a: String, _ b: String) -> Bool {
+    a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars) { $0.value < $1.value }
+  }
+
+  /// Walks a folder: ImageFolder layout if it has subfolders, else a flat, unlabelled folder.
+  public static func folder(_ root: String, classOrder: ClassOrder = .folder) throws -> Dataset {
+    var ignored: [IgnoredFile] = []
+    let entries = try listDirectory(root)
+    var folders: [String] = []
+    var looseFiles: [String] = []
+    for name in entries {
+      if name.hasPrefix(".") {
+        ignored.append(IgnoredFile(path: name, reason: "hidden"))
+        continue
+      }
+      switch kind(of: root + "/" + name) {
+      case .directory: folders.append(name)
+      case .file: looseFiles.append(name)
+      case .other(let why): ignored.append(IgnoredFile(path: name, reason: why))
+      }
+    }
+    folders.sort(by: codePointLess)
+    if folders.isEmpty {
+      // A flat folder: predict-style extraction with no labels.
+      var items: [DatasetItem] = []
+      for name in looseFiles.sorted(by: codePointLess) {
+        if let why = notAnImage(name) {
+          ignored.append(IgnoredFile(path: name, reason: why))
+        } else {
+          items.append(DatasetItem(relativePath: name, label: -1))
+        }
+      }
+      return Dataset(root: root, classes: [], classFolders: [], items: items, ignored: ignored)
+    }
+    for name in looseFiles { ignored.append(IgnoredFile(path: name, reason: "outside any class folder")) }
+
+    let (classes, classFolders, labelOfFolder) = try assignLabels(folders, order: classOrder, root: root)
+    var items: [DatasetItem] = []
+    for folder in folders {
+      var visited = Set<String>()
+      var files: [String] = []
+      collectFiles(root: root, relative: folder, visited: &visited, files: &files, ignored: &ignored)
+      // torchvision: `for root, _, fnames in sorted(os.walk(...)): for fname in sorted(fnames)`.
+      for file in files.sorted(by: torchvisionOrder) {
+        items.append(DatasetItem(relativePath: file, label: Int64(labelOfFolder[folder]!)))
+      }
+    }
+    return Dataset(root: root, classes: classes, classFolders: classFolders, items: items, ignored: ignored)
+  }
+
+  /// Reads a CSV list of `path,label` (a header line `path,label` is allowed). Paths are relative to `root`.
+  public static func list(_ file: String, root: String) throws -> Dataset {
+    let text: String
+    do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+      throw ExtractError.dataset(path: file, reason: "cannot read the list (\(error.localizedDescription))")
+    }
+    var rows: [(path: String, label: String)] = []
+    for (number, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+      let line = raw.trimmingCharacters(in: .whitespaces)
+      if line.isEmpty || line.hasPrefix("#") { continue }
+      let fields = splitCSV(line)
+      if number == 0, fields.count == 2, fields[0].lowercased() == "path", fields[1].lowercased() == "label" { continue }
+      guard fields.count == 2, !fields[0].isEmpty else {
+        throw ExtractError.dataset(path: file, reason: "line \(number + 1) is not `path,label`: \(line)")
+      }
+      rows.append((fields[0], fields[1]))
+    }
+    let labels = Set(rows.map(\.label)).sorted(by: codePointLess)
+    let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, Int64($0)) })
+    var ignored: [IgnoredFile] = []
+    var items: [DatasetItem] = []
+    for row in rows {
+      if let why = notAnImage(row.path) {
+        ignored.append(IgnoredFile(path: row.path, reason: why))
+        continue
+      }
+      items.append(DatasetItem(relativePath: row.path, label: row.label.isEmpty ? -1 : index[row.label]!))
+    }
+    let named = labels.filter { !$0.isEmpty }
+    guard named.count == labels.count || rows.allSatisfy({ $0.label.isEmpty }) else {
+      throw ExtractError.dataset(path: file, reason: "some rows have a label and some do not")
+    }
+    return Dataset(root: root, classes: named, classFolders: named, items: items, ignored: ignored)
+  }
+
+  // MARK: - Helpers
+
+  private static func assignLabels(_ folders: [String], order: ClassOrder, root: String) throws
+    -> (classes: [String], folders: [String], labelOf: [String: Int])
+  {
+    switch order {
+    case .folder:
+      return (folders.map(displayName), folders, Dictionary(uniqueKeysWithValues: folders.enumerated().map { ($1, $0) }))
+    case .display:
+      let byDisplay = Dictionary(grouping: folders, by: displayName)
+      if let clash = byDisplay.first(where: { $0.value.count > 1 }) {
+        throw ExtractError.dataset(
+          path: root,
+          reason: "folders \(clash.value.joined(separator: ", ")) share the display name \(clash.key); use --class-order folder")
+      }
+      let sorted = folders.sorted { codePointLess(displayName($0), displayName($1)) }
+      return (sorted.map(displayName), sorted, Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) }))
+    }
+  }
+
+  /// Why a file name is not an image featx extracts, or nil if it is one.
+  static func notAnImage(_ name: String) -> String? {
+    let base = name.split(separator: "/").last.map(String.init) ?? name
+    if base.hasPrefix(".") { return "hidden" }
+    guard let dot = base.lastIndex(of: ".") else { return "not an image (no extension)" }
+    let ext = base[base.index(after: dot)...].lowercased()
+    if imageExtensions.contains(ext) { return nil }
+    if otherImageExtensions.contains(ext) { return "unsupported image format .\(ext) (featx reads JPEG and PNG)" }
+    return "not an image (.\(ext))"
+  }
+
+  private enum Kind { case directory, file, other(String) }
+
+  private static func kind(of path: String) -> Kind {
+    var info = stat()
+    guard stat(path, &info) == 0 else {
+      return .other(errno == ELOOP ? "symbolic link loop" : "cannot stat (\(String(cString: strerror(errno))))")
+    }
+    switch info.st_mode & S_IFMT {
+    case S_IFDIR: return .directory
+    case S_IFREG: return .file
+    default: return .other("not a regular file")
+    }
+  }
+
+  private static func listDirectory(_ path: String) throws -> [String] {
+    guard let dir = opendir(path) else {
+      throw ExtractError.dataset(path: path, reason: "cannot read the folder (\(String(cString: strerror(errno))))")
+    }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+  }
+
+  /// Collects image files under `relative` (recursively, following links, as torchvision's `os.walk(followlinks=True)`),
+  /// refusing to enter a folder twice so symbolic link loops end.
+  private static func collectFiles(
+    root: String, relative: String, visited: inout Set<String>, files: inout [String], ignored: inout [IgnoredFile]
+  ) {
+    let path = root + "/" + relative
+    var info = stat()
+    guard stat(path, &info) == 0 else {
+      ignored.append(IgnoredFile(path: relative, reason: "cannot read the folder (\(String(cString: strerror(errno))))"))
+      return
+    }
+    let identity = "\(info.st_dev):\(info.st_ino)"
+    guard visited.insert(identity).inserted else {
+      ignored.append(IgnoredFile(path: relative, reason: "symbolic link loop (folder already visited)"))
+      return
+    }
+    let names: [String]
+    do { names = try listDirectory(path) } catch {
+      ignored.append(IgnoredFile(path: relative, reason: "cannot read the folder (\(String(cString: strerror(errno))))"))
+      return
+    }
+    for name in names {
+      let child = relative + "/" + name
+      if name.hasPrefix(".") {
+        ignored.append(IgnoredFile(path: child, reason: "hidden"))
+        continue
+      }
+      switch kind(of: root + "/" + child) {
+      case .directory:
+        collectFiles(root: root, relative: child, visited: &visited, files: &files, ignored: &ignored)
+      case .file:
+        if let why = notAnImage(name) { ignored.append(IgnoredFile(path: child, reason: why)) } else { files.append(child) }
+      case .other(let why):
+        ignored.append(IgnoredFile(path: child, reason: why))
+      }
+    }
+  }
+
+  /// Splits one CSV line into fields (double quotes may enclose a field; `""` is a quote).
+  static func splitCSV(_ line: String) -> [String] {
+    var fields: [String] = []
+    var current = ""
+    var quoted = false
+    var chars = line.makeIterator()
+    while let c = chars.next() {
+      if quoted {
+        if c == "\"" {
+          if let next = chars.next() {
+            if next == "\"" {
+              current.append("\"")
+            } else {
+              quoted = false
+              if next == "," { fields.append(current); current = "" } else { current.append(next) }
+            }
+          } else {
+            quoted = false
+          }
+        } else {
+          current.append(c)
+        }
+      } else if c == "\"" {
+        quoted = true
+      } else if c == "," {
+        fields.append(current.trimmingCharacters(in: .whitespaces))
+        current = ""
+      } else {
+        current.append(c)
+      }
+    }
+    fields.append(current.trimmingCharacters(in: .whitespaces))
+    return fields
+  }
+}
+
+extension Character {
+  var isASCIIDigit: Bool { isASCII && isNumber }
+}

@@ -1,0 +1,310 @@
+// `featx extract`: walk → split → (shard) → decode + preprocess on a helper thread, overlapping the
+// backbone on the others → commit row batches to the feature store → finish. Resumes an interrupted
+// store made with the same configuration; refuses one made with another.
+
+import Backbones
+import Dispatch
+import FeatureStore
+import Foundation
+import Support
+
+/// Everything `featx extract` needs besides the backbone.
+public struct ExtractOptions: Sendable {
+  /// Dataset folder (ImageFolder layout or a flat folder), or the root the list's paths are relative to.
+  public var root: String
+  /// A CSV list of `path,label` instead of walking `root`.
+  public var listFile: String?
+  /// The feature store to write.
+  public var output: String
+  public var preprocessing: Preprocessing
+  public var split: SplitConfig
+  public var classOrder: ClassOrder = .folder
+  /// Images per backbone batch (and per committed row batch).
+  public var batchSize = 32
+  public var dtype: FeatureDType = .float32
+  /// Extract shard `index` of `count` (contiguous row ranges; `featx merge` joins them).
+  public var shard: (index: Int, count: Int)?
+  /// Fail on the first unreadable image instead of skipping it.
+  public var strict = false
+  /// Replace an existing output instead of resuming or refusing.
+  public var overwrite = false
+  /// Decompression-bomb guard (width × height).
+  public var maxPixels = ImageDecoder.defaultMaxPixels
+
+  public init(root: String, output: String, preprocessing: Preprocessing, split: SplitConfig) {
+    self.root = root
+    self.output = output
+    self.preprocessing = preprocessing
+    self.split = split
+  }
+}
+
+/// Where extraction stands, for progress displays.
+public struct ExtractProgress: Sendable {
+  /// Rows committed (written or skipped), counting rows of earlier runs.
+  public var done: Int
+  /// Rows of this store.
+  public var total: Int
+  /// Rows this run started at (0 unless resumed).
+  public var startedAt: Int
+  public var skipped: Int
+  /// Seconds since this run started.
+  public var elapsed: Double
+
+  /// Images per second in this run.
+  public var rate: Double { elapsed > 0 ? Double(done - startedAt) / elapsed : 0 }
+  /// Estimated seconds left.
+  public var remaining: Double? { rate > 0 ? Double(total - done) / rate : nil }
+}
+
+/// What an extraction did.
+public struct ExtractSummary: Sendable {
+  public var output: String
+  /// Rows in the finished store.
+  public var rows: Int
+  public var train: Int
+  public var test: Int
+  public var skipped: [(path: String, reason: String)]
+  public var ignored: [IgnoredFile]
+  public var seconds: Double
+  /// Images processed by this run (not counting rows an earlier run committed).
+  public var processed: Int
+  public var resumedFrom: Int
+  /// True if the store was already complete with this configuration (nothing was done).
+  public var alreadyComplete: Bool
+  public var featureShape: [Int]
+}
+
+/// Extracts a dataset's features into a feature store.
+public final class Extractor {
+  public let options: ExtractOptions
+  public let backbone: Backbone
+  /// `weights_file` recorded in the store (a file name, or `random:SEED`).
+  public let weightsName: String
+
+  public init(options: ExtractOptions, backbone: Backbone, weightsName: String) throws {
+    try options.preprocessing.validate()
+    guard options.batchSize > 0 else { throw ExtractError.invalidPreprocessing("--batch must be at least 1") }
+    self.options = options
+    self.backbone = backbone
+    self.weightsName = weightsName
+  }
+
+  /// Runs the extraction.
+  ///
+  /// - Parameters:
+  ///   - progress: called after every committed batch.
+  ///   - interruption: polled between batches; a non-nil signal number stops the run (the store keeps
+  ///     every committed row and can be resumed) with `ExtractError.interrupted`.
+  public func run(progress: (ExtractProgress) -> Void = { _ in }, interruption: () -> Int32? = { nil }) throws -> ExtractSummary {
+    let started = Date()
+    let dataset =
+      try options.listFile.map { try DatasetWalk.list($0, root: options.root) }
+      ?? DatasetWalk.folder(options.root, classOrder: options.classOrder)
+    guard !dataset.items.isEmpty else {
+      throw ExtractError.dataset(path: options.listFile ?? options.root, reason: "no JPEG or PNG images found")
+    }
+    let labels = dataset.items.map(\.label)
+    let split = options.split.assign(labels: labels)
+    let all = dataset.items.count
+    var range = 0..<all
+    if let shard = options.shard {
+      range = (shard.index * all / shard.count)..<((shard.index + 1) * all / shard.count)
+    }
+    let rows = StoreRows(
+      classes: dataset.classes, classFolders: dataset.classFolders, paths: range.map { dataset.items[$0].relativePath },
+      labels: range.map { labels[$0] }, split: range.map { split[$0] })
+    guard let size = options.preprocessing.fixedSize else { throw ExtractError.invalidPreprocessing("no fixed input size") }
+    let metadata = StoreMetadata(
+      featxVersion: featxVersion, arch: backbone.name, weightsFile: weightsName, weightsSHA256: backbone.weights.sha256,
+      layer: backbone.layer, pooling: backbone.pooling.rawValue, preprocess: options.preprocessing.json,
+      splitMode: options.split.mode, splitSeed: Int64(options.split.seed), splitRatio: options.split.ratio,
+      created: ISO8601DateFormatter().string(from: started), source: absolutePath(options.root),
+      featureShape: try backbone.outputShape(height: size.height, width: size.width),
+      shard: options.shard.map { "\($0.index)/\($0.count)" } ?? "", shardStart: range.lowerBound, datasetRows: all)
+
+    var summary = ExtractSummary(
+      output: options.output, rows: 0, train: 0, test: 0, skipped: [], ignored: dataset.ignored, seconds: 0, processed: 0,
+      resumedFrom: 0, alreadyComplete: false, featureShape: metadata.featureShape)
+    guard let writer = try openOutput(metadata: metadata, rows: rows, summary: &summary) else {
+      summary.seconds = Date().timeIntervalSince(started)
+      return summary
+    }
+    summary.resumedFrom = writer.rowsComplete
+
+    // Reasons of rows an earlier run skipped are found again by decoding those files once more.
+    var reasons: [Int: String] = [:]
+    let decoder = ImageDecoder(maxPixels: options.maxPixels)
+    for row in try writer.skippedRows() {
+      do { _ = try options.preprocessing.pixels(try decoder.decode(path: options.root + "/" + rows.paths[row])) } catch {
+        reasons[row] = (error as? ImageError)?.reason ?? "\(error)"
+      }
+    }
+
+    let prefetcher = BatchPrefetcher(
+      root: options.root, paths: rows.paths, preprocessing: options.preprocessing, size: size, maxPixels: options.maxPixels)
+    let width = metadata.dimension
+    var start = writer.rowsComplete
+    var pending = start < rows.count ? prefetcher.start(start..<min(rows.count, start + options.batchSize)) : nil
+    var skippedCount = reasons.count
+    while let current = pending {
+      let batch = current.wait()
+      let next = batch.range.upperBound
+      pending = next < rows.count ? prefetcher.start(next..<min(rows.count, next + options.batchSize)) : nil
+      if options.strict, let failure = batch.failures.first {
+        pending?.wait()
+        throw ExtractError.badImage(failure.value)
+      }
+      var output = [Float](repeating: 0, count: batch.range.count * width)
+      try runBackbone(batch, size: size, width: width, into: &output)
+      let flags = batch.range.map { batch.failures[$0] != nil }
+      try output.withUnsafeBufferPointer { try writer.commit(count: batch.range.count, values: $0, skipped: flags) }
+      for (row, error) in batch.failures { reasons[row] = error.reason }
+      skippedCount += batch.failures.count
+      summary.processed += batch.range.count
+      start = next
+      progress(
+        ExtractProgress(
+          done: start, total: rows.count, startedAt: summary.resumedFrom, skipped: skippedCount,
+          elapsed: Date().timeIntervalSince(started)))
+      if let signal = interruption() {
+        pending?.wait()
+        throw ExtractError.interrupted(path: options.output, rowsComplete: start, rows: rows.count, signal: signal)
+      }
+    }
+    summary.rows = try writer.finish(skipReasons: reasons)
+    let skippedRows = reasons.keys.sorted()
+    summary.skipped = skippedRows.map { (rows.paths[$0], reasons[$0]!) }
+    let kept = Set(0..<rows.count).subtracting(skippedRows)
+    summary.train = kept.filter { rows.split[$0] == SplitPart.train.rawValue }.count
+    summary.test = kept.count - summary.train
+    summary.seconds = Date().timeIntervalSince(started)
+    return summary
+  }
+
+  /// Runs the backbone on the decodable images of a batch; skipped rows stay zero.
+  private func runBackbone(_ batch: DecodedBatch, size: (height: Int, width: Int), width: Int, into output: inout [Float]) throws
+  {
+    let good = batch.range.filter { batch.failures[$0] == nil }
+    guard !good.isEmpty else { return }
+    let plane = 3 * size.height * size.width
+    if good.count == batch.range.count {
+      try batch.tensors.withUnsafeBufferPointer { input in
+        try output.withUnsafeMutableBufferPointer {
+          try backbone.run(
+            images: input, count: good.count, height: size.height, width: size.width, into: $0, parallelism: .perImage)
+        }
+      }
+      return
+    }
+    // Compact the good images, run them, and scatter the rows back.
+    var input = [Float](repeating: 0, count: good.count * plane)
+    for (i, row) in good.enumerated() {
+      let offset = (row - batch.range.lowerBound) * plane
+      input.replaceSubrange((i * plane)..<((i + 1) * plane), with: batch.tensors[offset..<(offset + plane)])
+    }
+    var compact = [Float](repeating: 0, count: good.count * width)
+    try input.withUnsafeBufferPointer { i in
+      try compact.withUnsafeMutableBufferPointer {
+        try backbone.run(images: i, count: good.count, height: size.height, width: size.width, into: $0, parallelism: .perImage)
+      }
+    }
+    for (i, row) in good.enumerated() {
+      let offset = (row - batch.range.lowerBound) * width
+      output.replaceSubrange(offset..<(offset + width), with: compact[(i * width)..<((i + 1) * width)])
+    }
+  }
+
+  /// Creates, resumes, or refuses the output. Returns nil when it is already complete with this configuration.
+  private func openOutput(metadata: StoreMetadata, rows: StoreRows, summary: inout ExtractSummary) throws -> FeatureStoreWriter? {
+    let path = options.output
+    try checkWritableFolder(path)
+    if fileExists(path) {
+      if options.overwrite {
+        unlink(path)
+      } else {
+        // Decide with the store open read-only, and close it before reopening it for writing.
+        let complete = try checkExisting(path, metadata: metadata, rows: rows, summary: &summary)
+        return complete ? nil : try FeatureStoreWriter.resume(path: path)
+      }
+    }
+    return try FeatureStoreWriter.create(path: path, metadata: metadata, rows: rows, dtype: options.dtype)
+  }
+
+  /// Refuses an existing output made with another configuration; returns true if it is already complete.
+  private func checkExisting(_ path: String, metadata: StoreMetadata, rows: StoreRows, summary: inout ExtractSummary) throws
+    -> Bool
+  {
+    let existing: FeatureStore
+    do { existing = try FeatureStore(path: path) } catch {
+      throw ExtractError.output(
+        path: path, reason: "exists and is not a readable featx store (\(error)); pass --overwrite to replace it")
+    }
+    let differences = StoreComparison.differences(existing, metadata: metadata, rows: rows, dtype: options.dtype)
+    guard differences.isEmpty else {
+      throw ExtractError.output(
+        path: path,
+        reason: "exists and was made with another configuration (\(differences.prefix(3).joined(separator: "; "))); "
+          + "pass --overwrite to replace it, or another -o")
+    }
+    if existing.isComplete {
+      summary.alreadyComplete = true
+      summary.rows = existing.rows
+      let split = try existing.split()
+      summary.train = split.filter { $0 == SplitPart.train.rawValue }.count
+      summary.test = split.count - summary.train
+      summary.skipped = try existing.skipped()
+    }
+    return existing.isComplete
+  }
+
+  private func checkWritableFolder(_ path: String) throws {
+    let folder = (absolutePath(path) as NSString).deletingLastPathComponent
+    guard fileExists(folder) else { throw ExtractError.output(path: path, reason: "the folder \(folder) does not exist") }
+    guard access(folder, W_OK) == 0 else {
+      throw ExtractError.output(path: path, reason: "the folder \(folder) is not writable; choose another -o")
+    }
+  }
+}
+
+/// What differs between an existing store and the one a command would make.
+public enum StoreComparison {
+  public static func differences(_ store: FeatureStore, metadata m: StoreMetadata, rows: StoreRows, dtype: FeatureDType)
+    -> [String]
+  {
+    let e = store.metadata
+    var out: [String] = []
+    func check<T: Equatable>(_ name: String, _ old: T, _ new: T) {
+      if old != new { out.append("\(name) was \(old), now \(new)") }
+    }
+    check("arch", e.arch, m.arch)
+    check("weights sha256", e.weightsSHA256, m.weightsSHA256)
+    check("layer", e.layer, m.layer)
+    check("pooling", e.pooling, m.pooling)
+    check("preprocessing", e.preprocess, m.preprocess)
+    check("split", e.splitMode, m.splitMode)
+    check("split seed", e.splitSeed, m.splitSeed)
+    check("split ratio", e.splitRatio, m.splitRatio)
+    check("feature shape", e.featureShape, m.featureShape)
+    check("shard", e.shard, m.shard)
+    check("dtype", store.dtype, dtype)
+    check("dataset size", e.datasetRows, m.datasetRows)
+    guard out.isEmpty else { return out }
+    check("classes", store.classes, rows.classes)
+    if store.isComplete {
+      // A finished store lacks its skipped rows; compare what it kept.
+      let paths = (try? store.paths()) ?? []
+      let skipped = Set(((try? store.skipped()) ?? []).map(\.path))
+      if paths + skipped.sorted() != rows.paths.filter({ !skipped.contains($0) }) + skipped.sorted() {
+        out.append("the image list changed")
+      }
+    } else if (try? store.paths()) != rows.paths || (try? store.labels()) != rows.labels || (try? store.split()) != rows.split {
+      out.append("the image list changed")
+    }
+    return out
+  }
+}
+
+func absolutePath(_ path: String) -> String {
+  path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+}

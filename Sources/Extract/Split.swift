@@ -1,0 +1,48 @@
+import FeatureStore
+import Support
+
+/// How rows are split into train and test.
+public struct SplitConfig: Sendable, Equatable {
+  public var mode: SplitMode
+  /// Fraction of rows (or of each class's rows) that are train.
+  public var ratio: Double
+  public var seed: UInt32
+
+  public init(mode: SplitMode, ratio: Double = 0.8, seed: UInt32 = 2021) {
+    self.mode = mode
+    self.ratio = ratio
+    self.seed = seed
+  }
+
+  /// `SplitPart` raw values for rows with these labels, in row order.
+  ///
+  /// `random` reproduces the bird workflow exactly: `np.random.seed(seed)`,
+  /// `perm = np.random.permutation(N)`, the first `int(N * ratio)` of `perm` are train.
+  /// `stratified` does the same inside each class, classes in label order, drawing every class's
+  /// permutation from one generator seeded once (unlabelled rows form one group after the classes).
+  public func assign(labels: [Int64]) -> [UInt8] {
+    let train = SplitPart.train.rawValue
+    let test = SplitPart.test.rawValue
+    switch mode {
+    case .none:
+      return [UInt8](repeating: train, count: labels.count)
+    case .random:
+      var rng = NumpyRandomState(seed: seed)
+      let perm = rng.permutation(labels.count)
+      let trainCount = Int(Double(labels.count) * ratio)
+      var parts = [UInt8](repeating: test, count: labels.count)
+      for row in perm.prefix(trainCount) { parts[row] = train }
+      return parts
+    case .stratified:
+      var rng = NumpyRandomState(seed: seed)
+      var parts = [UInt8](repeating: test, count: labels.count)
+      let groups = Dictionary(grouping: labels.indices, by: { labels[$0] })
+      for label in groups.keys.sorted(by: { ($0 < 0 ? Int64.max : $0) < ($1 < 0 ? Int64.max : $1) }) {
+        let rows = groups[label]!
+        let perm = rng.permutation(rows.count)
+        for i in perm.prefix(Int(Double(rows.count) * ratio)) { parts[rows[i]] = train }
+      }
+      return parts
+    }
+  }
+}

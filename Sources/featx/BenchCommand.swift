@@ -1,0 +1,69 @@
+import ArgumentParser
+import Backbones
+import Foundation
+
+/// `featx bench`: forward-only speed of a backbone (images/s and GFLOPS).
+struct BenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench",
+    abstract: "Measure a backbone's forward-only speed: images/s and GFLOPS (random weights unless --weights is given).")
+
+  @OptionGroup var backbone: BackboneOptions
+
+  @Option(help: "Images per batch (default: 32).")
+  var batch: Int = 32
+
+  @Option(help: "Input size (default: 224).")
+  var size: Int = 224
+
+  @Option(help: "Seconds to measure after warm-up (default: 10).")
+  var seconds: Double = 10
+
+  @Flag(help: "Print one JSON object.")
+  var json = false
+
+  func run() throws {
+    var options = backbone
+    if options.weights == nil { options.weights = "random" }
+    let loaded = try options.load()
+    let net = loaded.backbone
+    let plane = 3 * size * size
+    var rng = SystemRandomNumberGenerator()
+    let input = (0..<(batch * plane)).map { _ in Float.random(in: 0..<1, using: &rng) }
+    let width = try net.outputShape(height: size, width: size).reduce(1, *)
+    var output = [Float](repeating: 0, count: batch * width)
+    func once() throws -> Double {
+      let start = DispatchTime.now().uptimeNanoseconds
+      try input.withUnsafeBufferPointer { i in
+        try output.withUnsafeMutableBufferPointer { try net.run(images: i, count: batch, height: size, width: size, into: $0) }
+      }
+      return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+    let warmup = try once()
+    var times: [Double] = []
+    var total = 0.0
+    repeat {
+      let t = try once()
+      times.append(t)
+      total += t
+    } while total < seconds || times.count < 3
+    times.sort()
+    let median = times[times.count / 2]
+    let imagesPerSecond = Double(batch) / median
+    let gflops = 2 * Double(net.multiplyAdds(height: size, width: size)) * imagesPerSecond / 1e9
+    let result: [String: Any] = [
+      "arch": net.name, "layer": net.layer, "batch": batch, "threads": net.threads, "size": size,
+      "images_per_second": imagesPerSecond, "gflops": gflops, "iterations": times.count, "warmup_seconds": warmup,
+      "best_images_per_second": Double(batch) / times[0],
+    ]
+    if json {
+      let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+      print(String(decoding: data, as: UTF8.self))
+    } else {
+      print(
+        String(
+          format: "%@ (%@) batch %d, %d threads, %dx%d: %.1f img/s (best %.1f), %.0f GFLOPS, %d iterations",
+          net.name, net.layer, batch, net.threads, size, size, imagesPerSecond, Double(batch) / times[0], gflops, times.count))
+    }
+  }
+}

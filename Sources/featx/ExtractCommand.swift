@@ -1,0 +1,280 @@
+import ArgumentParser
+import Backbones
+import Dispatch
+import Extract
+import FeatureStore
+import Foundation
+
+extension FeatureDType: ExpressibleByArgument {}
+extension ClassOrder: ExpressibleByArgument {}
+
+/// `featx extract DATASET -o features.h5`: every image's feature vector into a feature store.
+struct ExtractCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "extract",
+    abstract: "Extract every image's features into an HDF5 feature store (resumable).",
+    discussion: """
+      DATASET is a folder with one subfolder per class (torchvision's ImageFolder layout, e.g. CUB-200's \
+      001.Black_footed_Albatross/…jpg), a flat folder of images (no labels), or, with --list, the root the \
+      list's paths are relative to. Rerunning an interrupted command resumes it.
+      """)
+
+  @Argument(help: "Dataset folder.")
+  var dataset: String
+
+  @Option(name: .shortAndLong, help: "Feature store to write (.h5).")
+  var output: String
+
+  @OptionGroup var backbone: BackboneOptions
+
+  @Option(
+    help:
+      "Preprocessing preset: imagenet (default: Resize(256), CenterCrop(224), Normalize) or seed (the bird workflow: Resize((224,224)), no Normalize)."
+  )
+  var preset: String = "imagenet"
+
+  @Option(help: "Override the resize: H,W for an exact size (Resize((H,W))) or S for the shorter side (Resize(S)).")
+  var resize: String?
+
+  @Option(help: "Override the center crop: S or H,W; 'none' for no crop.")
+  var crop: String?
+
+  @Option(help: "Override Normalize's mean (R,G,B); 'none' for no normalisation.")
+  var mean: String?
+
+  @Option(help: "Override Normalize's std (R,G,B).")
+  var std: String?
+
+  @Option(
+    help:
+      "Train/test split: a train ratio like 0.8 (random, numpy's permutation, the bird workflow), stratified[:RATIO] (per class), or none (all train)."
+  )
+  var split: String = "0.8"
+
+  @Option(help: "Seed of the split permutation (numpy's np.random.seed).")
+  var splitSeed: UInt32 = 2021
+
+  @Option(
+    help:
+      "Class index order: folder (sorted folder names, torchvision's ImageFolder) or display (sorted names after 'NNN.', the bird workflow)."
+  )
+  var classOrder: ClassOrder = .folder
+
+  @Option(help: "CSV file of path,label lines (paths relative to DATASET) instead of walking DATASET.")
+  var list: String?
+
+  @Option(help: "Images per batch (default: 32).")
+  var batch: Int = 32
+
+  @Option(help: "Stored feature type: float32 (default) or float16 (half the size).")
+  var dtype: FeatureDType = .float32
+
+  @Option(help: "Extract only shard k of N (e.g. 0/4), into its own store; join with `featx merge`.")
+  var shard: String?
+
+  @Option(help: "Refuse images larger than this many pixels (decompression-bomb guard; default: PIL's 89478485).")
+  var maxPixels: Int = ImageDecoder.defaultMaxPixels
+
+  @Flag(help: "Fail on the first unreadable image instead of skipping it.")
+  var strict = false
+
+  @Flag(help: "Replace an existing output instead of resuming it or refusing.")
+  var overwrite = false
+
+  @Flag(help: "No progress output.")
+  var quiet = false
+
+  func validate() throws {
+    guard batch > 0 else { throw ValidationError("--batch must be at least 1") }
+    guard Preprocessing.presets[preset] != nil else { throw ValidationError("--preset must be imagenet or seed") }
+    _ = try splitConfig()
+    _ = try shardValue()
+  }
+
+  func run() throws {
+    let loaded = try backbone.load()
+    var options = ExtractOptions(
+      root: dataset, output: output, preprocessing: try preprocessing(loaded.known), split: try splitConfig())
+    options.listFile = list
+    options.classOrder = classOrder
+    options.batchSize = batch
+    options.dtype = dtype
+    options.shard = try shardValue()
+    options.strict = strict
+    options.overwrite = overwrite
+    options.maxPixels = maxPixels
+    let extractor = try Extractor(options: options, backbone: loaded.backbone, weightsName: loaded.weightsName)
+    let signals = SignalWatcher()
+    let display = ProgressDisplay(quiet: quiet)
+    let summary: ExtractSummary
+    do {
+      summary = try extractor.run(progress: display.update, interruption: { signals.received })
+    } catch ExtractError.interrupted(let path, let done, let rows, let signal) {
+      display.finish()
+      Terminal.warn("interrupted: \(path) holds \(done) of \(rows) rows; run the same command again to resume")
+      throw ExitCode(128 + signal)
+    }
+    display.finish()
+    print(ExtractReport.render(summary, randomWeights: loaded.backbone.weights.isRandom), terminator: "")
+  }
+
+  func splitConfig() throws -> SplitConfig {
+    switch split {
+    case "none": return SplitConfig(mode: .none, ratio: 1, seed: splitSeed)
+    case "stratified": return SplitConfig(mode: .stratified, ratio: 0.8, seed: splitSeed)
+    default:
+      let stratified = split.hasPrefix("stratified:")
+      let text = stratified ? String(split.dropFirst("stratified:".count)) : split
+      guard let ratio = Double(text), ratio > 0, ratio <= 1 else {
+        throw ValidationError("--split must be a ratio in (0, 1], stratified[:RATIO] or none, not '\(split)'")
+      }
+      return SplitConfig(mode: stratified ? .stratified : .random, ratio: ratio, seed: splitSeed)
+    }
+  }
+
+  func shardValue() throws -> (index: Int, count: Int)? {
+    guard let shard else { return nil }
+    let parts = shard.split(separator: "/").compactMap { Int($0) }
+    guard parts.count == 2, parts[1] > 0, parts[0] >= 0, parts[0] < parts[1] else {
+      throw ValidationError("--shard must be k/N with 0 <= k < N, e.g. 0/4")
+    }
+    return (parts[0], parts[1])
+  }
+
+  /// The preset, adjusted to the weights' evaluation resize (e.g. 232 for ResNet50 V2), then overrides.
+  func preprocessing(_ known: KnownWeights?) throws -> Preprocessing {
+    var p = Preprocessing.presets[preset]!
+    if preset == "imagenet", let known { p.resize = .shorter(known.resizeSize) }
+    func ints(_ text: String) throws -> [Int] {
+      let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+      guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+        throw ValidationError("'\(text)' is not a size like 224 or 224,224")
+      }
+      return values.map { $0! }
+    }
+    func floats(_ text: String) throws -> [Float] {
+      let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+      guard values.count == 3, values.allSatisfy({ $0 != nil }) else {
+        throw ValidationError("'\(text)' is not three numbers R,G,B")
+      }
+      return values.map { $0! }
+    }
+    if let resize {
+      let size = try ints(resize)
+      guard size.count <= 2 else { throw ValidationError("--resize takes S or H,W") }
+      p.resize = size.count == 2 ? .exact(height: size[0], width: size[1]) : .shorter(size[0])
+    }
+    if let crop {
+      if crop == "none" {
+        p.crop = nil
+      } else {
+        let size = try ints(crop)
+        guard size.count <= 2 else { throw ValidationError("--crop takes S or H,W") }
+        p.crop = size.count == 2 ? size : [size[0], size[0]]
+      }
+    }
+    if mean == "none" {
+      p.mean = nil
+      p.std = nil
+    } else {
+      if let mean { p.mean = try floats(mean) }
+      if let std { p.std = try floats(std) }
+    }
+    try p.validate()
+    return p
+  }
+}
+
+/// Turns SIGINT/SIGTERM into a flag the extraction polls between batches.
+final class SignalWatcher: @unchecked Sendable {
+  // Sendable: `signal` is only accessed under `lock`.
+  private let lock = NSLock()
+  private var signal: Int32?
+  private var sources: [DispatchSourceSignal] = []
+
+  init() {
+    for number in [SIGINT, SIGTERM] {
+      Glibc.signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler { [weak self] in
+        guard let self else { return }
+        self.lock.lock()
+        if self.signal == nil { self.signal = number }
+        self.lock.unlock()
+        Terminal.warn(
+          "\nstopping after the current batch (\(number == SIGINT ? "SIGINT" : "SIGTERM")); press again to stop at once")
+        Glibc.signal(number, SIG_DFL)
+      }
+      source.resume()
+      sources.append(source)
+    }
+  }
+
+  var received: Int32? {
+    lock.lock()
+    defer { lock.unlock() }
+    return signal
+  }
+}
+
+/// Progress on stderr: redrawn in place on a terminal, a line every 10 s otherwise, nothing with --quiet.
+final class ProgressDisplay: @unchecked Sendable {
+  // Sendable: used from the extraction thread only.
+  private let quiet: Bool
+  private var lastLine = Date.distantPast
+  private var drewStatus = false
+
+  init(quiet: Bool) { self.quiet = quiet }
+
+  func update(_ p: ExtractProgress) {
+    guard !quiet else { return }
+    let eta = p.remaining.map { Self.duration($0) } ?? "?"
+    let percent = p.total > 0 ? 100 * Double(p.done) / Double(p.total) : 100
+    let text = String(
+      format: "%d/%d images (%.0f%%), %.1f img/s, ETA %@, %d skipped", p.done, p.total, percent, p.rate, eta, p.skipped)
+    if Terminal.isTTY {
+      Terminal.status(text)
+      drewStatus = true
+    } else if Date().timeIntervalSince(lastLine) >= 10 || p.done == p.total {
+      Terminal.warn(text)
+      lastLine = Date()
+    }
+  }
+
+  func finish() {
+    if drewStatus { Terminal.warn("") }
+    drewStatus = false
+  }
+
+  static func duration(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
+  }
+}
+
+/// The summary printed after an extraction.
+enum ExtractReport {
+  static func render(_ s: ExtractSummary, randomWeights: Bool) -> String {
+    var out = ""
+    if s.alreadyComplete {
+      out += "\(s.output) is already complete with this configuration: nothing to do (pass --overwrite to redo it).\n"
+    }
+    out += "wrote \(s.output): \(s.rows) rows (train \(s.train), test \(s.test)), feature shape \(s.featureShape)"
+    out += randomWeights ? " [SEEDED RANDOM WEIGHTS]\n" : "\n"
+    if s.resumedFrom > 0 { out += "resumed after row \(s.resumedFrom)\n" }
+    if s.processed > 0 {
+      out += String(
+        format: "%d images in %.1f s (%.1f img/s)\n", s.processed, s.seconds, Double(s.processed) / max(s.seconds, 1e-9))
+    }
+    if !s.skipped.isEmpty {
+      out += "skipped \(s.skipped.count) unreadable image(s):\n"
+      for (path, reason) in s.skipped { out += "  \(path): \(reason)\n" }
+    }
+    if !s.ignored.isEmpty {
+      out += "ignored \(s.ignored.count) other file(s):\n"
+      for item in s.ignored.prefix(20) { out += "  \(item.path): \(item.reason)\n" }
+      if s.ignored.count > 20 { out += "  … and \(s.ignored.count - 20) more\n" }
+    }
+    return out
+  }
+}
