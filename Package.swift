@@ -28,7 +28,7 @@ let package = Package(
     .target(name: "FeatureStore", dependencies: ["HDF5", "Support"]),
     .target(name: "Backbones", dependencies: ["CDNNL", "Support"]),
     .target(name: "Extract", dependencies: ["Backbones", "FeatureStore", "Support", "CTurboJPEG", "CPNG"]),
-    .target(name: "Probe", dependencies: ["Backbones", "Extract", "FeatureStore", "Support", "CDNNL", "CPNG"]),
+    .target(name: "Probe", dependencies: ["Backbones", "Extract", "FeatureStore", "HDF5", "Support", "CDNNL", "CPNG"]),
 
     // CLI
     .executableTarget(
@@ -45,7 +45,7 @@ let package = Package(
     .testTarget(name: "FeatureStoreTests", dependencies: ["FeatureStore", "HDF5", "TestSupport"]),
     .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Extract", "Support", "TestSupport"]),
     .testTarget(name: "ExtractTests", dependencies: ["Extract", "Backbones", "FeatureStore", "Support", "TestSupport"]),
-    .testTarget(name: "ProbeTests", dependencies: ["Probe", "FeatureStore", "Support", "TestSupport"]),
+    .testTarget(name: "ProbeTests", dependencies: ["Probe", "Backbones", "Extract", "FeatureStore", "HDF5", "Support", "TestSupport", "CPNG"]),
     .testTarget(name: "FeatxCLITests", dependencies: ["featx", "FeatureStore", "HDF5", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]

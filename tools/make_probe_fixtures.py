@@ -180,7 +180,7 @@ def make_digits(X, y, split):
     assert "multi_class" not in LogisticRegression().get_params()
 
     tensors = {
-        "X": X,
+        "X": X.astype(np.uint8),  # exact: pixel values 0..16
         "y": y,
         "split": split,
         "scaler.mean": scaler.mean_.astype(np.float64),
@@ -274,7 +274,7 @@ def make_digits(X, y, split):
         "versions": VERSIONS,
         "data": {
             "source": "sklearn.datasets.load_digits() (bundled, 1797 x 64, 10 classes)",
-            "X": "float32 [1797, 64], raw pixel values 0..16",
+            "X": "uint8 [1797, 64], raw pixel values 0..16 (use as float32)",
             "y": "int64 [1797], 0..9",
             "split": f"uint8 [1797]; perm = np.random.RandomState({SPLIT_SEED}).permutation(1797); "
                      f"split[perm[:{n_train}]] = 0 (train), the rest 1 (test)",

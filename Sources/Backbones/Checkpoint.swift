@@ -245,11 +245,17 @@ public enum Checkpoint {
     }
     guard float else {
       var integers: [Int64] = []
-      if t.storage.type == .long || t.storage.type == .int, isContiguous(shape: t.shape, stride: t.stride) {
+      if isContiguous(shape: t.shape, stride: t.stride) {
         integers = (0..<count).map { i in
-          t.storage.type == .long
-            ? storage.loadUnaligned(fromByteOffset: (t.offset + i) * 8, as: Int64.self)
-            : Int64(storage.loadUnaligned(fromByteOffset: (t.offset + i) * 4, as: Int32.self))
+          let at = (t.offset + i) * elementSize
+          switch t.storage.type {
+          case .long: return storage.loadUnaligned(fromByteOffset: at, as: Int64.self)
+          case .int: return Int64(storage.loadUnaligned(fromByteOffset: at, as: Int32.self))
+          case .short: return Int64(storage.loadUnaligned(fromByteOffset: at, as: Int16.self))
+          case .uint16: return Int64(storage.loadUnaligned(fromByteOffset: at, as: UInt16.self))
+          case .char: return Int64(storage.loadUnaligned(fromByteOffset: at, as: Int8.self))
+          default: return Int64(storage[at])
+          }
         }
       }
       return WeightTensor(shape: t.shape, values: [], isFloatingPoint: false, integers: integers)
@@ -342,7 +348,7 @@ enum Safetensors {
       else { throw CheckpointFailure("safetensors entry \(key) lacks dtype/shape/data_offsets") }
       let types: [String: StorageType] = [
         "F32": .float, "F64": .double, "F16": .half, "BF16": .bfloat16, "I64": .long, "I32": .int, "I16": .short,
-        "I8": .char, "U8": .byte, "BOOL": .bool,
+        "I8": .char, "U8": .byte, "U16": .uint16, "BOOL": .bool,
       ]
       guard let type = types[dtype] else { throw CheckpointFailure("safetensors entry \(key) has unsupported dtype \(dtype)") }
       let (begin, end) = (offsets[0], offsets[1])

@@ -36,13 +36,13 @@ final class PickleContainer {
 enum StorageType: String, CaseIterable {
   case float = "FloatStorage", double = "DoubleStorage", half = "HalfStorage", bfloat16 = "BFloat16Storage"
   case long = "LongStorage", int = "IntStorage", short = "ShortStorage", char = "CharStorage"
-  case byte = "ByteStorage", bool = "BoolStorage"
+  case byte = "ByteStorage", bool = "BoolStorage", uint16 = "UInt16Storage"
 
   var elementSize: Int {
     switch self {
     case .double, .long: 8
     case .float, .int: 4
-    case .half, .bfloat16, .short: 2
+    case .half, .bfloat16, .short, .uint16: 2
     case .char, .byte, .bool: 1
     }
   }

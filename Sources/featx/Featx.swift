@@ -13,6 +13,6 @@ struct Featx: ParsableCommand {
       stored features; backbone + head then classify new images.
       """,
     version: featxVersion,
-    subcommands: [ExtractCommand.self, MergeCommand.self, Info.self, BenchCommand.self]
+    subcommands: [ExtractCommand.self, ProbeCommand.self, PredictCommand.self, MergeCommand.self, Info.self, BenchCommand.self]
   )
 }

@@ -1,0 +1,247 @@
+// The head file (HDF5, format "featx-head"): the trained weights, the class names, the metrics, and the
+// complete extraction configuration copied from the feature store, so that prediction can never
+// silently use another backbone, layer, pooling or preprocessing. docs/FORMAT.md describes it.
+
+import FeatureStore
+import Foundation
+import Glibc
+import HDF5
+import Support
+
+/// How well a head does on one part of the data.
+public struct SplitMetrics: Codable, Sendable, Equatable {
+  public var rows: Int
+  public var top1: Double
+  public var top5: Double
+  /// Mean cross-entropy.
+  public var loss: Double
+}
+
+/// Accuracy of one class.
+public struct ClassMetric: Codable, Sendable, Equatable {
+  public var label: Int
+  public var name: String
+  public var rows: Int
+  public var accuracy: Double
+}
+
+/// Everything `featx probe` reports (and saves in the head).
+public struct ProbeReport: Codable, Sendable {
+  public var solver: String
+  public var lambda: Double?
+  public var seconds: Double
+  public var dimension: Int
+  public var classes: [String]
+  public var train: SplitMetrics
+  public var test: SplitMetrics?
+  /// Per class, on test rows when there are any, else train; worst first.
+  public var perClass: [ClassMetric]
+  /// `confusion[true][predicted]`, same rows as `perClass`.
+  public var confusion: [[Int]]
+  /// Which part `perClass` and `confusion` describe.
+  public var confusionOf: String
+  public var sweep: [SweepPoint]
+  public var history: [HistoryPoint]
+
+  /// Top-1/top-5/loss of `model` on `matrix`, and its predictions.
+  static func evaluate(_ model: LinearModel, _ matrix: FeatureMatrix, classes c: Int) throws -> (SplitMetrics, [Int]) {
+    let logits = try model.logits(matrix)
+    let predicted = Metrics.argmax(logits, classes: c)
+    return (
+      SplitMetrics(
+        rows: matrix.rows, top1: Metrics.accuracy(predicted: predicted, labels: matrix.labels),
+        top5: Metrics.topK(logits, labels: matrix.labels, classes: c, k: min(5, c)),
+        loss: Softmax.meanCrossEntropy(logits, labels: matrix.labels, classes: c)),
+      predicted
+    )
+  }
+
+  /// Evaluates `probe` on `data`.
+  public init(probe: TrainedProbe, data: ProbeDataset) throws {
+    let c = data.classes.count
+    let metrics = { (matrix: FeatureMatrix) in try ProbeReport.evaluate(probe.model, matrix, classes: c) }
+    let (trainMetrics, trainPredicted) = try metrics(data.train)
+    var detail = (predicted: trainPredicted, labels: data.train.labels, part: "train")
+    if let test = data.test {
+      let (testMetrics, testPredicted) = try metrics(test)
+      self.test = testMetrics
+      detail = (testPredicted, test.labels, "test")
+    } else {
+      self.test = nil
+    }
+    train = trainMetrics
+    let matrix = Metrics.confusionMatrix(predicted: detail.predicted, labels: detail.labels, classes: c)
+    confusion = matrix
+    confusionOf = detail.part
+    let accuracy = Metrics.perClassAccuracy(matrix)
+    perClass = (0..<c).map { ClassMetric(label: $0, name: data.classes[$0], rows: matrix[$0].reduce(0, +), accuracy: accuracy[$0]) }
+      .filter { $0.rows > 0 }
+      .sorted { ($0.accuracy, $0.label) < ($1.accuracy, $1.label) }
+    solver = probe.settings.solver.rawValue
+    lambda = probe.lambda
+    seconds = probe.seconds
+    dimension = probe.model.dimension
+    classes = data.classes
+    sweep = probe.sweep
+    history = probe.history
+  }
+}
+
+/// A trained head with everything needed to use it.
+public struct Head: Sendable {
+  public static let formatTag = "featx-head"
+  public static let formatVersion: Int64 = 1
+
+  public var model: LinearModel
+  public var classes: [String]
+  public var classFolders: [String]
+  /// The feature store's metadata (backbone, weights, layer, pooling, preprocessing).
+  public var extraction: StoreMetadata
+  /// Pooling applied at probe time on top of the store's features.
+  public var probePool: ProbePool
+  public var standardization: Standardization?
+  /// The report of `featx probe`, as JSON.
+  public var reportJSON: String
+  public var featxVersion: String
+
+  public init(
+    model: LinearModel, classes: [String], classFolders: [String], extraction: StoreMetadata, probePool: ProbePool,
+    standardization: Standardization?, reportJSON: String
+  ) {
+    self.model = model
+    self.classes = classes
+    self.classFolders = classFolders
+    self.extraction = extraction
+    self.probePool = probePool
+    self.standardization = standardization
+    self.reportJSON = reportJSON
+    featxVersion = Support.featxVersion
+  }
+
+  /// The pooling of the backbone output that gives this head's input (store pooling, or probe-time pooling).
+  public var effectivePooling: String { probePool == .none ? extraction.pooling : probePool.rawValue }
+
+  /// Writes the head atomically (temporary file beside `path`, then rename).
+  public func write(to path: String, report: ProbeReport?) throws {
+    let temporary = path + ".featx-tmp"
+    unlink(temporary)
+    do {
+      try storeWrite(temporary, report: report)
+      guard rename(temporary, path) == 0 else {
+        throw ProbeError.notAHead(path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+      }
+    } catch {
+      unlink(temporary)
+      throw error
+    }
+  }
+
+  private func storeWrite(_ path: String, report: ProbeReport?) throws {
+    let file = try H5File(path: path, mode: .createExclusive)
+    let root = try file.root()
+    let a = root.attributes
+    try a.set("format", .string(Head.formatTag))
+    try a.set("format_version", .int64(Head.formatVersion))
+    try a.set("featx_version", .string(featxVersion))
+    try a.set("created", .string(ISO8601DateFormatter().string(from: Date())))
+    try a.set("probe_pool", .string(probePool.rawValue))
+    try a.set("standardized", .int64(standardization == nil ? 0 : 1))
+    try a.set("report", .string(reportJSON))
+    let e = extraction
+    for (key, value) in [
+      ("arch", e.arch), ("weights_file", e.weightsFile), ("weights_sha256", e.weightsSHA256), ("layer", e.layer),
+      ("pooling", e.pooling), ("preprocess", e.preprocess), ("store_created", e.created), ("store_source", e.source),
+      ("store_featx_version", e.featxVersion),
+    ] {
+      try a.set(key, .string(value))
+    }
+    try a.set("feature_shape", .int64s(e.featureShape.map { Int64($0) }))
+    let weights = try root.createDataset("weights", type: .float32, shape: [model.dimension, model.classes])
+    try model.weights.withUnsafeBufferPointer { try weights.write($0, rows: 0..<model.dimension) }
+    try root.createDataset("bias", values: model.bias)
+    try root.createDataset("classes", strings: classes)
+    try root.createDataset("class_folders", strings: classFolders)
+    if let standardization {
+      let group = try root.createGroup("standardization")
+      try group.createDataset("mean", values: standardization.mean)
+      try group.createDataset("std", values: standardization.std)
+    }
+    if let report {
+      let metrics = try root.createGroup("metrics")
+      let c = report.confusion.count
+      let confusion = try metrics.createDataset("confusion", type: .int64, shape: [c, c])
+      try report.confusion.flatMap { $0.map { Int64($0) } }.withUnsafeBufferPointer { try confusion.write($0, rows: 0..<c) }
+      try metrics.attributes.set("confusion_of", .string(report.confusionOf))
+      try metrics.attributes.set("train_top1", .float64(report.train.top1))
+      try metrics.attributes.set("train_top5", .float64(report.train.top5))
+      if let test = report.test {
+        try metrics.attributes.set("test_top1", .float64(test.top1))
+        try metrics.attributes.set("test_top5", .float64(test.top5))
+      }
+      let history = try root.createGroup("history")
+      let h = report.history
+      try history.createDataset("step", values: h.map { Int64($0.step) })
+      try history.createDataset("train_loss", values: h.map(\.trainLoss))
+      try history.createDataset("train_accuracy", values: h.map(\.trainAccuracy))
+      try history.createDataset("test_loss", values: h.map { $0.testLoss ?? .nan })
+      try history.createDataset("test_accuracy", values: h.map { $0.testAccuracy ?? .nan })
+    }
+    try file.flush()
+  }
+
+  /// Reads a head.
+  ///
+  /// - Throws: `ProbeError.notAHead` naming the file for anything that is not a complete featx head.
+  public static func read(path: String) throws -> Head {
+    guard fileExists(path) else { throw ProbeError.notAHead(path: path, reason: "no such file") }
+    guard H5File.isHDF5(path: path) else { throw ProbeError.notAHead(path: path, reason: "not an HDF5 file") }
+    do {
+      let file = try H5File(path: path, mode: .readOnly)
+      let root = try file.root()
+      let a = root.attributes
+      let tag = try a.get("format")?.stringValue
+      guard tag == formatTag else { throw ProbeError.notAHead(path: path, reason: "format tag '\(tag ?? "none")'") }
+      let version = try a.get("format_version")?.int64Value ?? 0
+      guard version <= formatVersion else {
+        throw ProbeError.notAHead(path: path, reason: "written by a newer featx (format_version \(version)); upgrade featx")
+      }
+      func string(_ key: String) throws -> String {
+        guard let v = try a.get(key)?.stringValue else { throw ProbeError.notAHead(path: path, reason: "attribute \(key) is missing") }
+        return v
+      }
+      let weights = try root.dataset("weights")
+      let shape = try weights.shape()
+      guard shape.count == 2 else { throw ProbeError.notAHead(path: path, reason: "weights of shape \(shape)") }
+      let bias = try root.dataset("bias").read(Float.self)
+      let classes = try root.dataset("classes").readStrings()
+      guard bias.count == shape[1], classes.count == shape[1] else {
+        throw ProbeError.notAHead(path: path, reason: "weights, bias and classes disagree on the class count")
+      }
+      let folders = try root.contains("class_folders") ? try root.dataset("class_folders").readStrings() : classes
+      let model = LinearModel(dimension: shape[0], classes: shape[1], weights: try weights.read(Float.self), bias: bias)
+      guard model.weights.allSatisfy(\.isFinite), bias.allSatisfy(\.isFinite) else {
+        throw ProbeError.notAHead(path: path, reason: "weights hold NaN or infinite values")
+      }
+      var standardization: Standardization?
+      if try root.contains("standardization") {
+        let group = try root.group("standardization")
+        standardization = Standardization(mean: try group.dataset("mean").read(Float.self), std: try group.dataset("std").read(Float.self))
+      }
+      guard let poolText = try a.get("probe_pool")?.stringValue, let pool = ProbePool(rawValue: poolText) else {
+        throw ProbeError.notAHead(path: path, reason: "attribute probe_pool is missing")
+      }
+      let extraction = StoreMetadata(
+        featxVersion: try string("store_featx_version"), arch: try string("arch"), weightsFile: try string("weights_file"),
+        weightsSHA256: try string("weights_sha256"), layer: try string("layer"), pooling: try string("pooling"),
+        preprocess: try string("preprocess"), splitMode: .none, splitSeed: 0, splitRatio: 0, created: try string("store_created"),
+        source: try string("store_source"), featureShape: (try a.get("feature_shape")?.int64Values ?? []).map { Int($0) })
+      var head = Head(
+        model: model, classes: classes, classFolders: folders, extraction: extraction, probePool: pool,
+        standardization: standardization, reportJSON: try a.get("report")?.stringValue ?? "{}")
+      head.featxVersion = try string("featx_version")
+      return head
+    } catch let error as HDF5Error {
+      throw ProbeError.notAHead(path: path, reason: error.description)
+    }
+  }
+}

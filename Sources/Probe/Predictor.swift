@@ -1,0 +1,126 @@
+// `featx predict`: backbone + head on new images, with the exact backbone, weights, layer, pooling and
+// preprocessing the head's features were extracted with (read from the head, never from options).
+
+import Backbones
+import Extract
+import FeatureStore
+import Foundation
+import Support
+
+/// One classified image.
+public struct Prediction: Sendable {
+  public var path: String
+  /// Probabilities of every class (softmax of the head's logits), or nil if the image could not be read.
+  public var probabilities: [Float]?
+  public var error: String?
+
+  /// The `k` most probable (class index, probability) pairs, most probable first (all for k = 0).
+  public func top(_ k: Int) -> [(index: Int, probability: Float)] {
+    guard let probabilities else { return [] }
+    let ranked = probabilities.indices.sorted { (probabilities[$0], $1) > (probabilities[$1], $0) }
+    return (k > 0 ? Array(ranked.prefix(k)) : ranked).map { ($0, probabilities[$0]) }
+  }
+}
+
+/// Classifies images with a head and the backbone it was trained for.
+public final class Predictor {
+  public let head: Head
+  public let backbone: Backbone
+  public let preprocessing: Preprocessing
+  /// The weights file used (or `random:SEED`).
+  public let weightsSource: String
+
+  /// Loads the backbone the head names and checks that the weights are the very ones its features came from.
+  ///
+  /// - Parameters:
+  ///   - weights: a weights path to use instead of the file named in the head (same sha256 required).
+  public init(head: Head, headPath: String, weights: String? = nil, threads: Int = 0, resolver: WeightsResolver = WeightsResolver())
+    throws
+  {
+    self.head = head
+    let e = head.extraction
+    let arch = try Architecture.named(e.arch)
+    let source: WeightsSource
+    if e.weightsSHA256.hasPrefix("random:"), weights == nil {
+      source = try WeightsSource.parse(e.weightsSHA256, arch: arch)
+    } else if let weights {
+      source = try WeightsSource.parse(weights, arch: arch)
+    } else if let known = KnownWeights.all.first(where: { $0.fileName == e.weightsFile }) {
+      source = .known(known)
+    } else if let found = resolver.searchPath.map({ $0 + "/" + e.weightsFile }).first(where: fileExists) {
+      source = .file(found)
+    } else {
+      throw BackboneError.weightsUnavailable(
+        name: e.weightsFile, url: "(not a torchvision file)", searched: resolver.searchPath.map { $0 + "/" + e.weightsFile },
+        reason: "\(headPath) was trained on features of this file; pass it with --weights PATH")
+    }
+    let dict = try resolver.load(source, arch: arch.config)
+    guard dict.sha256 == e.weightsSHA256 else {
+      throw ProbeError.weightsMismatch(head: headPath, expected: e.weightsSHA256, got: dict.sha256, file: dict.source)
+    }
+    weightsSource = dict.source
+    guard let pooling = Pooling(rawValue: head.effectivePooling) else {
+      throw ProbeError.notAHead(path: headPath, reason: "unknown pooling \(head.effectivePooling)")
+    }
+    backbone = try Backbone(arch: arch, weights: dict, layer: e.layer, pooling: pooling, threads: threads)
+    do { preprocessing = try Preprocessing.fromJSON(e.preprocess) } catch {
+      throw ProbeError.notAHead(path: headPath, reason: "unreadable preprocessing \(e.preprocess)")
+    }
+    guard let size = preprocessing.fixedSize else { throw ProbeError.notAHead(path: headPath, reason: "no fixed input size") }
+    let dimension = try backbone.outputShape(height: size.height, width: size.width).reduce(1, *)
+    guard dimension == head.model.dimension else {
+      throw ProbeError.dimensionMismatch(head: headPath, expected: head.model.dimension, got: dimension)
+    }
+  }
+
+  /// Classifies images in batches of `batch`; unreadable images get an error instead of probabilities.
+  public func classify(_ paths: [String], batch: Int = 32, maxPixels: Int = ImageDecoder.defaultMaxPixels) throws -> [Prediction] {
+    guard let size = preprocessing.fixedSize else { return [] }
+    let decoder = ImageDecoder(maxPixels: maxPixels)
+    let plane = 3 * size.height * size.width
+    var predictions: [Prediction] = []
+    var start = 0
+    while start < paths.count {
+      let part = Array(paths[start..<min(paths.count, start + batch)])
+      start += part.count
+      var tensors = [Float](repeating: 0, count: part.count * plane)
+      var good: [Int] = []
+      var errors: [Int: String] = [:]
+      for (i, path) in part.enumerated() {
+        do {
+          let image = try preprocessing.pixels(try decoder.decode(path: path))
+          tensors.withUnsafeMutableBufferPointer {
+            preprocessing.tensor(image, into: UnsafeMutableBufferPointer(rebasing: $0[(good.count * plane)..<((good.count + 1) * plane)]))
+          }
+          good.append(i)
+        } catch {
+          errors[i] = (error as? ImageError)?.reason ?? "\(error)"
+        }
+      }
+      var features = [Float](repeating: 0, count: good.count * head.model.dimension)
+      if !good.isEmpty {
+        try tensors.withUnsafeBufferPointer { input in
+          try features.withUnsafeMutableBufferPointer {
+            try backbone.run(
+              images: UnsafeBufferPointer(rebasing: input[0..<(good.count * plane)]), count: good.count, height: size.height,
+              width: size.width, into: $0)
+          }
+        }
+      }
+      let probabilities = features.withUnsafeBufferPointer {
+        Softmax.probabilities(head.model.logits($0, rows: good.count), classes: head.model.classes)
+      }
+      var slot = 0
+      for (i, path) in part.enumerated() {
+        if let error = errors[i] {
+          predictions.append(Prediction(path: path, probabilities: nil, error: error))
+        } else {
+          let c = head.model.classes
+          predictions.append(Prediction(path: path, probabilities: Array(probabilities[(slot * c)..<((slot + 1) * c)]), error: nil))
+          slot += 1
+        }
+      }
+    }
+    return predictions
+  }
+}

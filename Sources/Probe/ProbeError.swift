@@ -1,0 +1,30 @@
+/// Training or prediction could not proceed. The description names the file and says what to do.
+public enum ProbeError: Error, CustomStringConvertible, Equatable {
+  case noTrainRows(path: String)
+  case tooFewClasses(path: String, found: Int)
+  case nonFinite(path: String, row: Int, image: String)
+  case badOption(String)
+  case notAHead(path: String, reason: String)
+  case dimensionMismatch(head: String, expected: Int, got: Int)
+  case weightsMismatch(head: String, expected: String, got: String, file: String)
+
+  public var description: String {
+    switch self {
+    case .noTrainRows(let path):
+      "\(path): no labelled rows with split = train. Re-extract with --split 0.8 (or pass --val-ratio to carve a test part)."
+    case .tooFewClasses(let path, let found):
+      "\(path): the train rows hold \(found) class(es); a classifier needs at least 2."
+    case .nonFinite(let path, let row, let image):
+      "\(path): row \(row) (\(image)) holds NaN or infinite values; re-extract that image or remove the row."
+    case .badOption(let text):
+      text
+    case .notAHead(let path, let reason):
+      "\(path): not a featx head (\(reason)). Pass a file written by `featx probe`."
+    case .dimensionMismatch(let head, let expected, let got):
+      "\(head) expects \(expected) features per image, but the backbone produced \(got): the head was trained on another layer or pooling."
+    case .weightsMismatch(let head, let expected, let got, let file):
+      "\(file) has sha256 \(got), but \(head) was trained on features of weights with sha256 \(expected). "
+        + "Pass the same weights file with --weights."
+    }
+  }
+}

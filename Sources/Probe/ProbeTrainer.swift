@@ -1,0 +1,183 @@
+// Training a linear head: the fast default (full-batch L-BFGS on the L2-regularised softmax loss, with
+// the regularisation picked on a validation part of train, then a refit on all of train — the recipe
+// CLIP and DINOv2 use to evaluate linear probes), and the bird workflow's recipe (minibatch Adam).
+
+import Dispatch
+import Foundation
+import Support
+
+/// How to train.
+public struct ProbeSettings: Sendable {
+  public enum Solver: String, Sendable, CaseIterable {
+    /// Full-batch L-BFGS with a regularisation sweep (default).
+    case lbfgs
+    /// The bird workflow: minibatch Adam (`--recipe seed`).
+    case adam
+  }
+
+  public var solver: Solver = .lbfgs
+  /// Threads for the GEMMs (0 = every core).
+  public var threads = 0
+  /// Seed of every random choice (initialisation, shuffling, validation split).
+  public var seed: UInt32 = 0
+
+  // L-BFGS
+  /// L2 strengths to try (`lambda` in `mean CE + lambda/2 ||W||²`); one value skips the sweep.
+  public var lambdas: [Double] = ProbeSettings.defaultLambdas
+  /// Fraction of train held out to pick lambda.
+  public var validationFraction = 0.2
+  public var maxIterations = 300
+  /// Stop when `max |gradient| <= tolerance * max(1, objective)` (scikit-learn's lbfgs stops at 1e-4).
+  public var tolerance = 1e-4
+  /// Standardise every feature with train statistics (folded into the saved weights).
+  public var standardize = false
+
+  // Adam (the seed recipe's defaults)
+  public var epochs = 50
+  public var learningRate = 1e-5
+  public var batchSize = 64
+  public var beta1 = 0.9
+  public var beta2 = 0.999
+  public var epsilon = 1e-8
+  public var weightDecay = 0.0
+
+  public init() {}
+
+  /// The bird workflow's recipe: Adam lr 1e-5, batch 64, 50 epochs.
+  public static var seedRecipe: ProbeSettings {
+    var s = ProbeSettings()
+    s.solver = .adam
+    return s
+  }
+
+  /// 1e-1 down to 1e-6 in decades.
+  public static let defaultLambdas: [Double] = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]
+}
+
+/// One point of a training curve (an Adam epoch or an L-BFGS iteration of the final fit).
+public struct HistoryPoint: Codable, Sendable, Equatable {
+  public var step: Int
+  /// Mean cross-entropy over train (the proper one, not the seed's sum of batch means / N).
+  public var trainLoss: Double
+  public var trainAccuracy: Double
+  public var testLoss: Double?
+  public var testAccuracy: Double?
+  /// The numbers the bird workflow prints (Adam only): sum of batch-mean losses / rows.
+  public var seedLoss: Double?
+  public var seedTestLoss: Double?
+}
+
+/// One value of the regularisation sweep.
+public struct SweepPoint: Codable, Sendable, Equatable {
+  public var lambda: Double
+  public var validationAccuracy: Double
+  public var validationLoss: Double
+  public var iterations: Int
+}
+
+/// What training produced.
+public struct TrainedProbe: Sendable {
+  /// The head in raw-feature space (standardisation folded in).
+  public var model: LinearModel
+  public var standardization: Standardization?
+  public var lambda: Double?
+  public var sweep: [SweepPoint]
+  public var history: [HistoryPoint]
+  public var seconds: Double
+  public var settings: ProbeSettings
+}
+
+/// Progress of training, for the CLI to print.
+public enum ProbeEvent: Sendable {
+  case sweep(SweepPoint)
+  case iteration(Int, loss: Double)
+  case epoch(HistoryPoint)
+  case refit(lambda: Double)
+}
+
+/// Trains linear heads.
+public enum ProbeTrainer {
+  public static func train(
+    _ data: ProbeDataset, settings: ProbeSettings, progress: (ProbeEvent) -> Void = { _ in }
+  ) throws -> TrainedProbe {
+    GEMM.setThreads(settings.threads)
+    let started = Date()
+    var result: TrainedProbe
+    switch settings.solver {
+    case .lbfgs: result = try trainLBFGS(data, settings, progress)
+    case .adam: result = try AdamRecipe(settings: settings).train(data, progress: progress)
+    }
+    result.seconds = Date().timeIntervalSince(started)
+    return result
+  }
+
+  // MARK: - L-BFGS with a regularisation sweep
+
+  static func trainLBFGS(_ data: ProbeDataset, _ settings: ProbeSettings, _ progress: (ProbeEvent) -> Void) throws -> TrainedProbe {
+    let classes = data.classes.count
+    let standardization = settings.standardize ? try Standardization.fit(data.train) : nil
+    let lambdas = settings.lambdas.sorted(by: >)
+    guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+      throw ProbeError.badOption("--l2 values must be finite and non-negative")
+    }
+    var sweep: [SweepPoint] = []
+    var best = lambdas[0]
+    var start = [Float](repeating: 0, count: data.train.dimension * classes + classes)
+    if lambdas.count > 1 {
+      // Hold out part of train (per class) and follow the regularisation path from strong to weak,
+      // each fit starting from the previous solution.
+      let split = SplitRows.holdOut(
+        Array(0..<data.train.rows), labels: data.train.labels, fraction: settings.validationFraction, seed: settings.seed)
+      let fitPart = data.train.subset(split.keep)
+      let validation = data.train.subset(split.held)
+      var bestAccuracy = -1.0
+      var bestLoss = Double.infinity
+      var path = start
+      for lambda in lambdas {
+        let objective = SoftmaxObjective(data: fitPart, classes: classes, lambda: lambda, standardization: standardization)
+        var solver = LBFGS()
+        solver.maxIterations = settings.maxIterations
+        solver.gradientTolerance = settings.tolerance
+        let fit = try solver.minimize(path, objective.evaluate)
+        path = fit.x
+        let model = standardization.map { $0.fold(LinearModel(dimension: fitPart.dimension, classes: classes, parameters: fit.x)) }
+          ?? LinearModel(dimension: fitPart.dimension, classes: classes, parameters: fit.x)
+        let logits = try model.logits(validation)
+        let accuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: classes), labels: validation.labels)
+        let loss = Softmax.meanCrossEntropy(logits, labels: validation.labels, classes: classes)
+        let point = SweepPoint(lambda: lambda, validationAccuracy: accuracy, validationLoss: loss, iterations: fit.iterations)
+        sweep.append(point)
+        progress(.sweep(point))
+        if accuracy > bestAccuracy || (accuracy == bestAccuracy && loss < bestLoss) {
+          (bestAccuracy, bestLoss, best, start) = (accuracy, loss, lambda, fit.x)
+        }
+      }
+      progress(.refit(lambda: best))
+    }
+    // Refit on all of train, recording the curve.
+    let objective = SoftmaxObjective(data: data.train, classes: classes, lambda: best, standardization: standardization)
+    var solver = LBFGS()
+    solver.maxIterations = settings.maxIterations
+    solver.gradientTolerance = settings.tolerance
+    var history: [HistoryPoint] = []
+    let fit = try solver.minimize(start, objective.evaluate) { iteration, value, x in
+      progress(.iteration(iteration, loss: value))
+      // The accepted point is the objective's last evaluation: its train numbers are already known.
+      var point = HistoryPoint(step: iteration, trainLoss: objective.lastCrossEntropy, trainAccuracy: objective.lastAccuracy)
+      if let test = data.test {
+        var model = LinearModel(dimension: data.train.dimension, classes: classes, parameters: x)
+        if let standardization { model = standardization.fold(model) }
+        if let logits = try? model.logits(test) {
+          point.testLoss = Softmax.meanCrossEntropy(logits, labels: test.labels, classes: classes)
+          point.testAccuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: classes), labels: test.labels)
+        }
+      }
+      history.append(point)
+      return true
+    }
+    var model = LinearModel(dimension: data.train.dimension, classes: classes, parameters: fit.x)
+    if let standardization { model = standardization.fold(model) }
+    return TrainedProbe(
+      model: model, standardization: standardization, lambda: best, sweep: sweep, history: history, seconds: 0, settings: settings)
+  }
+}

@@ -1,0 +1,219 @@
+// Multinomial logistic (softmax) regression: the model every featx head is, and its loss and gradient
+// over a FeatureMatrix in row chunks (two GEMMs per chunk; nothing per sample in Swift but the softmax).
+
+import Dispatch
+import Foundation
+
+/// Weights `[D, C]` and bias `[C]` of a linear softmax classifier, row-major.
+public struct LinearModel: Sendable, Equatable {
+  public var dimension: Int
+  public var classes: Int
+  /// `dimension * classes` values: `weights[d * classes + c]`.
+  public var weights: [Float]
+  public var bias: [Float]
+
+  public init(dimension: Int, classes: Int, weights: [Float]? = nil, bias: [Float]? = nil) {
+    self.dimension = dimension
+    self.classes = classes
+    self.weights = weights ?? [Float](repeating: 0, count: dimension * classes)
+    self.bias = bias ?? [Float](repeating: 0, count: classes)
+  }
+
+  /// Flattened parameters `[weights..., bias...]` (what the optimisers work on).
+  var parameters: [Float] { weights + bias }
+
+  init(dimension: Int, classes: Int, parameters: [Float]) {
+    self.init(
+      dimension: dimension, classes: classes, weights: Array(parameters[0..<(dimension * classes)]),
+      bias: Array(parameters[(dimension * classes)...]))
+  }
+
+  /// Logits `rows * classes` of `rows` feature rows (row-major).
+  public func logits(_ x: UnsafeBufferPointer<Float>, rows: Int) -> [Float] {
+    var out = [Float](repeating: 0, count: rows * classes)
+    guard rows > 0 else { return out }
+    out.withUnsafeMutableBufferPointer { o in
+      for r in 0..<rows { (o.baseAddress! + r * classes).update(from: bias, count: classes) }
+      weights.withUnsafeBufferPointer { w in
+        GEMM.multiply(x.baseAddress!, w.baseAddress!, into: o.baseAddress!, m: rows, n: classes, k: dimension, beta: 1)
+      }
+    }
+    return out
+  }
+
+  /// Logits of every row of `matrix`.
+  public func logits(_ matrix: FeatureMatrix) throws -> [Float] {
+    var out = [Float](repeating: 0, count: matrix.rows * classes)
+    try matrix.forEachChunk(maxRows: 1024) { range, chunk in
+      out.replaceSubrange((range.lowerBound * classes)..<(range.upperBound * classes), with: logits(chunk, rows: range.count))
+    }
+    return out
+  }
+}
+
+/// Numerically stable softmax helpers.
+public enum Softmax {
+  /// Turns each row of `logits` into probabilities in place; returns the row's log-sum-exp.
+  @inline(__always)
+  static func normalizeRow(_ row: UnsafeMutableBufferPointer<Float>) -> Double {
+    var maximum = -Float.infinity
+    for v in row where v > maximum { maximum = v }
+    var sum = 0.0
+    for i in row.indices {
+      let e = expf(row[i] - maximum)
+      row[i] = e
+      sum += Double(e)
+    }
+    let inverse = Float(1 / sum)
+    for i in row.indices { row[i] *= inverse }
+    return Double(maximum) + log(sum)
+  }
+
+  /// Probabilities of each row (`rows * classes`).
+  public static func probabilities(_ logits: [Float], classes: Int) -> [Float] {
+    var out = logits
+    out.withUnsafeMutableBufferPointer { all in
+      for r in 0..<(logits.count / classes) {
+        _ = normalizeRow(UnsafeMutableBufferPointer(rebasing: all[(r * classes)..<((r + 1) * classes)]))
+      }
+    }
+    return out
+  }
+
+  /// Mean cross-entropy of `logits` against `labels`.
+  public static func meanCrossEntropy(_ logits: [Float], labels: [Int], classes: Int) -> Double {
+    guard !labels.isEmpty else { return .nan }
+    var total = 0.0
+    var row = [Float](repeating: 0, count: classes)
+    for (r, y) in labels.enumerated() {
+      row.replaceSubrange(0..<classes, with: logits[(r * classes)..<((r + 1) * classes)])
+      let lse = row.withUnsafeMutableBufferPointer { normalizeRow($0) }
+      total += lse - Double(logits[r * classes + y])
+    }
+    return total / Double(labels.count)
+  }
+}
+
+/// Per-feature standardisation `(x - mean) / std`, folded into the model instead of applied to the data.
+public struct Standardization: Sendable, Equatable {
+  public var mean: [Float]
+  public var std: [Float]
+
+  /// Mean and standard deviation of every column of `matrix` (std 1 for constant columns).
+  public static func fit(_ matrix: FeatureMatrix) throws -> Standardization {
+    let d = matrix.dimension
+    var sum = [Double](repeating: 0, count: d)
+    var squares = [Double](repeating: 0, count: d)
+    try matrix.forEachChunk(maxRows: 1024) { range, chunk in
+      for r in 0..<range.count {
+        for j in 0..<d {
+          let v = Double(chunk[r * d + j])
+          sum[j] += v
+          squares[j] += v * v
+        }
+      }
+    }
+    let n = Double(matrix.rows)
+    let mean = sum.map { $0 / n }
+    let std = (0..<d).map { j -> Float in
+      let variance = max(0, squares[j] / n - mean[j] * mean[j])
+      return variance > 1e-12 ? Float(variance.squareRoot()) : 1
+    }
+    return Standardization(mean: mean.map { Float($0) }, std: std)
+  }
+
+  /// The raw-feature model equal to `model` applied to standardised features.
+  public func fold(_ model: LinearModel) -> LinearModel {
+    var out = model
+    let c = model.classes
+    for d in 0..<model.dimension {
+      let s = std[d]
+      for k in 0..<c {
+        let w = model.weights[d * c + k] / s
+        out.weights[d * c + k] = w
+        out.bias[k] -= mean[d] * w
+      }
+    }
+    return out
+  }
+}
+
+/// `mean_i CE(x_i W + b, y_i) + (lambda / 2) ||W||²` and its gradient, over a FeatureMatrix.
+final class SoftmaxObjective {
+  let data: FeatureMatrix
+  let classes: Int
+  let lambda: Double
+  let standardization: Standardization?
+  /// Rows per GEMM chunk.
+  let chunkRows: Int
+  /// Mean cross-entropy (without the penalty) and accuracy at the last evaluated point.
+  private(set) var lastCrossEntropy = Double.nan
+  private(set) var lastAccuracy = Double.nan
+
+  init(data: FeatureMatrix, classes: Int, lambda: Double, standardization: Standardization?) {
+    self.data = data
+    self.classes = classes
+    self.lambda = lambda
+    self.standardization = standardization
+    chunkRows = max(64, min(4096, (64 << 20) / max(1, data.dimension * 4)))
+  }
+
+  var parameterCount: Int { data.dimension * classes + classes }
+
+  /// Loss and gradient at `parameters` (`[W..., b...]`, in standardised space when standardising).
+  func evaluate(_ parameters: [Float]) throws -> (loss: Double, gradient: [Float]) {
+    let d = data.dimension
+    let c = classes
+    let n = Double(data.rows)
+    let model = LinearModel(dimension: d, classes: c, parameters: parameters)
+    let effective = standardization?.fold(model) ?? model
+    var gradient = [Float](repeating: 0, count: parameters.count)
+    var columnSums = [Double](repeating: 0, count: c)
+    var total = 0.0
+    var correct = 0
+    var first = true
+    try data.forEachChunk(maxRows: chunkRows) { range, chunk in
+      var probabilities = effective.logits(chunk, rows: range.count)
+      probabilities.withUnsafeMutableBufferPointer { p in
+        for r in 0..<range.count {
+          let y = data.labels[range.lowerBound + r]
+          let logit = p[r * c + y]
+          var higher = false
+          for k in 0..<c where p[r * c + k] > logit || (p[r * c + k] == logit && k < y) { higher = true }
+          if !higher { correct += 1 }
+          let lse = Softmax.normalizeRow(UnsafeMutableBufferPointer(rebasing: p[(r * c)..<((r + 1) * c)]))
+          total += lse - Double(logit)
+          p[r * c + y] -= 1
+          for k in 0..<c {
+            p[r * c + k] /= Float(n)
+            columnSums[k] += Double(p[r * c + k])
+          }
+        }
+      }
+      // gradient_W += chunkᵀ · R
+      gradient.withUnsafeMutableBufferPointer { g in
+        probabilities.withUnsafeBufferPointer { residual in
+          GEMM.multiply(
+            chunk.baseAddress!, transposeA: true, residual.baseAddress!, into: g.baseAddress!, m: d, n: c, k: range.count,
+            beta: first ? 0 : 1)
+        }
+      }
+      first = false
+    }
+    if let s = standardization {
+      for j in 0..<d {
+        for k in 0..<c { gradient[j * c + k] = (gradient[j * c + k] - s.mean[j] * Float(columnSums[k])) / s.std[j] }
+      }
+    }
+    var penalty = 0.0
+    for i in 0..<(d * c) {
+      let w = parameters[i]
+      penalty += Double(w) * Double(w)
+      gradient[i] += Float(lambda) * w
+    }
+    for k in 0..<c { gradient[d * c + k] = Float(columnSums[k]) }
+    lastCrossEntropy = total / n
+    lastAccuracy = Double(correct) / n
+    return (total / n + lambda / 2 * penalty, gradient)
+  }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Extract
+import Foundation
+import Probe
+
+/// `featx predict head.h5 IMAGE…`: classify images with a head and the backbone it was trained for.
+struct PredictCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "predict",
+    abstract: "Classify images (or every image of a folder) with a trained head.",
+    discussion: """
+      The head names the backbone, weights, layer, pooling and preprocessing its features came from; \
+      predict uses exactly those, and refuses a weights file whose sha256 differs.
+      """)
+
+  enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, csv }
+
+  @Argument(help: "Head file written by `featx probe`.")
+  var head: String
+
+  @Argument(help: "Images, or folders of images.")
+  var images: [String]
+
+  @Option(help: "Classes to show per image, most probable first; 0 for all (default: 5).")
+  var topK: Int = 5
+
+  @Option(help: "Output format: text (default), json or csv (one row per image).")
+  var format: Format = .text
+
+  @Option(help: "Weights file, when the one named in the head is not in $FEATX_WEIGHTS_DIR or the torch hub cache (must have the same sha256).")
+  var weights: String?
+
+  @Option(help: "Images per batch (default: 32).")
+  var batch: Int = 32
+
+  @Option(help: "Threads (default: every core).")
+  var threads: Int = 0
+
+  func validate() throws {
+    guard topK >= 0 else { throw ValidationError("--top-k must be 0 (all) or more") }
+    guard !images.isEmpty else { throw ValidationError("give at least one image or folder") }
+  }
+
+  func run() throws {
+    let loaded = try Head.read(path: head)
+    let predictor = try Predictor(head: loaded, headPath: head, weights: weights, threads: threads)
+    if predictor.backbone.weights.isRandom {
+      Terminal.warn("WARNING: \(head) was trained on features of SEEDED RANDOM WEIGHTS; its predictions mean nothing for real images.")
+    }
+    var paths: [String] = []
+    for item in images {
+      var isFolder: ObjCBool = false
+      if FileManager.default.fileExists(atPath: item, isDirectory: &isFolder), isFolder.boolValue {
+        paths += try DatasetWalk.folder(item).items.map { item + "/" + $0.relativePath }
+      } else {
+        paths.append(item)
+      }
+    }
+    let predictions = try predictor.classify(paths, batch: batch)
+    print(PredictionText.render(predictions, classes: loaded.classes, topK: topK, format: format), terminator: "")
+    let failed = predictions.filter { $0.error != nil }
+    for p in failed { Terminal.warn("\(p.path): \(p.error ?? "")") }
+    if !failed.isEmpty { throw ExitCode(1) }
+  }
+}
+
+/// Output of `featx predict`.
+enum PredictionText {
+  static func render(_ predictions: [Prediction], classes: [String], topK: Int, format: PredictCommand.Format) -> String {
+    switch format {
+    case .text:
+      var out = ""
+      for p in predictions {
+        out += p.path + (p.error.map { ": ERROR \($0)" } ?? "") + "\n"
+        for (index, probability) in p.top(topK) { out += String(format: "  %.4f  %@\n", probability, classes[index]) }
+      }
+      return out
+    case .json:
+      let rows: [[String: Any]] = predictions.map { p in
+        var row: [String: Any] = ["path": p.path]
+        if let error = p.error { row["error"] = error }
+        row["predictions"] = p.top(topK).map { ["class": classes[$0.index], "label": $0.index, "probability": Double($0.probability)] }
+        return row
+      }
+      let data = (try? JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+      return String(decoding: data, as: UTF8.self) + "\n"
+    case .csv:
+      let k = topK > 0 ? min(topK, classes.count) : classes.count
+      var header = ["path", "error"]
+      for i in 1...k { header += ["class\(i)", "probability\(i)"] }
+      var out = header.joined(separator: ",") + "\n"
+      for p in predictions {
+        var fields = [csv(p.path), csv(p.error ?? "")]
+        for (index, probability) in p.top(k) { fields += [csv(classes[index]), String(format: "%.6f", probability)] }
+        out += fields.joined(separator: ",") + "\n"
+      }
+      return out
+    }
+  }
+
+  static func csv(_ text: String) -> String {
+    text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+  }
+}

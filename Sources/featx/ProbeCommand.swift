@@ -1,0 +1,198 @@
+import ArgumentParser
+import FeatureStore
+import Foundation
+import Probe
+
+extension ProbePool: ExpressibleByArgument {}
+
+/// `featx probe features.h5 -o head.h5`: train a linear head on stored features and report how well it does.
+struct ProbeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "probe",
+    abstract: "Train a linear/softmax head on a feature store and report its accuracy.",
+    discussion: """
+      The default solver is full-batch L-BFGS on the L2-regularised softmax loss, with the regularisation \
+      picked on a validation part of train and a final refit on all of train. --recipe seed reproduces the \
+      bird workflow instead: Adam (lr 1e-5), batch 64, 50 epochs, printing its per-epoch line.
+      """)
+
+  @Argument(help: "Feature store written by `featx extract`.")
+  var features: String
+
+  @Option(name: .shortAndLong, help: "Head file to write (.h5).")
+  var output: String
+
+  @Option(help: "Training recipe: default (L-BFGS with a regularisation sweep) or seed (the bird workflow's Adam).")
+  var recipe: String = "default"
+
+  @Option(help: "Adam epochs (seed recipe; default: 50).")
+  var epochs: Int?
+
+  @Option(help: "Adam learning rate (seed recipe; default: 1e-5).")
+  var lr: Double?
+
+  @Option(help: "Adam batch size (seed recipe; default: 64).")
+  var batch: Int?
+
+  @Option(help: "Adam weight decay (seed recipe; default: 0).")
+  var weightDecay: Double?
+
+  @Option(help: "L2 strength(s) for L-BFGS, comma-separated (loss = mean CE + l2/2·||W||²); one value skips the sweep (default: 1e-1,1e-2,…,1e-6).")
+  var l2: String?
+
+  @Option(help: "Maximum L-BFGS iterations per fit (default: 300).")
+  var maxIterations: Int = 300
+
+  @Flag(help: "Standardise every feature with train mean/std (folded into the saved weights).")
+  var standardize = false
+
+  @Option(help: "Pool a flattened [C,H,W] store over H and W before training: none (default), avg or max.")
+  var pool: ProbePool = .none
+
+  @Option(help: "When the store has no test rows, hold out this fraction of train as test.")
+  var valRatio: Double?
+
+  @Option(help: "Seed for initialisation, shuffling and validation splits (default: 0).")
+  var seed: UInt32 = 0
+
+  @Option(help: "Threads for matrix products (default: every core).")
+  var threads: Int = 0
+
+  @Option(help: "Stream rows from the file when they need more memory than this (e.g. 2G, 500M; default: 70% of available memory).")
+  var maxMemory: String?
+
+  @Option(help: "Write loss/accuracy curves and a confusion-matrix heatmap (PNG and SVG) into this folder.")
+  var plot: String?
+
+  @Flag(help: "Print the report as JSON.")
+  var json = false
+
+  @Flag(help: "No progress output.")
+  var quiet = false
+
+  func validate() throws {
+    guard ["default", "seed"].contains(recipe) else { throw ValidationError("--recipe must be default or seed") }
+    if let valRatio { guard valRatio > 0, valRatio < 1 else { throw ValidationError("--val-ratio must be in (0, 1)") } }
+    _ = try memoryLimit()
+    _ = try lambdas()
+  }
+
+  func run() throws {
+    let data = try ProbeDataset.load(path: features, pool: pool, valRatio: valRatio, seed: seed, maxMemory: try memoryLimit())
+    var settings = recipe == "seed" ? ProbeSettings.seedRecipe : ProbeSettings()
+    settings.threads = threads
+    settings.seed = seed
+    settings.standardize = standardize
+    settings.maxIterations = maxIterations
+    if let lambdas = try lambdas() { settings.lambdas = lambdas }
+    if let epochs { settings.epochs = epochs }
+    if let lr { settings.learningRate = lr }
+    if let batch { settings.batchSize = batch }
+    if let weightDecay { settings.weightDecay = weightDecay }
+    guard let store = data.store else { return }
+    if store.metadata.usesRandomWeights {
+      Terminal.warn("WARNING: \(features) holds features of SEEDED RANDOM WEIGHTS (\(store.metadata.weightsFile)); accuracies say nothing about ImageNet features.")
+    }
+    if !quiet {
+      Terminal.warn(
+        "\(features): \(data.train.rows) train / \(data.test?.rows ?? 0) test rows, \(data.train.dimension) features, "
+          + "\(data.classes.count) classes\(data.train.isStreamed ? " (streamed from the file)" : "")")
+    }
+    let probe = try ProbeTrainer.train(data, settings: settings) { event in report(event, recipe: recipe) }
+    let result = try ProbeReport(probe: probe, data: data)
+    let head = Head(
+      model: probe.model, classes: data.classes, classFolders: store.classFolders, extraction: store.metadata,
+      probePool: pool, standardization: probe.standardization, reportJSON: try JSONText.encode(result))
+    try head.write(to: output, report: result)
+    if let plot { try ProbePlots.write(result, to: plot) }
+    if json {
+      print(try JSONText.encode(result))
+    } else {
+      print(ProbeText.render(result, output: output, plots: plot), terminator: "")
+    }
+  }
+
+  private func report(_ event: ProbeEvent, recipe: String) {
+    switch event {
+    case .epoch(let p):
+      // The bird workflow's line, with its numbers (loss = sum of batch-mean losses / rows).
+      let line =
+        "epoch: \(p.step)  ;loss: \(ProbeText.py3(p.seedLoss ?? .nan))  ;accuracy: \(ProbeText.py3(p.trainAccuracy))"
+        + "  ;test_loss: \(ProbeText.py3(p.seedTestLoss ?? .nan))  ;test_accuracy: \(ProbeText.py3(p.testAccuracy ?? .nan))\n"
+      FileHandle.standardOutput.write(Data(line.utf8))
+    case .sweep(let s) where !quiet:
+      Terminal.warn(String(format: "l2 %-8@ validation accuracy %.4f  loss %.4f  (%d iterations)", "\(s.lambda)", s.validationAccuracy, s.validationLoss, s.iterations))
+    case .refit(let lambda) where !quiet:
+      Terminal.warn("refit on all train rows with l2 \(lambda)")
+    case .iteration(let i, let loss) where !quiet && Terminal.isTTY:
+      Terminal.status(String(format: "iteration %d: objective %.6f", i, loss))
+    default:
+      break
+    }
+  }
+
+  func lambdas() throws -> [Double]? {
+    guard let l2 else { return nil }
+    let values = l2.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+      throw ValidationError("--l2 takes non-negative numbers, e.g. 1e-4 or 1e-2,1e-3,1e-4")
+    }
+    return values.map { $0! }
+  }
+
+  func memoryLimit() throws -> Int? {
+    guard let maxMemory else { return nil }
+    let units: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
+    var text = maxMemory.uppercased()
+    if text.hasSuffix("B") { text.removeLast() }
+    var factor = 1.0
+    if let last = text.last, let unit = units[last] {
+      factor = unit
+      text.removeLast()
+    }
+    guard let value = Double(text), value > 0 else { throw ValidationError("--max-memory takes a size like 2G or 500M") }
+    return Int(value * factor)
+  }
+}
+
+/// The text report of `featx probe`.
+enum ProbeText {
+  /// Python's `round(x, 3)` as `print` shows it (the seed's format): 0.25, 0.036, 1.0.
+  static func py3(_ x: Double) -> String {
+    guard x.isFinite else { return x.isNaN ? "nan" : "inf" }
+    var text = String(format: "%.3f", (x * 1000).rounded(.toNearestOrEven) / 1000)
+    while text.hasSuffix("0") && !text.hasSuffix(".0") { text.removeLast() }
+    return text
+  }
+
+  static func render(_ r: ProbeReport, output: String, plots: String?) -> String {
+    var out = ""
+    out += "solver \(r.solver)"
+    if let lambda = r.lambda { out += ", l2 \(lambda)" }
+    out += String(format: ", %.1f s\n", r.seconds)
+    if !r.sweep.isEmpty {
+      out += "sweep (validation accuracy): " + r.sweep.map { String(format: "%@ %.4f", "\($0.lambda)", $0.validationAccuracy) }.joined(separator: ", ") + "\n"
+    }
+    out += "          rows   top-1   top-5    loss\n"
+    func line(_ name: String, _ m: SplitMetrics) -> String {
+      String(format: "%@ %6d  %.4f  %.4f  %.4f\n", name.padding(toLength: 6, withPad: " ", startingAt: 0), m.rows, m.top1, m.top5, m.loss)
+    }
+    out += line("train", r.train)
+    if let test = r.test { out += line("test", test) }
+    let worst = r.perClass.prefix(10)
+    if !worst.isEmpty {
+      out += "worst classes (\(r.confusionOf)):\n"
+      for c in worst { out += String(format: "  %.3f  %@ (%d rows)\n", c.accuracy, c.name, c.rows) }
+    }
+    var confusions: [(count: Int, truth: Int, predicted: Int)] = []
+    for (t, row) in r.confusion.enumerated() { for (p, n) in row.enumerated() where p != t && n > 0 { confusions.append((n, t, p)) } }
+    confusions.sort { ($0.count, -$0.truth) > ($1.count, -$1.truth) }
+    if !confusions.isEmpty {
+      out += "most confused (\(r.confusionOf), true → predicted):\n"
+      for c in confusions.prefix(5) { out += "  \(c.count)× \(r.classes[c.truth]) → \(r.classes[c.predicted])\n" }
+    }
+    out += "wrote \(output)\n"
+    if let plots { out += "plots in \(plots)\n" }
+    return out
+  }
+}

@@ -1,0 +1,137 @@
+import Backbones
+import FeatureStore
+import Foundation
+import HDF5
+import Testing
+import TestSupport
+
+/// Writes `dict` as a .safetensors file (float32 tensors).
+func writeSafetensors(_ dict: StateDict, to path: String) throws {
+  var header: [String: Any] = [:]
+  var data = Data()
+  for key in dict.keys {
+    let t = dict.tensors[key]!
+    header[key] = ["dtype": "F32", "shape": t.shape, "data_offsets": [data.count, data.count + t.values.count * 4]]
+    t.values.withUnsafeBytes { data.append(contentsOf: $0) }
+  }
+  var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+  while json.count % 8 != 0 { json.append(0x20) }
+  var out = Data()
+  withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+  out.append(json)
+  out.append(data)
+  try out.write(to: URL(fileURLWithPath: path))
+}
+
+@Suite(.serialized, .enabled(if: FileManager.default.fileExists(atPath: TestPaths.datasets.path), "the shared datasets are not available"))
+struct ProbeCLITests {
+  static let extractArgs = ["--arch", "resnet18", "--weights", "random:0", "--quiet"]
+
+  /// extract → probe → predict: a training image comes back as its own class, in every output format.
+  @Test func extractProbePredictRoundTrip() throws {
+    let dir = TemporaryDirectory()
+    let root = try linkedDataset(dir, classes: 3, perClass: 8)
+    let store = dir.path("f.h5")
+    #expect(try runFeatx(["extract", root, "-o", store, "--split", "0.75"] + Self.extractArgs).status == 0)
+    let head = dir.path("head.h5")
+    let probe = try runFeatx(["probe", store, "-o", head, "--l2", "1e-4", "--standardize", "--plot", dir.path("plots")])
+    #expect(probe.status == 0, "\(probe.stderr)")
+    let trainLine = probe.stdout.split(separator: "\n").first { $0.hasPrefix("train ") } ?? ""
+    #expect(trainLine.split(separator: " ").prefix(3) == ["train", "18", "1.0000"], "\(probe.stdout)")
+    #expect(probe.stdout.contains("wrote \(head)"))
+    for picture in ["loss", "accuracy", "confusion"] {
+      #expect(FileManager.default.fileExists(atPath: dir.path("plots/\(picture).svg")), "no \(picture).svg")
+    }
+    let summary = try FeatureStore(path: store)
+    let paths = try summary.paths()
+    let labels = try summary.labels()
+    let split = try summary.split()
+    let trainRow = try #require(split.firstIndex(of: 0))
+    let image = root + "/" + paths[trainRow]
+    let expected = summary.classes[Int(labels[trainRow])]
+
+    let text = try runFeatx(["predict", head, image, "--top-k", "2"])
+    #expect(text.status == 0, "\(text.stderr)")
+    let lines = text.stdout.split(separator: "\n")
+    #expect(lines.count == 3)
+    #expect(lines[1].hasSuffix(expected), "\(text.stdout)")
+
+    let csv = try runFeatx(["predict", head, root + "/" + paths[0].split(separator: "/")[0], "--format", "csv", "--top-k", "0"])
+    #expect(csv.status == 0)
+    let rows = csv.stdout.split(separator: "\n")
+    #expect(rows[0] == "path,error,class1,probability1,class2,probability2,class3,probability3")
+    #expect(rows.count == 1 + 8)
+
+    let json = try runFeatx(["predict", head, image, "--format", "json", "--top-k", "0"])
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+    let predictions = try #require(object?.first?["predictions"] as? [[String: Any]])
+    #expect(predictions.count == 3)
+    let total = predictions.compactMap { $0["probability"] as? Double }.reduce(0, +)
+    #expect(abs(total - 1) < 1e-4)
+    #expect(predictions.first?["class"] as? String == expected)
+  }
+
+  @Test func predictRefusesOtherWeightsAndMissingFiles() throws {
+    let dir = TemporaryDirectory()
+    let root = try linkedDataset(dir, classes: 2, perClass: 4)
+    let store = dir.path("f.h5")
+    #expect(try runFeatx(["extract", root, "-o", store, "--split", "0.5"] + Self.extractArgs).status == 0)
+    let head = dir.path("head.h5")
+    #expect(try runFeatx(["probe", store, "-o", head, "--l2", "1e-3", "--quiet"]).status == 0)
+    let image = root + "/" + (try FeatureStore(path: store).paths()[0])
+
+    let other = dir.path("other-resnet18.safetensors")
+    try writeSafetensors(RandomWeights.stateDict(config: Architecture.resnet18.config, seed: 1), to: other)
+    let mismatch = try runFeatx(["predict", head, image, "--weights", other])
+    #expect(mismatch.status != 0)
+    #expect(mismatch.stderr.contains("has sha256"), "\(mismatch.stderr)")
+    #expect(mismatch.stderr.contains("--weights"))
+
+    // A head whose features came from a torchvision file that is nowhere to be found, offline.
+    let copied = dir.path("head-real.h5")
+    try FileManager.default.copyItem(atPath: head, toPath: copied)
+    do {
+      let file = try H5File(path: copied, mode: .readWrite)
+      try file.root().attributes.set("weights_file", .string("resnet18-f37072fd.pth"))
+      try file.root().attributes.set("weights_sha256", .string("f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec"))
+    }
+    let missing = try runFeatx(
+      ["predict", copied, image], environment: ["TORCH_HOME": dir.path("torch"), "FEATX_WEIGHTS_URL": "http://127.0.0.1:9/"])
+    #expect(missing.status != 0)
+    #expect(missing.stderr.contains("resnet18-f37072fd.pth"), "\(missing.stderr)")
+    #expect(missing.stderr.split(separator: "\n").count == 1)
+
+    let unreadable = try runFeatx(["predict", head, dir.path("none.jpg")])
+    #expect(unreadable.status != 0)
+    #expect(unreadable.stderr.contains("none.jpg"))
+  }
+
+  @Test func probeRefusesBadStores() throws {
+    let dir = TemporaryDirectory()
+    func store(_ name: String, labels: [Int64], split: [UInt8], values: [Float]) throws -> String {
+      let path = dir.path(name)
+      let n = labels.count
+      let metadata = StoreMetadata(
+        featxVersion: "t", arch: "resnet18", weightsFile: "random:0", weightsSHA256: "random:0", layer: "avgpool",
+        pooling: "flatten", preprocess: "{}", splitMode: .random, splitSeed: 0, splitRatio: 0.8, created: "", source: "",
+        featureShape: [2], datasetRows: n)
+      let rows = StoreRows(
+        classes: ["a", "b"], classFolders: ["a", "b"], paths: (0..<n).map { "img\($0).jpg" }, labels: labels, split: split)
+      let writer = try FeatureStoreWriter.create(path: path, metadata: metadata, rows: rows, dtype: .float32)
+      try values.withUnsafeBufferPointer { try writer.commit(count: n, values: $0, skipped: [Bool](repeating: false, count: n)) }
+      try writer.finish(skipReasons: [:])
+      return path
+    }
+    let values: [Float] = [1, 0, 0, 1, 1, 1, 0, 0]
+    let noTrain = try store("notrain.h5", labels: [0, 1, 0, 1], split: [1, 1, 1, 1], values: values)
+    let oneClass = try store("oneclass.h5", labels: [0, 0, 0, 1], split: [0, 0, 0, 1], values: values)
+    let nan = try store("nan.h5", labels: [0, 1, 0, 1], split: [0, 0, 0, 0], values: [1, 0, 0, .nan, 1, 1, 0, 0])
+    for (path, text) in [(noTrain, "no labelled rows with split = train"), (oneClass, "1 class"), (nan, "row 1 (img1.jpg)")] {
+      let result = try runFeatx(["probe", path, "-o", dir.path("h.h5")])
+      #expect(result.status != 0)
+      #expect(result.stderr.contains(text), "\(result.stderr)")
+      #expect(result.stderr.contains(path))
+      #expect(!FileManager.default.fileExists(atPath: dir.path("h.h5")))
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import Backbones
+import Foundation
+import Probe
+import Support
+import Testing
+import TestSupport
+
+/// The digits problem of tests/Fixtures/probe (sklearn's bundled 8x8 digits, fixed 80/20 split).
+struct Digits {
+  let train: FeatureMatrix
+  let test: FeatureMatrix
+  let fixture: StateDict
+
+  init(scale: Float = 1) throws {
+    fixture = try Checkpoint.load(path: TestPaths.fixture("probe/digits.safetensors").path)
+    let x = fixture.tensors["X"]!.integers.map { Float($0) * scale }
+    let y = fixture.tensors["y"]!.integers.map { Int($0) }
+    let split = fixture.tensors["split"]!.integers
+    let trainRows = split.indices.filter { split[$0] == 0 }
+    let testRows = split.indices.filter { split[$0] == 1 }
+    func matrix(_ rows: [Int]) -> FeatureMatrix {
+      FeatureMatrix(values: rows.flatMap { x[($0 * 64)..<(($0 + 1) * 64)] }, dimension: 64, labels: rows.map { y[$0] })
+    }
+    train = matrix(trainRows)
+    test = matrix(testRows)
+  }
+
+  var dataset: ProbeDataset { ProbeDataset(train: train, test: test, classes: (0..<10).map { "digit \($0)" }) }
+}
+
+@Suite struct SoftmaxObjectiveTests {
+  /// The analytic gradient against central finite differences (in double), on random parameters.
+  @Test(arguments: [false, true])
+  func gradientMatchesFiniteDifferences(standardize: Bool) throws {
+    let digits = try Digits(scale: 1 / 16)
+    let small = digits.train.subset(Array(0..<120))
+    let check = try GradientCheck.run(small, classes: 10, lambda: 1e-2, standardize: standardize, seed: 3)
+    #expect(check.maxRelativeError < 2e-2, "max relative error \(check.maxRelativeError) at \(check.worst)")
+  }
+
+  @Test func separableProblemReachesHundredPercent() throws {
+    struct Problem: Decodable {
+      var X: [[Double]]
+      var y: [Int]
+    }
+    let problem = try JSONDecoder().decode(Problem.self, from: Data(contentsOf: TestPaths.fixture("probe/separable.json")))
+    let matrix = FeatureMatrix(values: problem.X.flatMap { $0.map { Float($0) } }, dimension: 5, labels: problem.y)
+    var settings = ProbeSettings()
+    settings.lambdas = [1e-4]
+    let probe = try ProbeTrainer.train(ProbeDataset(train: matrix, test: nil, classes: ["a", "b", "c"]), settings: settings)
+    let predicted = Metrics.argmax(try probe.model.logits(matrix), classes: 3)
+    #expect(Metrics.accuracy(predicted: predicted, labels: problem.y) == 1)
+    // The known separator is argmax of the first three coordinates: the learned weights agree on the
+    // direction (each class's own coordinate has the largest weight in its column).
+    for c in 0..<3 {
+      let column = (0..<5).map { probe.model.weights[$0 * 3 + c] }
+      #expect(column.indices.max { column[$0] < column[$1] } == c)
+    }
+  }
+}
+
+@Suite struct ScikitLearnParityTests {
+  /// sklearn minimises `C Σ CE + ½||W||²`, i.e. featx's `mean CE + λ/2 ||W||²` with λ = 1 / (C n).
+  @Test(arguments: [0.01, 0.1, 1.0])
+  func standardisedLogisticRegressionMatchesSklearn(c: Double) throws {
+    let digits = try Digits()
+    var settings = ProbeSettings()
+    settings.lambdas = [1 / (c * Double(digits.train.rows))]
+    settings.standardize = true
+    settings.tolerance = 1e-6
+    settings.maxIterations = 2000
+    let probe = try ProbeTrainer.train(digits.dataset, settings: settings)
+    let logits = try probe.model.logits(digits.test)
+    let probabilities = Softmax.probabilities(logits, classes: 10)
+    let key = "C\(c).std"
+    let reference = try #require(digits.fixture.tensors["\(key).test_proba"]?.values)
+    let referenceAccuracy = Metrics.accuracy(
+      predicted: Metrics.argmax(reference, classes: 10), labels: digits.test.labels)
+    let accuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: 10), labels: digits.test.labels)
+    #expect(abs(accuracy - referenceAccuracy) <= 0.005, "featx \(accuracy) vs sklearn \(referenceAccuracy)")
+    let worst = zip(probabilities, reference).map { abs($0 - $1) }.max() ?? 1
+    #expect(worst < 2e-3, "largest probability difference \(worst)")
+  }
+}
+
+@Suite struct AdamRecipeTests {
+  /// featx's Adam run of the seed recipe against PyTorch's (different initialisation and shuffling
+  /// streams, same recipe): per-epoch train loss and test accuracy inside a widened band of five torch seeds.
+  @Test func lossFollowsPyTorchsAdamRun() throws {
+    let digits = try Digits(scale: 1 / 16)
+    let fixture = try Checkpoint.load(path: TestPaths.fixture("probe/adam_recipe.safetensors").path)
+    var settings = ProbeSettings.seedRecipe
+    settings.learningRate = 1e-3
+    settings.epochs = 30
+    let probe = try ProbeTrainer.train(digits.dataset, settings: settings)
+    #expect(probe.history.count == 30)
+    let lossMin = fixture.tensors["envelope.train_mean_loss.min"]!.values
+    let lossMax = fixture.tensors["envelope.train_mean_loss.max"]!.values
+    let accMin = fixture.tensors["envelope.test_accuracy.min"]!.values
+    let accMax = fixture.tensors["envelope.test_accuracy.max"]!.values
+    for (epoch, point) in probe.history.enumerated() {
+      let lossWidth = Double(lossMax[epoch] - lossMin[epoch])
+      let accWidth = Double(accMax[epoch] - accMin[epoch])
+      // Two band widths on each side, or 0.03 / 0.05 from epoch 5 on (see Fixtures/probe/README.md).
+      let lossSlack = max(2 * lossWidth, epoch >= 5 ? 0.03 : 0)
+      let accSlack = max(2 * accWidth, epoch >= 5 ? 0.05 : 0)
+      #expect(point.trainLoss >= Double(lossMin[epoch]) - lossSlack && point.trainLoss <= Double(lossMax[epoch]) + lossSlack,
+        "epoch \(epoch): loss \(point.trainLoss) outside [\(lossMin[epoch]), \(lossMax[epoch])]")
+      let accuracy = point.testAccuracy ?? 0
+      #expect(accuracy >= Double(accMin[epoch]) - accSlack && accuracy <= Double(accMax[epoch]) + accSlack,
+        "epoch \(epoch): test accuracy \(accuracy) outside [\(accMin[epoch]), \(accMax[epoch])]")
+    }
+    // The seed's printed loss is the sum of batch means over rows: about the mean loss / 64 here.
+    let first = try #require(probe.history.first)
+    #expect(abs((first.seedLoss ?? 0) * Double(64) - first.trainLoss) < 0.3)
+    // Deterministic for a seed.
+    let again = try ProbeTrainer.train(digits.dataset, settings: settings)
+    #expect(again.model.weights == probe.model.weights)
+  }
+}
+
+@Suite struct MetricsTests {
+  @Test func handComputedValues() {
+    let scores: [Float] = [0.1, 0.7, 0.2, 0.5, 0.4, 0.1, 0.3, 0.3, 0.4]
+    let labels = [1, 1, 2]
+    #expect(Metrics.argmax(scores, classes: 3) == [1, 0, 2])
+    #expect(Metrics.accuracy(predicted: [1, 0, 2], labels: labels) == 2.0 / 3)
+    #expect(Metrics.topK(scores, labels: labels, classes: 3, k: 2) == 1)
+    #expect(Metrics.topK(scores, labels: [0, 2, 0], classes: 3, k: 1) == 0)
+    let confusion = Metrics.confusionMatrix(predicted: [1, 0, 2], labels: labels, classes: 3)
+    #expect(confusion == [[0, 0, 0], [1, 1, 0], [0, 0, 1]])
+    let perClass = Metrics.perClassAccuracy(confusion)
+    #expect(perClass[0].isNaN && perClass[1] == 0.5 && perClass[2] == 1)
+  }
+}
