@@ -45,7 +45,9 @@ struct AdamRecipe {
         let rows = Array(order[start..<min(n, start + s.batchSize)])
         start += rows.count
         let m = rows.count
-        try batch.withUnsafeMutableBufferPointer { try data.train.gather(rows, into: UnsafeMutableBufferPointer(rebasing: $0[0..<(m * d)])) }
+        try batch.withUnsafeMutableBufferPointer {
+          try data.train.gather(rows, into: UnsafeMutableBufferPointer(rebasing: $0[0..<(m * d)]))
+        }
         let current = LinearModel(dimension: d, classes: c, parameters: parameters)
         var residual = batch.withUnsafeBufferPointer { current.logits(UnsafeBufferPointer(rebasing: $0[0..<(m * d)]), rows: m) }
         // Loss (mean over the batch), predictions before the step, and dL/dlogits = (P - Y) / m.

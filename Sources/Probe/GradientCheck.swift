@@ -12,7 +12,8 @@ public enum GradientCheck {
 
   /// Checks `coordinates` random parameters (weights and biases) at random parameters.
   public static func run(
-    _ data: FeatureMatrix, classes: Int, lambda: Double, standardize: Bool, seed: UInt32, coordinates: Int = 40, step: Float = 1e-2
+    _ data: FeatureMatrix, classes: Int, lambda: Double, standardize: Bool, seed: UInt32, coordinates: Int = 40,
+    step: Float = 1e-2
   ) throws -> Result {
     let standardization = standardize ? try Standardization.fit(data) : nil
     let objective = SoftmaxObjective(data: data, classes: classes, lambda: lambda, standardization: standardization)

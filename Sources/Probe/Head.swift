@@ -74,9 +74,11 @@ public struct ProbeReport: Codable, Sendable {
     confusion = matrix
     confusionOf = detail.part
     let accuracy = Metrics.perClassAccuracy(matrix)
-    perClass = (0..<c).map { ClassMetric(label: $0, name: data.classes[$0], rows: matrix[$0].reduce(0, +), accuracy: accuracy[$0]) }
-      .filter { $0.rows > 0 }
-      .sorted { ($0.accuracy, $0.label) < ($1.accuracy, $1.label) }
+    perClass = (0..<c).map {
+      ClassMetric(label: $0, name: data.classes[$0], rows: matrix[$0].reduce(0, +), accuracy: accuracy[$0])
+    }
+    .filter { $0.rows > 0 }
+    .sorted { ($0.accuracy, $0.label) < ($1.accuracy, $1.label) }
     solver = probe.settings.solver.rawValue
     lambda = probe.lambda
     seconds = probe.seconds
@@ -128,7 +130,8 @@ public struct Head: Sendable {
     do {
       try storeWrite(temporary, report: report)
       guard rename(temporary, path) == 0 else {
-        throw ProbeError.notAHead(path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+        throw ProbeError.notAHead(
+          path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
       }
     } catch {
       unlink(temporary)
@@ -206,7 +209,9 @@ public struct Head: Sendable {
         throw ProbeError.notAHead(path: path, reason: "written by a newer featx (format_version \(version)); upgrade featx")
       }
       func string(_ key: String) throws -> String {
-        guard let v = try a.get(key)?.stringValue else { throw ProbeError.notAHead(path: path, reason: "attribute \(key) is missing") }
+        guard let v = try a.get(key)?.stringValue else {
+          throw ProbeError.notAHead(path: path, reason: "attribute \(key) is missing")
+        }
         return v
       }
       let weights = try root.dataset("weights")
@@ -225,7 +230,8 @@ public struct Head: Sendable {
       var standardization: Standardization?
       if try root.contains("standardization") {
         let group = try root.group("standardization")
-        standardization = Standardization(mean: try group.dataset("mean").read(Float.self), std: try group.dataset("std").read(Float.self))
+        standardization = Standardization(
+          mean: try group.dataset("mean").read(Float.self), std: try group.dataset("std").read(Float.self))
       }
       guard let poolText = try a.get("probe_pool")?.stringValue, let pool = ProbePool(rawValue: poolText) else {
         throw ProbeError.notAHead(path: path, reason: "attribute probe_pool is missing")

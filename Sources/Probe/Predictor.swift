@@ -34,7 +34,9 @@ public final class Predictor {
   ///
   /// - Parameters:
   ///   - weights: a weights path to use instead of the file named in the head (same sha256 required).
-  public init(head: Head, headPath: String, weights: String? = nil, threads: Int = 0, resolver: WeightsResolver = WeightsResolver())
+  public init(
+    head: Head, headPath: String, weights: String? = nil, threads: Int = 0, resolver: WeightsResolver = WeightsResolver()
+  )
     throws
   {
     self.head = head
@@ -74,7 +76,8 @@ public final class Predictor {
   }
 
   /// Classifies images in batches of `batch`; unreadable images get an error instead of probabilities.
-  public func classify(_ paths: [String], batch: Int = 32, maxPixels: Int = ImageDecoder.defaultMaxPixels) throws -> [Prediction] {
+  public func classify(_ paths: [String], batch: Int = 32, maxPixels: Int = ImageDecoder.defaultMaxPixels) throws -> [Prediction]
+  {
     guard let size = preprocessing.fixedSize else { return [] }
     let decoder = ImageDecoder(maxPixels: maxPixels)
     let plane = 3 * size.height * size.width
@@ -90,7 +93,8 @@ public final class Predictor {
         do {
           let image = try preprocessing.pixels(try decoder.decode(path: path))
           tensors.withUnsafeMutableBufferPointer {
-            preprocessing.tensor(image, into: UnsafeMutableBufferPointer(rebasing: $0[(good.count * plane)..<((good.count + 1) * plane)]))
+            preprocessing.tensor(
+              image, into: UnsafeMutableBufferPointer(rebasing: $0[(good.count * plane)..<((good.count + 1) * plane)]))
           }
           good.append(i)
         } catch {
@@ -116,7 +120,8 @@ public final class Predictor {
           predictions.append(Prediction(path: path, probabilities: nil, error: error))
         } else {
           let c = head.model.classes
-          predictions.append(Prediction(path: path, probabilities: Array(probabilities[(slot * c)..<((slot + 1) * c)]), error: nil))
+          predictions.append(
+            Prediction(path: path, probabilities: Array(probabilities[(slot * c)..<((slot + 1) * c)]), error: nil))
           slot += 1
         }
       }

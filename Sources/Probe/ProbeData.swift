@@ -241,7 +241,9 @@ public struct ProbeDataset {
   }
 
   /// Average or maximum of a [C, H, W] row over H and W.
-  static func poolRow(_ row: UnsafeBufferPointer<Float>, shape: [Int], pool: ProbePool, into out: UnsafeMutableBufferPointer<Float>) {
+  static func poolRow(
+    _ row: UnsafeBufferPointer<Float>, shape: [Int], pool: ProbePool, into out: UnsafeMutableBufferPointer<Float>
+  ) {
     let plane = shape.dropFirst().reduce(1, *)
     for c in 0..<shape[0] {
       let values = row[(c * plane)..<((c + 1) * plane)]
@@ -272,6 +274,8 @@ enum SplitRows {
       let count = members.count > 1 ? max(1, Int(Double(members.count) * fraction)) : 0
       for i in perm.prefix(count) { held.insert(members[i]) }
     }
-    return (rows.indices.filter { !held.contains($0) }.map { rows[$0] }, rows.indices.filter { held.contains($0) }.map { rows[$0] })
+    return (
+      rows.indices.filter { !held.contains($0) }.map { rows[$0] }, rows.indices.filter { held.contains($0) }.map { rows[$0] }
+    )
   }
 }

@@ -29,6 +29,11 @@ public struct ProbeSettings: Sendable {
   public var maxIterations = 300
   /// Stop when `max |gradient| <= tolerance * max(1, objective)` (scikit-learn's lbfgs stops at 1e-4).
   public var tolerance = 1e-4
+  /// Solve in the span of the training rows (Gram matrix): nil chooses it when features outnumber
+  /// rows and the rows are in memory.
+  public var solveInRowSpace: Bool?
+  /// With more features than rows: stop when the gradient norm is this fraction of its value at W = 0.
+  public var rowSpaceTolerance = 1e-5
   /// Standardise every feature with train statistics (folded into the saved weights).
   public var standardize = false
 
@@ -113,7 +118,11 @@ public enum ProbeTrainer {
 
   // MARK: - L-BFGS with a regularisation sweep
 
-  static func trainLBFGS(_ data: ProbeDataset, _ settings: ProbeSettings, _ progress: (ProbeEvent) -> Void) throws -> TrainedProbe {
+  static func trainLBFGS(_ data: ProbeDataset, _ settings: ProbeSettings, _ progress: (ProbeEvent) -> Void) throws -> TrainedProbe
+  {
+    if settings.solveInRowSpace ?? (data.train.dimension > data.train.rows && !data.train.isStreamed) {
+      return try trainInRowSpace(data, settings, progress)
+    }
     let classes = data.classes.count
     let standardization = settings.standardize ? try Standardization.fit(data.train) : nil
     let lambdas = settings.lambdas.sorted(by: >)
@@ -140,7 +149,8 @@ public enum ProbeTrainer {
         solver.gradientTolerance = settings.tolerance
         let fit = try solver.minimize(path, objective.evaluate)
         path = fit.x
-        let model = standardization.map { $0.fold(LinearModel(dimension: fitPart.dimension, classes: classes, parameters: fit.x)) }
+        let model =
+          standardization.map { $0.fold(LinearModel(dimension: fitPart.dimension, classes: classes, parameters: fit.x)) }
           ?? LinearModel(dimension: fitPart.dimension, classes: classes, parameters: fit.x)
         let logits = try model.logits(validation)
         let accuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: classes), labels: validation.labels)
@@ -178,6 +188,105 @@ public enum ProbeTrainer {
     var model = LinearModel(dimension: data.train.dimension, classes: classes, parameters: fit.x)
     if let standardization { model = standardization.fold(model) }
     return TrainedProbe(
-      model: model, standardization: standardization, lambda: best, sweep: sweep, history: history, seconds: 0, settings: settings)
+      model: model, standardization: standardization, lambda: best, sweep: sweep, history: history, seconds: 0, settings: settings
+    )
+  }
+
+  // MARK: - More features than rows: the same L-BFGS in the span of the training rows
+
+  static func trainInRowSpace(_ data: ProbeDataset, _ settings: ProbeSettings, _ progress: (ProbeEvent) -> Void) throws
+    -> TrainedProbe
+  {
+    let classes = data.classes.count
+    let lambdas = settings.lambdas.sorted(by: >)
+    guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+      throw ProbeError.badOption("--l2 values must be finite and non-negative")
+    }
+    let standardization = settings.standardize ? try Standardization.fit(data.train) : nil
+    let gram = try GramMatrix.compute(data.train, data.train, standardization: standardization, symmetric: true)
+    let testGram = try data.test.map {
+      try GramMatrix.compute($0, data.train, standardization: standardization, symmetric: false)
+    }
+    let n = data.train.rows
+    var best = lambdas[0]
+    var start = GramLBFGS.State(a: [Float](repeating: 0, count: n * classes), b: [Float](repeating: 0, count: classes))
+    var sweep: [SweepPoint] = []
+    if lambdas.count > 1 {
+      let split = SplitRows.holdOut(
+        Array(0..<n), labels: data.train.labels, fraction: settings.validationFraction, seed: settings.seed)
+      let fit = gram.submatrix(rows: split.keep, columns: split.keep)
+      let validation = gram.submatrix(rows: split.held, columns: split.keep)
+      let fitLabels = split.keep.map { data.train.labels[$0] }
+      let validationLabels = split.held.map { data.train.labels[$0] }
+      var path = GramLBFGS.State(
+        a: [Float](repeating: 0, count: split.keep.count * classes), b: [Float](repeating: 0, count: classes))
+      var bestScore = (accuracy: -1.0, loss: Double.infinity)
+      for lambda in lambdas {
+        var solver = GramLBFGS(gram: fit, labels: fitLabels, classes: classes, lambda: lambda)
+        solver.maxIterations = settings.maxIterations
+        solver.relativeTolerance = settings.rowSpaceTolerance
+        let result = solver.minimize(from: path)
+        path = result.state
+        var logits = validation.times(result.state.a, k: classes)
+        for r in 0..<split.held.count { for k in 0..<classes { logits[r * classes + k] += result.state.b[k] } }
+        let accuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: classes), labels: validationLabels)
+        let loss = Softmax.meanCrossEntropy(logits, labels: validationLabels, classes: classes)
+        let point = SweepPoint(lambda: lambda, validationAccuracy: accuracy, validationLoss: loss, iterations: result.iterations)
+        sweep.append(point)
+        progress(.sweep(point))
+        if accuracy > bestScore.accuracy || (accuracy == bestScore.accuracy && loss < bestScore.loss) {
+          bestScore = (accuracy, loss)
+          best = lambda
+          // W = Zᵀ A is unchanged when the held-out rows get zero coefficients.
+          var full = [Float](repeating: 0, count: n * classes)
+          for (i, row) in split.keep.enumerated() {
+            full.replaceSubrange(
+              (row * classes)..<((row + 1) * classes), with: result.state.a[(i * classes)..<((i + 1) * classes)])
+          }
+          start = GramLBFGS.State(a: full, b: result.state.b)
+        }
+      }
+      progress(.refit(lambda: best))
+    }
+    var solver = GramLBFGS(gram: gram, labels: data.train.labels, classes: classes, lambda: best)
+    solver.maxIterations = settings.maxIterations
+    solver.relativeTolerance = settings.rowSpaceTolerance
+    var history: [HistoryPoint] = []
+    let result = solver.minimize(from: start) { iteration, state, crossEntropy, accuracy in
+      progress(.iteration(iteration, loss: crossEntropy))
+      var point = HistoryPoint(step: iteration, trainLoss: crossEntropy, trainAccuracy: accuracy)
+      if let testGram, let test = data.test {
+        var logits = testGram.times(state.a, k: classes)
+        for r in 0..<test.rows { for k in 0..<classes { logits[r * classes + k] += state.b[k] } }
+        point.testLoss = Softmax.meanCrossEntropy(logits, labels: test.labels, classes: classes)
+        point.testAccuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: classes), labels: test.labels)
+      }
+      history.append(point)
+    }
+    // Back to weights: W = Zᵀ·A, with Z standardised: W = diag(1/σ)·(Xᵀ·A - μ·(1ᵀ·A)).
+    let d = data.train.dimension
+    let x = try data.train.values()
+    var weights = [Float](repeating: 0, count: d * classes)
+    x.withUnsafeBufferPointer { xx in
+      result.state.a.withUnsafeBufferPointer { aa in
+        weights.withUnsafeMutableBufferPointer { w in
+          GEMM.multiply(xx.baseAddress!, transposeA: true, aa.baseAddress!, into: w.baseAddress!, m: d, n: classes, k: n)
+        }
+      }
+    }
+    var model = LinearModel(dimension: d, classes: classes, weights: weights, bias: result.state.b)
+    if let standardization {
+      let sums = (0..<classes).map { k in (0..<n).reduce(Float(0)) { $0 + result.state.a[$1 * classes + k] } }
+      for j in 0..<d {
+        for k in 0..<classes {
+          model.weights[j * classes + k] =
+            (model.weights[j * classes + k] - standardization.mean[j] * sums[k]) / standardization.std[j]
+        }
+      }
+      model = standardization.fold(model)
+    }
+    return TrainedProbe(
+      model: model, standardization: standardization, lambda: best, sweep: sweep, history: history, seconds: 0, settings: settings
+    )
   }
 }

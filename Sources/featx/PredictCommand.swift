@@ -27,7 +27,10 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "Output format: text (default), json or csv (one row per image).")
   var format: Format = .text
 
-  @Option(help: "Weights file, when the one named in the head is not in $FEATX_WEIGHTS_DIR or the torch hub cache (must have the same sha256).")
+  @Option(
+    help:
+      "Weights file, when the one named in the head is not in $FEATX_WEIGHTS_DIR or the torch hub cache (must have the same sha256)."
+  )
   var weights: String?
 
   @Option(help: "Images per batch (default: 32).")
@@ -45,7 +48,8 @@ struct PredictCommand: ParsableCommand {
     let loaded = try Head.read(path: head)
     let predictor = try Predictor(head: loaded, headPath: head, weights: weights, threads: threads)
     if predictor.backbone.weights.isRandom {
-      Terminal.warn("WARNING: \(head) was trained on features of SEEDED RANDOM WEIGHTS; its predictions mean nothing for real images.")
+      Terminal.warn(
+        "WARNING: \(head) was trained on features of SEEDED RANDOM WEIGHTS; its predictions mean nothing for real images.")
     }
     var paths: [String] = []
     for item in images {
@@ -79,10 +83,14 @@ enum PredictionText {
       let rows: [[String: Any]] = predictions.map { p in
         var row: [String: Any] = ["path": p.path]
         if let error = p.error { row["error"] = error }
-        row["predictions"] = p.top(topK).map { ["class": classes[$0.index], "label": $0.index, "probability": Double($0.probability)] }
+        row["predictions"] = p.top(topK).map {
+          ["class": classes[$0.index], "label": $0.index, "probability": Double($0.probability)]
+        }
         return row
       }
-      let data = (try? JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+      let data =
+        (try? JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]))
+        ?? Data()
       return String(decoding: data, as: UTF8.self) + "\n"
     case .csv:
       let k = topK > 0 ? min(topK, classes.count) : classes.count
@@ -99,6 +107,7 @@ enum PredictionText {
   }
 
   static func csv(_ text: String) -> String {
-    text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+      ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
   }
 }

@@ -37,7 +37,10 @@ struct ProbeCommand: ParsableCommand {
   @Option(help: "Adam weight decay (seed recipe; default: 0).")
   var weightDecay: Double?
 
-  @Option(help: "L2 strength(s) for L-BFGS, comma-separated (loss = mean CE + l2/2·||W||²); one value skips the sweep (default: 1e-1,1e-2,…,1e-6).")
+  @Option(
+    help:
+      "L2 strength(s) for L-BFGS, comma-separated (loss = mean CE + l2/2·||W||²); one value skips the sweep (default: 1e-1,1e-2,…,1e-6)."
+  )
   var l2: String?
 
   @Option(help: "Maximum L-BFGS iterations per fit (default: 300).")
@@ -58,7 +61,8 @@ struct ProbeCommand: ParsableCommand {
   @Option(help: "Threads for matrix products (default: every core).")
   var threads: Int = 0
 
-  @Option(help: "Stream rows from the file when they need more memory than this (e.g. 2G, 500M; default: 70% of available memory).")
+  @Option(
+    help: "Stream rows from the file when they need more memory than this (e.g. 2G, 500M; default: 70% of available memory).")
   var maxMemory: String?
 
   @Option(help: "Write loss/accuracy curves and a confusion-matrix heatmap (PNG and SVG) into this folder.")
@@ -91,7 +95,9 @@ struct ProbeCommand: ParsableCommand {
     if let weightDecay { settings.weightDecay = weightDecay }
     guard let store = data.store else { return }
     if store.metadata.usesRandomWeights {
-      Terminal.warn("WARNING: \(features) holds features of SEEDED RANDOM WEIGHTS (\(store.metadata.weightsFile)); accuracies say nothing about ImageNet features.")
+      Terminal.warn(
+        "WARNING: \(features) holds features of SEEDED RANDOM WEIGHTS (\(store.metadata.weightsFile)); accuracies say nothing about ImageNet features."
+      )
     }
     if !quiet {
       Terminal.warn(
@@ -121,7 +127,10 @@ struct ProbeCommand: ParsableCommand {
         + "  ;test_loss: \(ProbeText.py3(p.seedTestLoss ?? .nan))  ;test_accuracy: \(ProbeText.py3(p.testAccuracy ?? .nan))\n"
       FileHandle.standardOutput.write(Data(line.utf8))
     case .sweep(let s) where !quiet:
-      Terminal.warn(String(format: "l2 %-8@ validation accuracy %.4f  loss %.4f  (%d iterations)", "\(s.lambda)", s.validationAccuracy, s.validationLoss, s.iterations))
+      Terminal.warn(
+        String(
+          format: "l2 %-8@ validation accuracy %.4f  loss %.4f  (%d iterations)", "\(s.lambda)", s.validationAccuracy,
+          s.validationLoss, s.iterations))
     case .refit(let lambda) where !quiet:
       Terminal.warn("refit on all train rows with l2 \(lambda)")
     case .iteration(let i, let loss) where !quiet && Terminal.isTTY:
@@ -171,11 +180,15 @@ enum ProbeText {
     if let lambda = r.lambda { out += ", l2 \(lambda)" }
     out += String(format: ", %.1f s\n", r.seconds)
     if !r.sweep.isEmpty {
-      out += "sweep (validation accuracy): " + r.sweep.map { String(format: "%@ %.4f", "\($0.lambda)", $0.validationAccuracy) }.joined(separator: ", ") + "\n"
+      out +=
+        "sweep (validation accuracy): "
+        + r.sweep.map { String(format: "%@ %.4f", "\($0.lambda)", $0.validationAccuracy) }.joined(separator: ", ") + "\n"
     }
     out += "          rows   top-1   top-5    loss\n"
     func line(_ name: String, _ m: SplitMetrics) -> String {
-      String(format: "%@ %6d  %.4f  %.4f  %.4f\n", name.padding(toLength: 6, withPad: " ", startingAt: 0), m.rows, m.top1, m.top5, m.loss)
+      String(
+        format: "%@ %6d  %.4f  %.4f  %.4f\n", name.padding(toLength: 6, withPad: " ", startingAt: 0), m.rows, m.top1, m.top5,
+        m.loss)
     }
     out += line("train", r.train)
     if let test = r.test { out += line("test", test) }
@@ -185,7 +198,9 @@ enum ProbeText {
       for c in worst { out += String(format: "  %.3f  %@ (%d rows)\n", c.accuracy, c.name, c.rows) }
     }
     var confusions: [(count: Int, truth: Int, predicted: Int)] = []
-    for (t, row) in r.confusion.enumerated() { for (p, n) in row.enumerated() where p != t && n > 0 { confusions.append((n, t, p)) } }
+    for (t, row) in r.confusion.enumerated() {
+      for (p, n) in row.enumerated() where p != t && n > 0 { confusions.append((n, t, p)) }
+    }
     confusions.sort { ($0.count, -$0.truth) > ($1.count, -$1.truth) }
     if !confusions.isEmpty {
       out += "most confused (\(r.confusionOf), true → predicted):\n"

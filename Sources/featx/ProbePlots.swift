@@ -18,6 +18,7 @@ enum ProbePlots {
         PlotSeries(name: "train", values: h.map(\.trainAccuracy)),
         PlotSeries(name: "test", values: h.map { $0.testAccuracy ?? .nan }),
       ], to: folder + "/accuracy")
-    try Plot.confusionMatrix(r.confusion, classes: r.classes, title: "Confusion matrix (\(r.confusionOf) rows)", to: folder + "/confusion")
+    try Plot.confusionMatrix(
+      r.confusion, classes: r.classes, title: "Confusion matrix (\(r.confusionOf) rows)", to: folder + "/confusion")
   }
 }

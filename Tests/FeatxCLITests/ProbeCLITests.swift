@@ -23,7 +23,9 @@ func writeSafetensors(_ dict: StateDict, to path: String) throws {
   try out.write(to: URL(fileURLWithPath: path))
 }
 
-@Suite(.serialized, .enabled(if: FileManager.default.fileExists(atPath: TestPaths.datasets.path), "the shared datasets are not available"))
+@Suite(
+  .serialized,
+  .enabled(if: FileManager.default.fileExists(atPath: TestPaths.datasets.path), "the shared datasets are not available"))
 struct ProbeCLITests {
   static let extractArgs = ["--arch", "resnet18", "--weights", "random:0", "--quiet"]
 
@@ -93,7 +95,8 @@ struct ProbeCLITests {
     do {
       let file = try H5File(path: copied, mode: .readWrite)
       try file.root().attributes.set("weights_file", .string("resnet18-f37072fd.pth"))
-      try file.root().attributes.set("weights_sha256", .string("f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec"))
+      try file.root().attributes.set(
+        "weights_sha256", .string("f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec"))
     }
     let missing = try runFeatx(
       ["predict", copied, image], environment: ["TORCH_HOME": dir.path("torch"), "FEATX_WEIGHTS_URL": "http://127.0.0.1:9/"])

@@ -59,6 +59,38 @@ struct Digits {
   }
 }
 
+@Suite struct RowSpaceSolverTests {
+  /// With more features than rows, L-BFGS on the Gram matrix reaches the primal solver's optimum.
+  @Test(arguments: [false, true])
+  func sameOptimumAsThePrimalSolver(standardize: Bool) throws {
+    let digits = try Digits(scale: 1 / 16)
+    let few = digits.train.subset(Array(0..<48))
+    let data = ProbeDataset(
+      train: FeatureMatrix(values: try few.values(), dimension: 64, labels: few.labels), test: digits.test,
+      classes: (0..<10).map { "\($0)" })
+    var settings = ProbeSettings()
+    settings.lambdas = [1e-2]
+    settings.standardize = standardize
+    settings.tolerance = 1e-7
+    settings.rowSpaceTolerance = 1e-7
+    settings.maxIterations = 3000
+    settings.solveInRowSpace = false
+    let primal = try ProbeTrainer.train(data, settings: settings)
+    settings.solveInRowSpace = true
+    let dual = try ProbeTrainer.train(data, settings: settings)
+    let a = Softmax.probabilities(try primal.model.logits(digits.test), classes: 10)
+    let b = Softmax.probabilities(try dual.model.logits(digits.test), classes: 10)
+    let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 1
+    #expect(worst < 2e-3, "largest probability difference \(worst)")
+    #expect(closeness(dual.model.weights, primal.model.weights, rtol: 0, atol: 0.05) == nil)
+    // The sweep picks a value and refits in the row space too.
+    settings.lambdas = [1e-1, 1e-2, 1e-3]
+    let swept = try ProbeTrainer.train(data, settings: settings)
+    #expect(swept.sweep.count == 3)
+    #expect(swept.history.last.map { $0.trainAccuracy > 0.9 } == true)
+  }
+}
+
 @Suite struct ScikitLearnParityTests {
   /// sklearn minimises `C Σ CE + ½||W||²`, i.e. featx's `mean CE + λ/2 ||W||²` with λ = 1 / (C n).
   @Test(arguments: [0.01, 0.1, 1.0])
@@ -104,10 +136,12 @@ struct Digits {
       // Two band widths on each side, or 0.03 / 0.05 from epoch 5 on (see Fixtures/probe/README.md).
       let lossSlack = max(2 * lossWidth, epoch >= 5 ? 0.03 : 0)
       let accSlack = max(2 * accWidth, epoch >= 5 ? 0.05 : 0)
-      #expect(point.trainLoss >= Double(lossMin[epoch]) - lossSlack && point.trainLoss <= Double(lossMax[epoch]) + lossSlack,
+      #expect(
+        point.trainLoss >= Double(lossMin[epoch]) - lossSlack && point.trainLoss <= Double(lossMax[epoch]) + lossSlack,
         "epoch \(epoch): loss \(point.trainLoss) outside [\(lossMin[epoch]), \(lossMax[epoch])]")
       let accuracy = point.testAccuracy ?? 0
-      #expect(accuracy >= Double(accMin[epoch]) - accSlack && accuracy <= Double(accMax[epoch]) + accSlack,
+      #expect(
+        accuracy >= Double(accMin[epoch]) - accSlack && accuracy <= Double(accMax[epoch]) + accSlack,
         "epoch \(epoch): test accuracy \(accuracy) outside [\(accMin[epoch]), \(accMax[epoch])]")
     }
     // The seed's printed loss is the sum of batch means over rows: about the mean loss / 64 here.

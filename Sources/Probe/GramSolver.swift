@@ -1,0 +1,286 @@
+// L-BFGS for the L2-regularised softmax regression in the row space of the training features, used when
+// there are more features than rows (DenseNet's 50176-d flattened maps on a few thousand images).
+//
+// Every iterate of L-BFGS started at W = 0 stays in the span of the training rows, so W = Zᵀ·A for an
+// n×C matrix A (Z: the n×D training rows, standardised if asked). With the Gram matrix K = Z·Zᵀ the
+// logits are K·A + b and the penalty is λ/2·⟨A, K·A⟩. Running L-BFGS on A with the inner product
+// ⟨U, V⟩_K = tr(Uᵀ·K·V) reproduces the primal iterates exactly (same directions, same steps), but
+// each iteration costs two n×n×C products instead of two n×D×C ones; K costs n²·D once and is shared
+// by the whole regularisation sweep.
+
+import Foundation
+
+/// A Gram matrix over some rows (`rows` × `columns`), row-major.
+struct GramMatrix {
+  var rows: Int
+  var columns: Int
+  var values: [Float]
+
+  /// `left · rightᵀ` over the (optionally standardised) features, accumulated over column blocks.
+  static func compute(
+    _ left: FeatureMatrix, _ right: FeatureMatrix, standardization: Standardization?, symmetric: Bool
+  ) throws -> GramMatrix {
+    let d = left.dimension
+    let l = try left.values()
+    let r = symmetric ? l : try right.values()
+    let (n, m) = (left.rows, right.rows)
+    var out = [Float](repeating: 0, count: n * m)
+    guard let s = standardization else {
+      l.withUnsafeBufferPointer { a in
+        r.withUnsafeBufferPointer { b in
+          out.withUnsafeMutableBufferPointer { c in
+            GEMM.multiply(a.baseAddress!, b.baseAddress!, transposeB: true, into: c.baseAddress!, m: n, n: m, k: d)
+          }
+        }
+      }
+      return GramMatrix(rows: n, columns: m, values: out)
+    }
+    // Standardise a block of columns at a time, so no standardised copy of the whole matrix exists.
+    let block = 2048
+    var zl = [Float](repeating: 0, count: n * block)
+    var zr = [Float](repeating: 0, count: m * block)
+    var start = 0
+    while start < d {
+      let width = min(block, d - start)
+      func fill(_ source: [Float], _ rows: Int, _ target: inout [Float]) {
+        for i in 0..<rows {
+          for j in 0..<width {
+            let c = start + j
+            target[i * width + j] = (source[i * d + c] - s.mean[c]) / s.std[c]
+          }
+        }
+      }
+      fill(l, n, &zl)
+      if !symmetric { fill(r, m, &zr) }
+      zl.withUnsafeBufferPointer { a in
+        (symmetric ? zl : zr).withUnsafeBufferPointer { b in
+          out.withUnsafeMutableBufferPointer { c in
+            GEMM.multiply(
+              a.baseAddress!, b.baseAddress!, transposeB: true, into: c.baseAddress!, m: n, n: m, k: width,
+              beta: start == 0 ? 0 : 1)
+          }
+        }
+      }
+      start += width
+    }
+    return GramMatrix(rows: n, columns: m, values: out)
+  }
+
+  /// The submatrix of rows `r` and columns `c`.
+  func submatrix(rows r: [Int], columns c: [Int]) -> GramMatrix {
+    var out = [Float](repeating: 0, count: r.count * c.count)
+    for (i, row) in r.enumerated() { for (j, column) in c.enumerated() { out[i * c.count + j] = values[row * columns + column] } }
+    return GramMatrix(rows: r.count, columns: c.count, values: out)
+  }
+
+  /// `self · a` for an `columns × k` matrix.
+  func times(_ a: [Float], k: Int) -> [Float] {
+    var out = [Float](repeating: 0, count: rows * k)
+    values.withUnsafeBufferPointer { kk in
+      a.withUnsafeBufferPointer { aa in
+        out.withUnsafeMutableBufferPointer { o in
+          GEMM.multiply(kk.baseAddress!, aa.baseAddress!, into: o.baseAddress!, m: rows, n: k, k: columns)
+        }
+      }
+    }
+    return out
+  }
+}
+
+/// L-BFGS on (A, b) with the ⟨·,·⟩_K geometry (see the file comment).
+struct GramLBFGS {
+  let gram: GramMatrix
+  let labels: [Int]
+  let classes: Int
+  let lambda: Double
+  var memory = 10
+  var maxIterations = 300
+  var tolerance = 1e-4
+  /// Stop when the gradient's norm falls below this fraction of its norm at W = 0, b = 0.
+  var relativeTolerance = 1e-3
+
+  struct State {
+    var a: [Float]
+    var b: [Float]
+  }
+
+  struct Result {
+    var state: State
+    var iterations: Int
+    var crossEntropy: Double
+    var accuracy: Double
+  }
+
+  /// Loss pieces at logits `k·a + b`: mean cross-entropy, accuracy, and R = (softmax - onehot) / n.
+  private func softmax(_ logits: [Float]) -> (crossEntropy: Double, accuracy: Double, residual: [Float]) {
+    var residual = logits
+    let n = labels.count
+    var total = 0.0
+    var correct = 0
+    residual.withUnsafeMutableBufferPointer { p in
+      for r in 0..<n {
+        let y = labels[r]
+        let row = UnsafeMutableBufferPointer(rebasing: p[(r * classes)..<((r + 1) * classes)])
+        var best = 0
+        for k in 1..<classes where row[k] > row[best] { best = k }
+        if best == y { correct += 1 }
+        let logit = row[y]
+        total += Softmax.normalizeRow(row) - Double(logit)
+        row[y] -= 1
+        for k in 0..<classes { row[k] /= Float(n) }
+      }
+    }
+    return (total / Double(n), Double(correct) / Double(n), residual)
+  }
+
+  private func logits(_ ka: [Float], _ b: [Float]) -> [Float] {
+    var out = ka
+    for r in 0..<labels.count { for k in 0..<classes { out[r * classes + k] += b[k] } }
+    return out
+  }
+
+  /// ⟨(U, u), (V, v)⟩ given K·U: tr((KU)ᵀ V) + uᵀv.
+  private func inner(_ ku: [Float], _ v: [Float], _ ub: [Float], _ vb: [Float]) -> Double { dot(ku, v) + dot(ub, vb) }
+
+  func minimize(from start: State, iteration: (Int, State, Double, Double) -> Void = { _, _, _, _ in }) -> Result {
+    let n = labels.count
+    var a = start.a
+    var b = start.b
+    var ka = gram.times(a, k: classes)
+    var (ce, accuracy, residual) = softmax(logits(ka, b))
+    var kr = gram.times(residual, k: classes)
+    func objective(_ ce: Double, _ a: [Float], _ ka: [Float]) -> Double { ce + lambda / 2 * dot(a, ka) }
+    var value = objective(ce, a, ka)
+    // Gradient (natural coordinates): G = R + λA, g_b = column sums of R; K·G = K·R + λ·K·A.
+    func gradient(_ residual: [Float], _ a: [Float]) -> [Float] {
+      var g = residual
+      axpy(lambda, a, &g)
+      return g
+    }
+    func biasGradient(_ residual: [Float]) -> [Float] {
+      (0..<classes).map { k in (0..<n).reduce(Float(0)) { $0 + residual[$1 * classes + k] } }
+    }
+    var g = gradient(residual, a)
+    var gb = biasGradient(residual)
+    var kg = kr
+    axpy(lambda, ka, &kg)
+    // Gradient norm at the origin: R0 = (uniform - onehot) / n.
+    let referenceNorm: Double = {
+      let zero = softmax([Float](repeating: 0, count: n * classes)).residual
+      return inner(gram.times(zero, k: classes), zero, biasGradient(zero), biasGradient(zero)).squareRoot()
+    }()
+    var s: [(a: [Float], b: [Float], ka: [Float])] = []
+    var y: [(a: [Float], b: [Float], ka: [Float])] = []
+    var rho: [Double] = []
+    var iterations = 0
+    while iterations < maxIterations {
+      let gradientNorm = inner(kg, g, gb, gb).squareRoot()
+      // Relative to the gradient at W = 0, so warm starts along the regularisation path are judged by
+      // the same yardstick as cold ones.
+      if gradientNorm <= relativeTolerance * referenceNorm { break }
+      // Two-loop recursion in the K geometry.
+      var q = g
+      var qb = gb
+      var alpha = [Double](repeating: 0, count: s.count)
+      for i in stride(from: s.count - 1, through: 0, by: -1) {
+        alpha[i] = rho[i] * inner(s[i].ka, q, s[i].b, qb)
+        axpy(-alpha[i], y[i].a, &q)
+        axpy(-alpha[i], y[i].b, &qb)
+      }
+      let gamma: Double
+      if let ls = s.last, let ly = y.last {
+        gamma = inner(ls.ka, ly.a, ls.b, ly.b) / max(inner(ly.ka, ly.a, ly.b, ly.b), 1e-30)
+      } else {
+        gamma = 1 / max(1, gradientNorm)
+      }
+      scale(&q, gamma)
+      scale(&qb, gamma)
+      for i in 0..<s.count {
+        let beta = rho[i] * inner(y[i].ka, q, y[i].b, qb)
+        axpy(alpha[i] - beta, s[i].a, &q)
+        axpy(alpha[i] - beta, s[i].b, &qb)
+      }
+      var d = q
+      var db = qb
+      scale(&d, -1)
+      scale(&db, -1)
+      var kd = gram.times(d, k: classes)
+      var slope = inner(kg, d, gb, db)
+      if slope >= 0 {
+        s.removeAll()
+        y.removeAll()
+        rho.removeAll()
+        d = g
+        db = gb
+        let scaleDown = -1 / max(1, gradientNorm)
+        scale(&d, scaleDown)
+        scale(&db, scaleDown)
+        kd = kg
+        scale(&kd, scaleDown)
+        slope = inner(kg, d, gb, db)
+      }
+      // Backtracking line search; logits and penalty along the line cost O(nC) per trial.
+      let aKa = dot(a, ka)
+      let dKa = dot(d, ka)
+      let dKd = dot(d, kd)
+      var step = 1.0
+      var accepted = false
+      var trial = (ce: ce, accuracy: accuracy, residual: residual, ka: ka, b: b, value: value)
+      for _ in 0..<40 {
+        var kaT = ka
+        axpy(step, kd, &kaT)
+        var bT = b
+        axpy(step, db, &bT)
+        let pieces = softmax(logits(kaT, bT))
+        let penalty = lambda / 2 * (aKa + 2 * step * dKa + step * step * dKd)
+        let candidate = pieces.crossEntropy + penalty
+        if candidate.isFinite && candidate <= value + 1e-4 * step * slope {
+          trial = (pieces.crossEntropy, pieces.accuracy, pieces.residual, kaT, bT, candidate)
+          accepted = true
+          break
+        }
+        let quadratic = -slope * step * step / (2 * (candidate - value - slope * step))
+        step = candidate.isFinite && quadratic.isFinite ? min(max(quadratic, 0.1 * step), 0.5 * step) : 0.25 * step
+      }
+      guard accepted else { break }
+      iterations += 1
+      var newA = a
+      axpy(step, d, &newA)
+      let newKr = gram.times(trial.residual, k: classes)
+      let newG = gradient(trial.residual, newA)
+      let newGb = biasGradient(trial.residual)
+      var newKg = newKr
+      axpy(lambda, trial.ka, &newKg)
+      // Correction pair (with K·s and K·y, so later inner products need no product with K).
+      var sa = d
+      scale(&sa, step)
+      var sb = db
+      scale(&sb, step)
+      var ks = kd
+      scale(&ks, step)
+      var ya = newG
+      axpy(-1, g, &ya)
+      var yb = newGb
+      axpy(-1, gb, &yb)
+      var ky = newKg
+      axpy(-1, kg, &ky)
+      let sy = inner(ks, ya, sb, yb)
+      if sy > 1e-12 {
+        s.append((sa, sb, ks))
+        y.append((ya, yb, ky))
+        rho.append(1 / sy)
+        if s.count > memory {
+          s.removeFirst()
+          y.removeFirst()
+          rho.removeFirst()
+        }
+      }
+      let decrease = (value - trial.value) / max(abs(value), abs(trial.value), 1)
+      (a, b, ka, ce, accuracy, residual, value) = (newA, trial.b, trial.ka, trial.ce, trial.accuracy, trial.residual, trial.value)
+      (g, gb, kg, kr) = (newG, newGb, newKg, newKr)
+      iteration(iterations, State(a: a, b: b), ce, accuracy)
+      if decrease < 1e-10 { break }
+    }
+    return Result(state: State(a: a, b: b), iterations: iterations, crossEntropy: ce, accuracy: accuracy)
+  }
+}
