@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""End-to-end PyTorch feature extraction: the pipeline `featx extract` competes with.
+
+    /work/venv/bin/python bench/extract_pytorch.py                                  # densenet121 on cub_birds50
+    /work/venv/bin/python bench/extract_pytorch.py --arch resnet50 --preset imagenet --limit 640
+    /work/venv/bin/python bench/extract_pytorch.py --dataset /work/shared/datasets/flower_photos_small --wait-idle 120
+
+What runs (the bird workflow, written the way a PyTorch user would):
+  torchvision.datasets.ImageFolder(--dataset, transform)
+    bird preset (default):  Resize((224, 224)), ToTensor()
+    imagenet preset:        Resize(256), CenterCrop(224), ToTensor(), Normalize(ImageNet mean/std)
+  DataLoader(batch_size=32, num_workers=2, shuffle=False)
+  backbone in eval mode, torch.set_num_threads(2), torch.inference_mode()
+    densenet121: model.features(x).view(N, -1)  -> 50176 floats per image
+    resnet50/18: everything up to avgpool       -> 2048 / 512 floats per image
+  every batch is written to an HDF5 file with h5py (/features float32 [N, D] chunked by rows, /labels int64,
+  /split uint8 from a seeded numpy permutation like the seed's 80/20 split, /paths, /classes)
+
+Weights are torchvision's random init (weights=None, torch.manual_seed(0)) unless --weights FILE.pth is given;
+speed does not depend on them.
+
+Reported: images, wall time of the extraction loop (decode + resize + forward + write), img/s, time from
+process start (imports, model build and dataset scan included), peak RSS of this process and of the
+DataLoader workers (resource.getrusage), and the machine load before and during the run.
+"""
+from __future__ import annotations
+
+T_PROCESS = __import__("time").time()
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import types  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CACHE = os.path.join(HERE, ".cache")
+
+# --------------------------------------------------------------------------------------------------
+# machine load (the same block is in peers.py, extract_pytorch.py and seed_recipe.py)
+
+def _proc_stat():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    v += [0] * (8 - len(v))
+    idle = v[3] + v[4]              # idle + iowait
+    steal = v[7]
+    total = sum(v[:8])              # user nice system idle iowait irq softirq steal (guest is inside user)
+    return idle, steal, total
+
+
+def _proc_cpu() -> dict:
+    """pid -> (comm, utime+stime ticks) of every process."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    s = f.read()
+                rest = s[s.rindex(")") + 2:].split()
+                out[pid] = (s[s.index("(") + 1:s.rindex(")")], int(rest[11]) + int(rest[12]))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def cpu_sample(interval: float = 1.0) -> dict:
+    """Idle and steal percentages of the whole machine over `interval` seconds, and the busiest processes."""
+    p0 = _proc_cpu()
+    i0, s0, t0 = _proc_stat()
+    time.sleep(interval)
+    i1, s1, t1 = _proc_stat()
+    p1 = _proc_cpu()
+    dt = max(1, t1 - t0)
+    ncpu = os.cpu_count() or 1
+    busy = sorted(((p1[k][1] - p0[k][1], p1[k][0]) for k in p1 if k in p0 and k != str(os.getpid())), reverse=True)
+    top = ["%s %.0f%%" % (name, 100.0 * ticks * ncpu / dt) for ticks, name in busy[:3] if ticks * ncpu * 10 >= dt]
+    return {"idle_pct": round(100.0 * (i1 - i0) / dt, 1), "steal_pct": round(100.0 * (s1 - s0) / dt, 1),
+            "busiest": top}
+
+
+def load_reading(interval: float = 1.0) -> dict:
+    with open("/proc/loadavg") as f:
+        la = f.read().split()
+    r = {"time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+         "loadavg": [float(x) for x in la[:3]], "running": la[3]}
+    r.update(cpu_sample(interval))
+    return r
+
+
+def fmt_load(r: dict) -> str:
+    s = "load %s  idle %.1f%% (1 s sample)" % (" ".join("%.2f" % x for x in r["loadavg"]), r["idle_pct"])
+    if r.get("steal_pct"):
+        s += "  steal %.1f%%" % r["steal_pct"]
+    if r.get("busiest"):
+        s += "  busiest: " + ", ".join(r["busiest"])
+    if "waited_s" in r:
+        if r["waited_s"] >= 0.5 or not r["idle_reached"]:
+            s += "  (waited %.0f s for idle%s)" % (r["waited_s"], "" if r["idle_reached"] else ", gave up")
+    return s
+
+
+def wait_idle(max_seconds: float, threshold: float = 90.0) -> dict:
+    """Wait up to max_seconds until a 1 s sample shows >= threshold % idle; returns the last reading."""
+    t0 = time.monotonic()
+    while True:
+        r = load_reading(1.0)
+        waited = time.monotonic() - t0 - 1.0      # not counting the final 1 s sample itself
+        if r["idle_pct"] >= threshold or waited >= max_seconds:
+            r["waited_s"] = round(max(0.0, waited), 1)
+            r["idle_reached"] = r["idle_pct"] >= threshold
+            return r
+
+
+class OthersMeter:
+    """Cores used by *other* processes between start() and stop(): machine busy time minus our CPU time."""
+
+    def start(self):
+        self.hz = os.sysconf("SC_CLK_TCK")
+        self.i0, _, self.t0 = _proc_stat()
+        self.c0 = self._own()
+        self.w0 = time.monotonic()
+        return self
+
+    @staticmethod
+    def _own() -> float:
+        a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+    def stop(self) -> dict:
+        i1, _, t1 = _proc_stat()
+        wall = time.monotonic() - self.w0
+        busy = ((t1 - self.t0) - (i1 - self.i0)) / self.hz
+        own = self._own() - self.c0
+        return {"wall_s": round(wall, 2), "own_cores": round(own / wall, 2),
+                "others_cores": round(min(os.cpu_count() or 1, max(0.0, busy - own) / wall), 2)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", default="/work/shared/datasets/cub_birds50", help="ImageFolder root")
+    ap.add_argument("--arch", default="densenet121", choices=["densenet121", "resnet50", "resnet18"])
+    ap.add_argument("--preset", default="bird", choices=["bird", "imagenet"])
+    ap.add_argument("--weights", help="torchvision state_dict (.pth); default: random init")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader num_workers")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    ap.add_argument("--limit", type=int, default=0, metavar="N", help="use only the first N images (walk order)")
+    ap.add_argument("--out", help="output .h5 (default bench/.cache/extract-ARCH.h5)")
+    ap.add_argument("--keep", action="store_true", help="keep the output file (default: delete it afterwards)")
+    ap.add_argument("--split-seed", type=int, default=2021, help="seed of the 80/20 permutation split")
+    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="N",
+                    help="wait up to N s for a >= 90%% idle 1 s sample before measuring")
+    ap.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE")
+    a = ap.parse_args()
+    out = a.out or os.path.join(CACHE, f"extract-{a.arch}.h5")
+
+    print(f"extract_pytorch.py  {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}  "
+          f"host {platform.node()}")
+    reading = wait_idle(a.wait_idle) if a.wait_idle > 0 else load_reading()
+    print("machine before: " + fmt_load(reading), flush=True)
+
+    t_imp = time.time()
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    import h5py
+    import numpy as np
+    import torch
+    import torchvision.models as tvm
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import datasets, transforms
+    t_imported = time.time()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    net = getattr(tvm, a.arch)(weights=None)
+    if a.weights:
+        net.load_state_dict(torch.load(a.weights, weights_only=True))
+    if a.arch.startswith("densenet"):
+        model = net.features
+    else:
+        net.fc = torch.nn.Identity()
+        model = net
+    model.eval()
+
+    if a.preset == "bird":
+        tf = transforms.Compose([transforms.Resize((224, 224)), transforms.ToTensor()])
+    else:
+        tf = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                                 transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    ds = datasets.ImageFolder(a.dataset, transform=tf)
+    n_all = len(ds)
+    if a.limit and a.limit < n_all:
+        ds = Subset(ds, range(a.limit))
+    n = len(ds)
+    samples = ds.dataset.samples if isinstance(ds, Subset) else ds.samples
+    classes = ds.dataset.classes if isinstance(ds, Subset) else ds.classes
+    dim = 1024 * 7 * 7 if a.arch.startswith("densenet") else (2048 if a.arch == "resnet50" else 512)
+    loader = DataLoader(ds, batch_size=a.batch, num_workers=a.workers, shuffle=False)
+    t_ready = time.time()
+    print(f"{a.arch}, preset {a.preset}, {n} of {n_all} images in {len(classes)} classes from {a.dataset}; "
+          f"batch {a.batch}, {a.workers} workers, {a.threads} threads; D = {dim}; out {out}", flush=True)
+
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    rng = np.random.RandomState(a.split_seed)
+    perm = rng.permutation(n)
+    split = np.ones(n, dtype=np.uint8)
+    split[perm[:int(n * 0.8)]] = 0
+
+    meter = OthersMeter().start()
+    t0 = time.time()
+    t_first = None
+    fwd_s = 0.0
+    write_s = 0.0
+    row = 0
+    with h5py.File(out, "w") as f:
+        chunk_rows = max(1, min(n, (1 << 20) // (4 * dim)))
+        feats = f.create_dataset("features", shape=(n, dim), dtype="<f4", chunks=(chunk_rows, dim))
+        labels = np.empty(n, dtype=np.int64)
+        with torch.inference_mode():
+            for x, y in loader:
+                a0 = time.time()
+                o = model(x)
+                o = o.reshape(o.size(0), -1).numpy()
+                a1 = time.time()
+                feats[row:row + len(o)] = o
+                labels[row:row + len(o)] = y.numpy()
+                a2 = time.time()
+                fwd_s += a1 - a0
+                write_s += a2 - a1
+                row += len(o)
+                if t_first is None:
+                    t_first = a2 - t0
+                if row % (a.batch * 10) == 0 or row == n:
+                    el = time.time() - t0
+                    print(f"  {row}/{n} images, {el:.1f} s, {row / el:.2f} img/s", flush=True)
+        f["labels"] = labels
+        f["split"] = split
+        f["paths"] = np.array([os.path.relpath(p, a.dataset) for p, _ in samples[:n]], dtype=h5py.string_dtype())
+        f["classes"] = np.array(classes, dtype=h5py.string_dtype())
+        f["features"].attrs["feature_shape"] = np.array([1024, 7, 7] if a.arch.startswith("densenet") else [dim])
+        f.attrs["arch"] = a.arch
+        f.attrs["preprocess"] = a.preset
+        f.attrs["source"] = a.dataset
+        f.attrs["complete"] = 1
+    t1 = time.time()
+    during = meter.stop()
+    wall = t1 - t0
+    size = os.path.getsize(out)
+    if not a.keep:
+        os.remove(out)
+
+    rs = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rc = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    res = {"script": "bench/extract_pytorch.py", "date": reading["time"], "host": platform.node(),
+           "arch": a.arch, "preset": a.preset, "dataset": a.dataset, "images": row, "dim": dim,
+           "batch": a.batch, "workers": a.workers, "threads": a.threads,
+           "wall_s": round(wall, 2), "img_s": row / wall,
+           "first_batch_s": round(t_first or 0, 2), "forward_s": round(fwd_s, 2), "write_s": round(write_s, 2),
+           "import_s": round(t_imported - t_imp, 2), "setup_s": round(t_ready - t_imported, 2),
+           "since_process_start_s": round(t1 - T_PROCESS, 2), "h5_bytes": size,
+           "peak_rss_mib": round(rs, 1), "peak_rss_worker_mib": round(rc, 1),
+           "load_before": reading, "during": during, "versions": {"torch": torch.__version__, "h5py": h5py.__version__}}
+    print(f"\n{row} images ({a.arch}, D={dim}) in {wall:.2f} s = {row / wall:.2f} img/s  "
+          f"(forward {fwd_s:.1f} s = {row / max(fwd_s, 1e-9):.2f} img/s of pure forward, h5 write {write_s:.1f} s, "
+          f"first batch after {res['first_batch_s']:.1f} s)")
+    print(f"from process start: {res['since_process_start_s']:.1f} s (imports {res['import_s']:.1f} s, "
+          f"model + dataset scan {res['setup_s']:.1f} s); output {size / 2**20:.1f} MiB"
+          f"{'' if a.keep else ' (deleted; --keep keeps it)'}")
+    print(f"peak RSS: main {rs:.0f} MiB, largest DataLoader worker {rc:.0f} MiB")
+    print(f"during: other processes used {during['others_cores']:.2f} cores on average, this run "
+          f"{during['own_cores']:.2f} cores")
+    print("machine after: " + fmt_load(load_reading()))
+    if a.json == "-":
+        print(json.dumps(res, indent=1))
+    elif a.json:
+        with open(a.json, "w") as fj:
+            json.dump(res, fj, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
