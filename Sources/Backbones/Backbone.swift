@@ -60,12 +60,21 @@ public final class Backbone: @unchecked Sendable {
 
   deinit { pthread_mutex_destroy(&lock) }
 
+  /// Images per network execution where the architecture allows more than one (`FEATX_IMAGES_PER_RUN`).
+  static let imagesPerExecution: Int = {
+    if let text = getenv("FEATX_IMAGES_PER_RUN").map({ String(cString: $0) }), let n = Int(text), n >= 1 { return n }
+    return 8
+  }()
+
   /// CPUs available to this process.
   public static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
   /// Shape of one output vector before flattening for `height` x `width` inputs, e.g. [1024, 7, 7].
   public func outputShape(height: Int, width: Int) throws -> [Int] {
-    try network(height: height, width: width, threadsPerImage: 1).outputShape
+    let (graph, tap) = try self.graph(height: height, width: width)
+    let shape = graph.buffers[tap.view.buffer]
+    if pooling != .flatten || tap.name == "avgpool" { return [tap.view.channels] }
+    return [tap.view.channels, shape.height, shape.width]
   }
 
   /// Multiply-adds per image up to the tapped layer, counted on torchvision's op order (so GFLOPS are
@@ -97,28 +106,34 @@ public final class Backbone: @unchecked Sendable {
   ) throws {
     precondition(images.count == count * 3 * height * width, "Backbone.run: \(images.count) input values for \(count) images")
     guard count > 0 else { return }
-    let workers = min(threads, count)
+    // ResNets run `imagesPerExecution` images per network execution (several images keep the small late
+    // layers efficient, and let oneDNN pick Winograd for 3x3 convolutions); a partial group is padded.
+    // Extraction always uses the same grouping, so an image's features never depend on its batch.
+    let (graph, tap) = try self.graph(height: height, width: width)
+    let batchable = CompiledNetwork.usesWholeBuffers(graph, opCount: tap.opCount)
+    let n = batchable && (parallelism == .perImage || count >= Backbone.imagesPerExecution) ? Backbone.imagesPerExecution : 1
+    let workers = min(threads, (count + n - 1) / n)
     let perImage = workers > 1 || parallelism == .perImage ? 1 : threads
-    let network = try self.network(height: height, width: width, threadsPerImage: perImage)
+    let network = try self.network(height: height, width: width, threadsPerImage: perImage, batch: n)
     precondition(output.count == count * network.outputCount, "Backbone.run: output holds \(output.count) values")
     let pool = try takeWorkspaces(network, count: workers)
     defer { giveBack(pool, network) }
-    let inputStride = 3 * height * width
-    let outputStride = network.outputCount
     guard let input = images.baseAddress, let out = output.baseAddress else { return }
+    // Work units of `network.batch` consecutive images, dealt round-robin to the workers.
+    let units = (count + network.batch - 1) / network.batch
     if workers == 1 {
       OpenMP.setThreads(perImage)
-      for i in 0..<count { try pool[0].run(input: input + i * inputStride, output: out + i * outputStride) }
+      for unit in 0..<units { try pool[0].run(unit: unit, of: count, input: input, output: out) }
       return
     }
     let failure = FirstError()
     nonisolated(unsafe) let (src, dst) = (input, out)
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       OpenMP.setThreads(1)
-      var i = w
-      while i < count, !failure.isSet {
-        do { try pool[w].run(input: src + i * inputStride, output: dst + i * outputStride) } catch { failure.set(error) }
-        i += workers
+      var unit = w
+      while unit < units, !failure.isSet {
+        do { try pool[w].run(unit: unit, of: count, input: src, output: dst) } catch { failure.set(error) }
+        unit += workers
       }
     }
     if let error = failure.error { throw error }
@@ -126,18 +141,24 @@ public final class Backbone: @unchecked Sendable {
 
   // MARK: - Compiled networks and workspaces
 
-  private func network(height: Int, width: Int, threadsPerImage: Int) throws -> CompiledNetwork {
-    let key = "\(height)x\(width)/\(threadsPerImage)"
-    pthread_mutex_lock(&lock)
-    defer { pthread_mutex_unlock(&lock) }
-    if let network = networks[key] { return network }
+  /// The graph for an input size, and the tapped layer in it.
+  private func graph(height: Int, width: Int) throws -> (Graph, Tap) {
     guard height >= 32, width >= 32 else { throw BackboneError.inputTooSmall(arch: name, height: height, width: width) }
     let graph = config.graph(height: height, width: width)
     guard let tap = graph.taps.first(where: { $0.name == layer }),
       graph.buffers.allSatisfy({ $0.height >= 1 && $0.width >= 1 })
     else { throw BackboneError.inputTooSmall(arch: name, height: height, width: width) }
+    return (graph, tap)
+  }
+
+  private func network(height: Int, width: Int, threadsPerImage: Int, batch: Int) throws -> CompiledNetwork {
+    let key = "\(height)x\(width)/\(threadsPerImage)/\(batch)"
+    pthread_mutex_lock(&lock)
+    defer { pthread_mutex_unlock(&lock) }
+    if let network = networks[key] { return network }
+    let (graph, tap) = try self.graph(height: height, width: width)
     let network = try CompiledNetwork(
-      graph: graph, tap: tap, pooling: pooling, weights: weights, threadsPerImage: threadsPerImage)
+      graph: graph, tap: tap, pooling: pooling, weights: weights, threadsPerImage: threadsPerImage, batch: batch)
     networks[key] = network
     return network
   }

@@ -89,6 +89,9 @@ final class CompiledNetwork: @unchecked Sendable {
   let constants: [AlignedBuffer]
   let scratchpadBytes: Int
   let threadsPerImage: Int
+  /// Images per execution (N of every tensor). More than one only when no operation uses a channel
+  /// range of a buffer (ResNets), since in a blocked layout only N = 1 keeps such a range dense.
+  let batch: Int
   /// Values written per image (the pooled or flattened tap).
   let outputCount: Int
   /// Shape of one output before flattening, e.g. [1024, 7, 7] or [2048].
@@ -100,10 +103,12 @@ final class CompiledNetwork: @unchecked Sendable {
   ///   - pooling: how the tap's map becomes the output.
   ///   - weights: validated state_dict.
   ///   - threadsPerImage: OpenMP threads each image's primitives use.
-  init(graph: Graph, tap: Tap, pooling: Pooling, weights: StateDict, threadsPerImage: Int) throws {
+  init(graph: Graph, tap: Tap, pooling: Pooling, weights: StateDict, threadsPerImage: Int, batch: Int = 1) throws {
     engine = try DNNLEngine.shared()
     self.graph = graph
     self.threadsPerImage = threadsPerImage
+    precondition(batch == 1 || CompiledNetwork.usesWholeBuffers(graph, opCount: tap.opCount), "CompiledNetwork: batch > 1 needs whole-buffer views")
+    self.batch = batch
     OpenMP.setThreads(threadsPerImage)
     let ops = graph.ops[0..<tap.opCount]
     layout = ActivationLayout.choose(for: graph, ops: ops)
@@ -115,7 +120,7 @@ final class CompiledNetwork: @unchecked Sendable {
 
     func describe(_ v: View) throws -> dnnl_memory_desc_t {
       let shape = graph.buffers[v.buffer]
-      return try MemoryDesc.f32([1, v.channels, shape.height, shape.width], v.buffer == 0 ? dnnl_nchw : layout.tag)
+      return try MemoryDesc.f32([batch, v.channels, shape.height, shape.width], v.buffer == 0 ? dnnl_nchw : layout.tag)
     }
     func constant(_ values: [Float]) -> Int {
       let buffer = AlignedBuffer(bytes: values.count * 4)
@@ -236,7 +241,7 @@ final class CompiledNetwork: @unchecked Sendable {
     if pooling != .flatten {
       let pooledBuffer = graph.buffers.count  // a workspace-only buffer after the graph's own
       finalView = View(buffer: pooledBuffer, channelOffset: 0, channels: tap.view.channels)
-      finalMD = try MemoryDesc.f32([1, tap.view.channels, 1, 1], layout.tag)
+      finalMD = try MemoryDesc.f32([batch, tap.view.channels, 1, 1], layout.tag)
       let primitive = try Network.pooling(
         pooling == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, tapMD, finalMD, kernel: (oh, ow), stride: 1,
         padding: 0, engine: engine, what: "\(pooling.rawValue) pooling of \(tap.name)")
@@ -249,7 +254,7 @@ final class CompiledNetwork: @unchecked Sendable {
           ]))
       (oh, ow) = (1, 1)
     }
-    let plainMD = try MemoryDesc.f32([1, tap.view.channels, oh, ow], dnnl_nchw)
+    let plainMD = try MemoryDesc.f32([batch, tap.view.channels, oh, ow], dnnl_nchw)
     let toPlain = try DNNLPrimitive(reorderFrom: finalMD, to: plainMD, engine: engine, what: "output of \(tap.name)")
     steps.append(
       Step(primitive: toPlain, arguments: [(DNNL_ARG_FROM, .view(finalView), finalMD), (DNNL_ARG_TO, .output, plainMD)]))
@@ -265,7 +270,19 @@ final class CompiledNetwork: @unchecked Sendable {
 
   /// Bytes of every buffer a workspace needs (the graph's, plus the pooled output).
   var bufferBytes: [Int] {
-    graph.buffers.map { $0.channels * $0.height * $0.width * 4 + 64 } + [outputCount * 4 + 64]
+    graph.buffers.map { batch * ($0.channels * $0.height * $0.width * 4 + 64) } + [batch * (outputCount * 4 + 64)]
+  }
+
+  /// True if every operation up to `opCount` reads and writes whole buffers.
+  static func usesWholeBuffers(_ graph: Graph, opCount: Int) -> Bool {
+    func whole(_ v: View) -> Bool { v.channelOffset == 0 && v.channels == graph.buffers[v.buffer].channels }
+    return graph.ops.prefix(opCount).allSatisfy { op in
+      switch op {
+      case .conv(let c): whole(c.src) && whole(c.dst)
+      case .norm(let n): whole(n.src) && whole(n.dst)
+      case .pool(let p): whole(p.src) && whole(p.dst)
+      }
+    }
   }
 }
 
@@ -298,7 +315,7 @@ final class Workspace: @unchecked Sendable {
           inputMemories.append(memory)
         case .view(let v):
           let shape = network.graph.buffers.indices.contains(v.buffer) ? network.graph.buffers[v.buffer] : nil
-          let planeFloats = (shape?.height ?? 1) * (shape?.width ?? 1)
+          let planeFloats = (shape?.height ?? 1) * (shape?.width ?? 1) * network.batch
           let pointer = buffers[v.buffer]!.pointer + v.channelOffset * planeFloats * 4
           memory = try DNNLMemory(md, network.engine, pointer, "an activation")
         case .constant(let index):
@@ -317,7 +334,33 @@ final class Workspace: @unchecked Sendable {
     }
   }
 
-  /// Runs one image: `input` is [3, H, W] float32 NCHW, `output` receives `network.outputCount` values.
+  /// Runs work unit `unit` of a call with `count` images: images `unit*N ..< min(count, (unit+1)*N)`
+  /// of `input` (image after image, NCHW) into the same rows of `output`. A partial unit is padded
+  /// with zero images in the workspace's own buffers.
+  func run(unit: Int, of count: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws {
+    let n = network.batch
+    let first = unit * n
+    let images = min(n, count - first)
+    let inputStride = 3 * network.graph.buffers[0].height * network.graph.buffers[0].width
+    let outputStride = network.outputCount
+    if images == n {
+      try run(input: input + first * inputStride, output: output + first * outputStride)
+      return
+    }
+    let (paddedInput, paddedOutput) =
+      padding ?? (AlignedBuffer(bytes: n * inputStride * 4), AlignedBuffer(bytes: n * outputStride * 4))
+    padding = (paddedInput, paddedOutput)
+    paddedInput.floats.update(from: input + first * inputStride, count: images * inputStride)
+    (paddedInput.floats + images * inputStride).update(repeating: 0, count: (n - images) * inputStride)
+    try run(input: paddedInput.floats, output: paddedOutput.floats)
+    (output + first * outputStride).update(from: paddedOutput.floats, count: images * outputStride)
+  }
+
+  /// Padded input and output for a partial last unit, made on first use.
+  private var padding: (AlignedBuffer, AlignedBuffer)?
+
+  /// Runs `network.batch` images: `input` is [N, 3, H, W] float32 NCHW, `output` receives
+  /// `N * network.outputCount` values.
   func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws {
     for m in inputMemories { try m.bind(UnsafeMutableRawPointer(mutating: input)) }
     for m in outputMemories { try m.bind(output) }
