@@ -58,13 +58,13 @@ public enum Checkpoint {
     do { bytes = try readFile(path, limit: maxFileBytes) } catch let error as FileError {
       throw BackboneError.badWeightsFile(path: path, reason: error.reason)
     }
-    return try bytes.withUnsafeBytes { try parse($0, path: path) }
+    return try bytes.withUnsafeBytes { try parse($0, path: path, sha256: HashCache.sha256(path: path, bytes: $0)) }
   }
 
   /// Parses the bytes of a weights file; `path` is used in messages.
-  public static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws -> StateDict {
+  public static func parse(_ bytes: UnsafeRawBufferPointer, path: String, sha256: String? = nil) throws -> StateDict {
     guard !bytes.isEmpty else { throw BackboneError.badWeightsFile(path: path, reason: "the file is empty (0 bytes)") }
-    let sha = SHA256.hex(bytes)
+    let sha = sha256 ?? SHA256.hex(bytes)
     do {
       var dict: StateDict
       if ZipArchive.looksLikeZip(bytes) {
