@@ -28,6 +28,7 @@ struct AdamRecipe {
     model.weights.withUnsafeMutableBufferPointer { rng.fillUniform($0, low: -bound, high: bound) }
     model.bias.withUnsafeMutableBufferPointer { rng.fillUniform($0, low: -bound, high: bound) }
     var parameters = model.parameters
+    let clock = Date()
     var firstMoment = [Float](repeating: 0, count: parameters.count)
     var secondMoment = [Float](repeating: 0, count: parameters.count)
     var gradient = [Float](repeating: 0, count: parameters.count)
@@ -101,6 +102,7 @@ struct AdamRecipe {
         }
         point.seedTestLoss = sum / Double(test.rows)
       }
+      point.seconds = Date().timeIntervalSince(clock)
       history.append(point)
       progress(.epoch(point))
     }

@@ -70,6 +70,8 @@ public struct HistoryPoint: Codable, Sendable, Equatable {
   /// The numbers the bird workflow prints (Adam only): sum of batch-mean losses / rows.
   public var seedLoss: Double?
   public var seedTestLoss: Double?
+  /// Seconds since training started (the regularisation sweep included) when this point was reached.
+  public var seconds: Double?
 }
 
 /// One value of the regularisation sweep.
@@ -120,6 +122,7 @@ public enum ProbeTrainer {
 
   static func trainLBFGS(_ data: ProbeDataset, _ settings: ProbeSettings, _ progress: (ProbeEvent) -> Void) throws -> TrainedProbe
   {
+    let clock = Date()
     if settings.solveInRowSpace ?? (data.train.dimension > data.train.rows && !data.train.isStreamed) {
       return try trainInRowSpace(data, settings, progress)
     }
@@ -174,6 +177,7 @@ public enum ProbeTrainer {
       progress(.iteration(iteration, loss: value))
       // The accepted point is the objective's last evaluation: its train numbers are already known.
       var point = HistoryPoint(step: iteration, trainLoss: objective.lastCrossEntropy, trainAccuracy: objective.lastAccuracy)
+      point.seconds = Date().timeIntervalSince(clock)
       if let test = data.test {
         var model = LinearModel(dimension: data.train.dimension, classes: classes, parameters: x)
         if let standardization { model = standardization.fold(model) }
@@ -197,6 +201,7 @@ public enum ProbeTrainer {
   static func trainInRowSpace(_ data: ProbeDataset, _ settings: ProbeSettings, _ progress: (ProbeEvent) -> Void) throws
     -> TrainedProbe
   {
+    let clock = Date()
     let classes = data.classes.count
     let lambdas = settings.lambdas.sorted(by: >)
     guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
@@ -255,6 +260,7 @@ public enum ProbeTrainer {
     let result = solver.minimize(from: start) { iteration, state, crossEntropy, accuracy in
       progress(.iteration(iteration, loss: crossEntropy))
       var point = HistoryPoint(step: iteration, trainLoss: crossEntropy, trainAccuracy: accuracy)
+      point.seconds = Date().timeIntervalSince(clock)
       if let testGram, let test = data.test {
         var logits = testGram.times(state.a, k: classes)
         for r in 0..<test.rows { for k in 0..<classes { logits[r * classes + k] += state.b[k] } }

@@ -1,0 +1,60 @@
+"""Writes a featx feature store of random features with h5py (docs/FORMAT.md), e.g. of the bird workflow's
+shape (11788 images x 50176 values, 200 classes): the speed benchmark input for `featx probe` and for
+bench/seed_recipe.py --features. It also shows that any HDF5 writer can produce a store featx reads.
+
+    /work/venv/bin/python bench/make_random_store.py -o bench/.cache/seed-size.h5
+"""
+import argparse
+import datetime
+import json
+
+import h5py
+import numpy as np
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--rows", type=int, default=11788)
+    p.add_argument("--dim", type=int, default=50176)
+    p.add_argument("--classes", type=int, default=200)
+    p.add_argument("--ratio", type=float, default=0.8)
+    p.add_argument("--seed", type=int, default=2021)
+    a = p.parse_args()
+    rng = np.random.RandomState(a.seed)
+    labels = rng.randint(0, a.classes, a.rows).astype(np.int64)
+    split = np.ones(a.rows, np.uint8)
+    split[np.random.RandomState(a.seed).permutation(a.rows)[: int(a.rows * a.ratio)]] = 0
+    string = h5py.string_dtype()
+    with h5py.File(a.output, "w") as f:
+        rows = max(1, (1 << 20) // (a.dim * 4))
+        x = f.create_dataset("features", (a.rows, a.dim), dtype="<f4", chunks=(rows, a.dim))
+        x.attrs["feature_shape"] = np.array([a.dim], np.int64)
+        block = 512
+        for start in range(0, a.rows, block):
+            n = min(block, a.rows - start)
+            x[start:start + n] = rng.standard_normal((n, a.dim)).astype(np.float32)
+        f["labels"] = labels
+        f["split"] = split
+        f.create_dataset("classes", data=[f"class{i:03d}" for i in range(a.classes)], dtype=string)
+        f.create_dataset("class_folders", data=[f"{i + 1:03d}.class{i:03d}" for i in range(a.classes)], dtype=string)
+        f.create_dataset("paths", data=[f"{i:06d}.jpg" for i in range(a.rows)], dtype=string)
+        g = f.create_group("skipped")
+        g.create_dataset("paths", (0,), dtype=string)
+        g.create_dataset("reasons", (0,), dtype=string)
+        attrs = {
+            "format": "featx-features", "featx_version": "bench", "arch": "random", "weights_file": "random:0",
+            "weights_sha256": "random:0", "layer": "none", "pooling": "flatten", "preprocess": json.dumps({}),
+            "split_mode": "random", "created": datetime.datetime.utcnow().isoformat() + "Z", "source": "random", "shard": "",
+        }
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for k, v in {"format_version": 1, "split_seed": a.seed, "shard_start": 0, "dataset_rows": a.rows,
+                     "rows_complete": a.rows, "complete": 1}.items():
+            f.attrs[k] = np.int64(v)
+        f.attrs["split_ratio"] = np.float64(a.ratio)
+    print(f"wrote {a.output}: {a.rows} x {a.dim} float32, {a.classes} classes")
+
+
+if __name__ == "__main__":
+    main()
