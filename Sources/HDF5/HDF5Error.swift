@@ -16,7 +16,11 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable {
   }
 
   public var description: String {
-    detail.isEmpty ? "cannot \(operation)" : "cannot \(operation): \(detail)"
+    var text = detail.isEmpty ? "cannot \(operation)" : "cannot \(operation): \(detail)"
+    if detail.contains("errno = 28") || detail.contains("errno = 27") || detail.contains("No space left") {
+      text += " (the disk is full or the file is larger than allowed: free space, then rerun the same command)"
+    }
+    return text
   }
 }
 

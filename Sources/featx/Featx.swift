@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Glibc
 import Support
 
@@ -7,7 +8,25 @@ import Support
 enum Main {
   static func main() {
     OpenMPWaitPolicy.preferPassive()
-    Featx.main()
+    do {
+      var command = try Featx.parseAsRoot()
+      try command.run()
+    } catch {
+      exitReporting(error)
+    }
+  }
+
+  /// Prints `error` as swift-argument-parser would and exits without running atexit handlers: after a
+  /// failed write (disk full) HDF5's own atexit clean-up crashes on the file it could not close.
+  /// Every file featx opened is closed by then, so nothing is lost.
+  static func exitReporting(_ error: Error) -> Never {
+    let code = Featx.exitCode(for: error)
+    let message = Featx.fullMessage(for: error)
+    if !message.isEmpty {
+      if code == .success { print(message) } else { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+    }
+    fflush(nil)
+    _exit(code.rawValue)
   }
 }
 
