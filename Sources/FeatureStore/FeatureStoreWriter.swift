@@ -87,8 +87,23 @@ public final class FeatureStoreWriter {
   public static func create(
     path: String, metadata: StoreMetadata, rows storeRows: StoreRows, dtype: FeatureDType
   ) throws -> FeatureStoreWriter {
+    // Built under a temporary name and renamed into place once flushed, so that the output path only
+    // ever holds a valid working store (a process killed while creating leaves no half-made file).
+    let temporary = path + ".featx-tmp"
+    unlink(temporary)
+    do {
+      return try createWorking(temporary: temporary, path: path, metadata: metadata, rows: storeRows, dtype: dtype)
+    } catch {
+      unlink(temporary)
+      throw error
+    }
+  }
+
+  private static func createWorking(
+    temporary: String, path: String, metadata: StoreMetadata, rows storeRows: StoreRows, dtype: FeatureDType
+  ) throws -> FeatureStoreWriter {
     try storeCall {
-      let file = try H5File(path: path, mode: .truncate)
+      let file = try H5File(path: temporary, mode: .truncate)
       let root = try file.root()
       try metadata.write(to: root)
       try root.attributes.set("rows_complete", .int64(0))
@@ -103,6 +118,10 @@ public final class FeatureStoreWriter {
       try features.attributes.set(StoreFormat.featureShape, .int64s(metadata.featureShape.map { Int64($0) }))
       try root.createDataset(StoreFormat.rowStatus, values: [UInt8](repeating: RowStatus.pending.rawValue, count: n))
       try file.flush()
+      guard rename(temporary, path) == 0 else {
+        unlink(temporary)
+        throw FeatureStoreError.invalid(path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+      }
       return try FeatureStoreWriter(
         path: path, metadata: metadata, storeRows: storeRows, dtype: dtype, rowsComplete: 0, file: file, root: root)
     }
