@@ -263,6 +263,24 @@ public struct ProbeDataset {
 
 /// Seeded, per-class hold-out of rows.
 enum SplitRows {
+  /// `count` stratified folds: each class's rows in a numpy permutation, dealt round-robin.
+  static func folds(_ rows: [Int], labels: [Int], count: Int, seed: UInt32) -> [(keep: [Int], held: [Int])] {
+    var rng = NumpyRandomState(seed: seed)
+    var foldOf = [Int](repeating: 0, count: rows.count)
+    var next = 0
+    let groups = Dictionary(grouping: rows.indices, by: { labels[$0] })
+    for label in groups.keys.sorted() {
+      let members = groups[label]!
+      for i in rng.permutation(members.count) {
+        foldOf[members[i]] = next % count
+        next += 1
+      }
+    }
+    return (0..<count).map { k in
+      (rows.indices.filter { foldOf[$0] != k }.map { rows[$0] }, rows.indices.filter { foldOf[$0] == k }.map { rows[$0] })
+    }
+  }
+
   /// Holds out `fraction` of each class's rows (numpy permutation per class, one generator).
   static func holdOut(_ rows: [Int], labels: [Int], fraction: Double, seed: UInt32) -> (keep: [Int], held: [Int]) {
     var rng = NumpyRandomState(seed: seed)

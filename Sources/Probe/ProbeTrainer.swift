@@ -55,8 +55,8 @@ public struct ProbeSettings: Sendable {
     return s
   }
 
-  /// 1e-1 down to 1e-6 in decades.
-  public static let defaultLambdas: [Double] = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]
+  /// 10 down to 1e-6 in decades (scikit-learn's C = 1 is λ = 1/n: 6e-3 for 160 rows, 1e-4 for 9430).
+  public static let defaultLambdas: [Double] = [10, 1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]
 }
 
 /// One point of a training curve (an Adam epoch or an L-BFGS iteration of the final fit).
@@ -136,35 +136,30 @@ public enum ProbeTrainer {
     var best = lambdas[0]
     var start = [Float](repeating: 0, count: data.train.dimension * classes + classes)
     if lambdas.count > 1 {
-      // Hold out part of train (per class) and follow the regularisation path from strong to weak,
-      // each fit starting from the previous solution.
-      let split = SplitRows.holdOut(
-        Array(0..<data.train.rows), labels: data.train.labels, fraction: settings.validationFraction, seed: settings.seed)
-      let fitPart = data.train.subset(split.keep)
-      let validation = data.train.subset(split.held)
-      var bestAccuracy = -1.0
-      var bestLoss = Double.infinity
-      var path = start
-      for lambda in lambdas {
-        let objective = SoftmaxObjective(data: fitPart, classes: classes, lambda: lambda, standardization: standardization)
-        var solver = LBFGS()
-        solver.maxIterations = settings.maxIterations
-        solver.gradientTolerance = settings.tolerance
-        let fit = try solver.minimize(path, objective.evaluate)
-        path = fit.x
-        let model =
-          standardization.map { $0.fold(LinearModel(dimension: fitPart.dimension, classes: classes, parameters: fit.x)) }
-          ?? LinearModel(dimension: fitPart.dimension, classes: classes, parameters: fit.x)
-        let logits = try model.logits(validation)
-        let accuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: classes), labels: validation.labels)
-        let loss = Softmax.meanCrossEntropy(logits, labels: validation.labels, classes: classes)
-        let point = SweepPoint(lambda: lambda, validationAccuracy: accuracy, validationLoss: loss, iterations: fit.iterations)
-        sweep.append(point)
-        progress(.sweep(point))
-        if accuracy > bestAccuracy || (accuracy == bestAccuracy && loss < bestLoss) {
-          (bestAccuracy, bestLoss, best, start) = (accuracy, loss, lambda, fit.x)
+      // Follow the regularisation path from strong to weak on each validation fold (warm starts), and
+      // keep the value with the most correct held-out predictions over all folds.
+      var firstFold: [[Float]] = []
+      let choice = try chooseLambda(lambdas, data.train, settings, progress) { keep, held in
+        let fitPart = data.train.subset(keep)
+        let validation = data.train.subset(held)
+        var path = start
+        var scores: [FoldScore] = []
+        for lambda in lambdas {
+          let objective = SoftmaxObjective(data: fitPart, classes: classes, lambda: lambda, standardization: standardization)
+          var solver = LBFGS()
+          solver.maxIterations = settings.maxIterations
+          solver.gradientTolerance = settings.tolerance
+          let fit = try solver.minimize(path, objective.evaluate)
+          path = fit.x
+          let model = LinearModel(dimension: fitPart.dimension, classes: classes, parameters: fit.x)
+          scores.append(FoldScore(logits: try (standardization?.fold(model) ?? model).logits(validation), labels: validation.labels, classes: classes, iterations: fit.iterations))
+          if firstFold.count < lambdas.count { firstFold.append(fit.x) }
         }
+        return scores
       }
+      best = lambdas[choice.index]
+      start = firstFold[choice.index]
+      sweep = choice.sweep
       progress(.refit(lambda: best))
     }
     // Refit on all of train, recording the curve.
@@ -217,40 +212,36 @@ public enum ProbeTrainer {
     var start = GramLBFGS.State(a: [Float](repeating: 0, count: n * classes), b: [Float](repeating: 0, count: classes))
     var sweep: [SweepPoint] = []
     if lambdas.count > 1 {
-      let split = SplitRows.holdOut(
-        Array(0..<n), labels: data.train.labels, fraction: settings.validationFraction, seed: settings.seed)
-      let fit = gram.submatrix(rows: split.keep, columns: split.keep)
-      let validation = gram.submatrix(rows: split.held, columns: split.keep)
-      let fitLabels = split.keep.map { data.train.labels[$0] }
-      let validationLabels = split.held.map { data.train.labels[$0] }
-      var path = GramLBFGS.State(
-        a: [Float](repeating: 0, count: split.keep.count * classes), b: [Float](repeating: 0, count: classes))
-      var bestScore = (accuracy: -1.0, loss: Double.infinity)
-      for lambda in lambdas {
-        var solver = GramLBFGS(gram: fit, labels: fitLabels, classes: classes, lambda: lambda)
-        solver.maxIterations = settings.maxIterations
-        solver.relativeTolerance = settings.rowSpaceTolerance
-        let result = solver.minimize(from: path)
-        path = result.state
-        var logits = validation.times(result.state.a, k: classes)
-        for r in 0..<split.held.count { for k in 0..<classes { logits[r * classes + k] += result.state.b[k] } }
-        let accuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: classes), labels: validationLabels)
-        let loss = Softmax.meanCrossEntropy(logits, labels: validationLabels, classes: classes)
-        let point = SweepPoint(lambda: lambda, validationAccuracy: accuracy, validationLoss: loss, iterations: result.iterations)
-        sweep.append(point)
-        progress(.sweep(point))
-        if accuracy > bestScore.accuracy || (accuracy == bestScore.accuracy && loss < bestScore.loss) {
-          bestScore = (accuracy, loss)
-          best = lambda
-          // W = Zᵀ A is unchanged when the held-out rows get zero coefficients.
-          var full = [Float](repeating: 0, count: n * classes)
-          for (i, row) in split.keep.enumerated() {
-            full.replaceSubrange(
-              (row * classes)..<((row + 1) * classes), with: result.state.a[(i * classes)..<((i + 1) * classes)])
+      var firstFold: [GramLBFGS.State] = []
+      let choice = try chooseLambda(lambdas, data.train, settings, progress) { keep, held in
+        let fit = gram.submatrix(rows: keep, columns: keep)
+        let validation = gram.submatrix(rows: held, columns: keep)
+        let fitLabels = keep.map { data.train.labels[$0] }
+        var path = GramLBFGS.State(a: [Float](repeating: 0, count: keep.count * classes), b: [Float](repeating: 0, count: classes))
+        var scores: [FoldScore] = []
+        for lambda in lambdas {
+          var solver = GramLBFGS(gram: fit, labels: fitLabels, classes: classes, lambda: lambda)
+          solver.maxIterations = settings.maxIterations
+          solver.relativeTolerance = settings.rowSpaceTolerance
+          let result = solver.minimize(from: path)
+          path = result.state
+          var logits = validation.times(result.state.a, k: classes)
+          for r in 0..<held.count { for k in 0..<classes { logits[r * classes + k] += result.state.b[k] } }
+          scores.append(FoldScore(logits: logits, labels: held.map { data.train.labels[$0] }, classes: classes, iterations: result.iterations))
+          if firstFold.count < lambdas.count {
+            // W = Zᵀ A is unchanged when the held-out rows get zero coefficients.
+            var full = [Float](repeating: 0, count: n * classes)
+            for (i, row) in keep.enumerated() {
+              full.replaceSubrange((row * classes)..<((row + 1) * classes), with: result.state.a[(i * classes)..<((i + 1) * classes)])
+            }
+            firstFold.append(GramLBFGS.State(a: full, b: result.state.b))
           }
-          start = GramLBFGS.State(a: full, b: result.state.b)
         }
+        return scores
       }
+      best = lambdas[choice.index]
+      start = firstFold[choice.index]
+      sweep = choice.sweep
       progress(.refit(lambda: best))
     }
     var solver = GramLBFGS(gram: gram, labels: data.train.labels, classes: classes, lambda: best)
@@ -294,5 +285,65 @@ public enum ProbeTrainer {
     return TrainedProbe(
       model: model, standardization: standardization, lambda: best, sweep: sweep, history: history, seconds: 0, settings: settings
     )
+  }
+
+  // MARK: - Choosing the regularisation
+
+  /// Held-out predictions of one fit, reduced to what the choice needs.
+  struct FoldScore {
+    var correct: Int
+    var lossSum: Double
+    var rows: Int
+    var iterations: Int
+
+    static let zero = FoldScore(correct: 0, lossSum: 0, rows: 0, iterations: 0)
+
+    init(correct: Int, lossSum: Double, rows: Int, iterations: Int) {
+      (self.correct, self.lossSum, self.rows, self.iterations) = (correct, lossSum, rows, iterations)
+    }
+
+    init(logits: [Float], labels: [Int], classes: Int, iterations: Int) {
+      correct = zip(Metrics.argmax(logits, classes: classes), labels).filter { $0 == $1 }.count
+      lossSum = Softmax.meanCrossEntropy(logits, labels: labels, classes: classes) * Double(labels.count)
+      rows = labels.count
+      self.iterations = iterations
+    }
+  }
+
+  /// Picks the index of the best of `lambdas` by validation: 5-fold cross-validation (stratified) for fewer
+  /// than 2000 train rows, where one small held-out part is too noisy, else one held-out part of
+  /// `validationFraction`. `fitPath(keep, held)` fits every value in order and scores it on `held`.
+  static func chooseLambda(
+    _ lambdas: [Double], _ train: FeatureMatrix, _ settings: ProbeSettings, _ progress: (ProbeEvent) -> Void,
+    fitPath: ([Int], [Int]) throws -> [FoldScore]
+  ) throws -> (index: Int, sweep: [SweepPoint]) {
+    let all = Array(0..<train.rows)
+    let folds: [(keep: [Int], held: [Int])] =
+      train.rows < 2000
+      ? SplitRows.folds(all, labels: train.labels, count: 5, seed: settings.seed)
+      : [SplitRows.holdOut(all, labels: train.labels, fraction: settings.validationFraction, seed: settings.seed)]
+    var totals = [FoldScore](repeating: .zero, count: lambdas.count)
+    for fold in folds where !fold.held.isEmpty && !fold.keep.isEmpty {
+      for (i, score) in try fitPath(fold.keep, fold.held).enumerated() {
+        totals[i].correct += score.correct
+        totals[i].lossSum += score.lossSum
+        totals[i].rows += score.rows
+        totals[i].iterations += score.iterations
+      }
+    }
+    var best = 0
+    var sweep: [SweepPoint] = []
+    for (i, total) in totals.enumerated() {
+      let rows = Double(max(total.rows, 1))
+      let point = SweepPoint(
+        lambda: lambdas[i], validationAccuracy: Double(total.correct) / rows, validationLoss: total.lossSum / rows,
+        iterations: total.iterations)
+      sweep.append(point)
+      progress(.sweep(point))
+      if total.correct > totals[best].correct || (total.correct == totals[best].correct && total.lossSum < totals[best].lossSum) {
+        best = i
+      }
+    }
+    return (best, sweep)
   }
 }

@@ -39,7 +39,7 @@ struct ProbeCommand: ParsableCommand {
 
   @Option(
     help:
-      "L2 strength(s) for L-BFGS, comma-separated (loss = mean CE + l2/2·||W||²); one value skips the sweep (default: 1e-1,1e-2,…,1e-6)."
+      "L2 strength(s) for L-BFGS, comma-separated (loss = mean CE + l2/2·||W||²); one value skips the sweep (default: 10,1,1e-1,…,1e-6)."
   )
   var l2: String?
 
