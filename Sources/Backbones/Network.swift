@@ -107,7 +107,9 @@ final class CompiledNetwork: @unchecked Sendable {
     engine = try DNNLEngine.shared()
     self.graph = graph
     self.threadsPerImage = threadsPerImage
-    precondition(batch == 1 || CompiledNetwork.usesWholeBuffers(graph, opCount: tap.opCount), "CompiledNetwork: batch > 1 needs whole-buffer views")
+    precondition(
+      batch == 1 || CompiledNetwork.usesWholeBuffers(graph, opCount: tap.opCount),
+      "CompiledNetwork: batch > 1 needs whole-buffer views")
     self.batch = batch
     OpenMP.setThreads(threadsPerImage)
     let ops = graph.ops[0..<tap.opCount]

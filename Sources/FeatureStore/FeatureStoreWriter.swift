@@ -120,7 +120,8 @@ public final class FeatureStoreWriter {
       try file.flush()
       guard rename(temporary, path) == 0 else {
         unlink(temporary)
-        throw FeatureStoreError.invalid(path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+        throw FeatureStoreError.invalid(
+          path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
       }
       return try FeatureStoreWriter(
         path: path, metadata: metadata, storeRows: storeRows, dtype: dtype, rowsComplete: 0, file: file, root: root)

@@ -52,20 +52,11 @@ struct AdamRecipe {
         let current = LinearModel(dimension: d, classes: c, parameters: parameters)
         var residual = batch.withUnsafeBufferPointer { current.logits(UnsafeBufferPointer(rebasing: $0[0..<(m * d)]), rows: m) }
         // Loss (mean over the batch), predictions before the step, and dL/dlogits = (P - Y) / m.
-        var batchLoss = 0.0
-        residual.withUnsafeMutableBufferPointer { p in
-          for r in 0..<m {
-            let y = data.train.labels[rows[r]]
-            let row = UnsafeMutableBufferPointer(rebasing: p[(r * c)..<((r + 1) * c)])
-            var best = 0
-            for k in 1..<c where row[k] > row[best] { best = k }
-            if best == y { correct += 1 }
-            let logit = row[y]
-            batchLoss += Softmax.normalizeRow(row) - Double(logit)
-            row[y] -= 1
-            for k in 0..<c { row[k] /= Float(m) }
-          }
+        let pieces = residual.withUnsafeMutableBufferPointer {
+          Softmax.residualsInPlace($0, labels: rows.map { data.train.labels[$0] }, classes: c, divisor: Float(m))
         }
+        correct += pieces.correct
+        let batchLoss = pieces.crossEntropy
         seedLoss += batchLoss / Double(m)
         gradient.withUnsafeMutableBufferPointer { g in
           batch.withUnsafeBufferPointer { x in

@@ -115,20 +115,8 @@ struct GramLBFGS {
   private func softmax(_ logits: [Float]) -> (crossEntropy: Double, accuracy: Double, residual: [Float]) {
     var residual = logits
     let n = labels.count
-    var total = 0.0
-    var correct = 0
-    residual.withUnsafeMutableBufferPointer { p in
-      for r in 0..<n {
-        let y = labels[r]
-        let row = UnsafeMutableBufferPointer(rebasing: p[(r * classes)..<((r + 1) * classes)])
-        var best = 0
-        for k in 1..<classes where row[k] > row[best] { best = k }
-        if best == y { correct += 1 }
-        let logit = row[y]
-        total += Softmax.normalizeRow(row) - Double(logit)
-        row[y] -= 1
-        for k in 0..<classes { row[k] /= Float(n) }
-      }
+    let (total, correct) = residual.withUnsafeMutableBufferPointer {
+      Softmax.residualsInPlace($0, labels: labels, classes: classes, divisor: Float(n))
     }
     return (total / Double(n), Double(correct) / Double(n), residual)
   }

@@ -152,7 +152,10 @@ public enum ProbeTrainer {
           let fit = try solver.minimize(path, objective.evaluate)
           path = fit.x
           let model = LinearModel(dimension: fitPart.dimension, classes: classes, parameters: fit.x)
-          scores.append(FoldScore(logits: try (standardization?.fold(model) ?? model).logits(validation), labels: validation.labels, classes: classes, iterations: fit.iterations))
+          scores.append(
+            FoldScore(
+              logits: try (standardization?.fold(model) ?? model).logits(validation), labels: validation.labels, classes: classes,
+              iterations: fit.iterations))
           if firstFold.count < lambdas.count { firstFold.append(fit.x) }
         }
         return scores
@@ -217,7 +220,8 @@ public enum ProbeTrainer {
         let fit = gram.submatrix(rows: keep, columns: keep)
         let validation = gram.submatrix(rows: held, columns: keep)
         let fitLabels = keep.map { data.train.labels[$0] }
-        var path = GramLBFGS.State(a: [Float](repeating: 0, count: keep.count * classes), b: [Float](repeating: 0, count: classes))
+        var path = GramLBFGS.State(
+          a: [Float](repeating: 0, count: keep.count * classes), b: [Float](repeating: 0, count: classes))
         var scores: [FoldScore] = []
         for lambda in lambdas {
           var solver = GramLBFGS(gram: fit, labels: fitLabels, classes: classes, lambda: lambda)
@@ -227,12 +231,15 @@ public enum ProbeTrainer {
           path = result.state
           var logits = validation.times(result.state.a, k: classes)
           for r in 0..<held.count { for k in 0..<classes { logits[r * classes + k] += result.state.b[k] } }
-          scores.append(FoldScore(logits: logits, labels: held.map { data.train.labels[$0] }, classes: classes, iterations: result.iterations))
+          scores.append(
+            FoldScore(logits: logits, labels: held.map { data.train.labels[$0] }, classes: classes, iterations: result.iterations)
+          )
           if firstFold.count < lambdas.count {
             // W = Zᵀ A is unchanged when the held-out rows get zero coefficients.
             var full = [Float](repeating: 0, count: n * classes)
             for (i, row) in keep.enumerated() {
-              full.replaceSubrange((row * classes)..<((row + 1) * classes), with: result.state.a[(i * classes)..<((i + 1) * classes)])
+              full.replaceSubrange(
+                (row * classes)..<((row + 1) * classes), with: result.state.a[(i * classes)..<((i + 1) * classes)])
             }
             firstFold.append(GramLBFGS.State(a: full, b: result.state.b))
           }

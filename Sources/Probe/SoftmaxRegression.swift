@@ -69,6 +69,29 @@ public enum Softmax {
     return Double(maximum) + log(sum)
   }
 
+  /// Turns each row of `logits` (`labels.count` rows) into the cross-entropy gradient
+  /// `(softmax - onehot(label)) / divisor`, in place.
+  ///
+  /// - Returns: the summed cross-entropy and the number of rows whose largest logit (first on ties) is
+  ///   the label.
+  static func residualsInPlace(
+    _ logits: UnsafeMutableBufferPointer<Float>, labels: some Collection<Int>, classes: Int, divisor: Float
+  ) -> (crossEntropy: Double, correct: Int) {
+    var total = 0.0
+    var correct = 0
+    for (r, y) in labels.enumerated() {
+      let row = UnsafeMutableBufferPointer(rebasing: logits[(r * classes)..<((r + 1) * classes)])
+      var best = 0
+      for k in 1..<classes where row[k] > row[best] { best = k }
+      if best == y { correct += 1 }
+      let logit = row[y]
+      total += normalizeRow(row) - Double(logit)
+      row[y] -= 1
+      for k in 0..<classes { row[k] /= divisor }
+    }
+    return (total, correct)
+  }
+
   /// Probabilities of each row (`rows * classes`).
   public static func probabilities(_ logits: [Float], classes: Int) -> [Float] {
     var out = logits
@@ -174,22 +197,12 @@ final class SoftmaxObjective {
     var first = true
     try data.forEachChunk(maxRows: chunkRows) { range, chunk in
       var probabilities = effective.logits(chunk, rows: range.count)
-      probabilities.withUnsafeMutableBufferPointer { p in
-        for r in 0..<range.count {
-          let y = data.labels[range.lowerBound + r]
-          let logit = p[r * c + y]
-          var higher = false
-          for k in 0..<c where p[r * c + k] > logit || (p[r * c + k] == logit && k < y) { higher = true }
-          if !higher { correct += 1 }
-          let lse = Softmax.normalizeRow(UnsafeMutableBufferPointer(rebasing: p[(r * c)..<((r + 1) * c)]))
-          total += lse - Double(logit)
-          p[r * c + y] -= 1
-          for k in 0..<c {
-            p[r * c + k] /= Float(n)
-            columnSums[k] += Double(p[r * c + k])
-          }
-        }
+      let pieces = probabilities.withUnsafeMutableBufferPointer {
+        Softmax.residualsInPlace($0, labels: data.labels[range], classes: c, divisor: Float(n))
       }
+      total += pieces.crossEntropy
+      correct += pieces.correct
+      for r in 0..<range.count { for k in 0..<c { columnSums[k] += Double(probabilities[r * c + k]) } }
       // gradient_W += chunkᵀ · R
       gradient.withUnsafeMutableBufferPointer { g in
         probabilities.withUnsafeBufferPointer { residual in

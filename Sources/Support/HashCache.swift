@@ -33,7 +33,8 @@ public enum HashCache {
   static func cacheFile(_ directory: String?) -> String? {
     func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
     let folder =
-      directory ?? env("FEATX_CACHE_DIR") ?? env("XDG_CACHE_HOME").map { $0 + "/featx" } ?? env("HOME").map { $0 + "/.cache/featx" }
+      directory ?? env("FEATX_CACHE_DIR") ?? env("XDG_CACHE_HOME").map { $0 + "/featx" }
+      ?? env("HOME").map { $0 + "/.cache/featx" }
     guard let folder else { return nil }
     var components = ""
     for part in folder.split(separator: "/") {

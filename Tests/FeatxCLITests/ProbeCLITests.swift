@@ -141,7 +141,9 @@ struct ProbeCLITests {
 
 /// Real photos, real featx features (densenet121 on seeded random weights), against scikit-learn on the
 /// same features (Fixtures/probe/flowers_sklearn.json, made by tools/make_probe_real_reference.py).
-@Suite(.serialized, .enabled(if: FileManager.default.fileExists(atPath: TestPaths.datasets.path), "the shared datasets are not available"))
+@Suite(
+  .serialized,
+  .enabled(if: FileManager.default.fileExists(atPath: TestPaths.datasets.path), "the shared datasets are not available"))
 struct RealDataProbeTests {
   struct Reference: Decodable {
     struct Pool: Decodable {
@@ -154,12 +156,15 @@ struct RealDataProbeTests {
 
   @Test(arguments: ["flatten", "avg"])
   func defaultSolverReachesScikitLearnsAccuracy(pool: String) throws {
-    let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: TestPaths.fixture("probe/flowers_sklearn.json")))
+    let reference = try JSONDecoder().decode(
+      Reference.self, from: Data(contentsOf: TestPaths.fixture("probe/flowers_sklearn.json")))
     let expected = try #require(reference.pools[pool])
     let dir = TemporaryDirectory()
     let store = dir.path("flowers.h5")
     let dataset = TestPaths.datasets.appendingPathComponent("flower_photos_small").path
-    let extract = try runFeatx(["extract", dataset, "-o", store, "--arch", "densenet121", "--weights", "random:0", "--pool", pool, "--quiet"])
+    let extract = try runFeatx([
+      "extract", dataset, "-o", store, "--arch", "densenet121", "--weights", "random:0", "--pool", pool, "--quiet",
+    ])
     #expect(extract.status == 0, "\(extract.stderr)")
     let probe = try runFeatx(["probe", store, "-o", dir.path("head.h5"), "--json", "--quiet"])
     #expect(probe.status == 0, "\(probe.stderr)")
@@ -168,7 +173,10 @@ struct RealDataProbeTests {
     let accuracy = try #require(test["top1"] as? Double)
     // Within one test image of sklearn (features differ in the last bits between AVX2 and AVX-512 machines).
     let slack = 1.0 / Double(expected.test_rows) + 1e-9
-    #expect(accuracy >= expected.default_C_test_accuracy - slack, "featx \(accuracy) vs sklearn (C=1) \(expected.default_C_test_accuracy)")
-    #expect(accuracy >= expected.best_test_accuracy - 2 * slack, "featx \(accuracy) vs sklearn's best C \(expected.best_test_accuracy)")
+    #expect(
+      accuracy >= expected.default_C_test_accuracy - slack,
+      "featx \(accuracy) vs sklearn (C=1) \(expected.default_C_test_accuracy)")
+    #expect(
+      accuracy >= expected.best_test_accuracy - 2 * slack, "featx \(accuracy) vs sklearn's best C \(expected.best_test_accuracy)")
   }
 }

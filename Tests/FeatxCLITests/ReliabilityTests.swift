@@ -5,7 +5,9 @@ import TestSupport
 
 /// The bad-input catalogue: each case gets one clear line on stderr naming the file, a non-zero exit,
 /// no crash, no hang, and nothing incomplete passed off as complete.
-@Suite(.serialized, .enabled(if: FileManager.default.fileExists(atPath: TestPaths.datasets.path), "the shared datasets are not available"))
+@Suite(
+  .serialized,
+  .enabled(if: FileManager.default.fileExists(atPath: TestPaths.datasets.path), "the shared datasets are not available"))
 struct ReliabilityTests {
   /// Runs featx through bash with a file-size limit (SIGXFSZ ignored, so writes fail with EFBIG as on a full disk).
   func runLimited(_ arguments: [String], fileSizeKB: Int) throws -> CommandResult {
@@ -19,7 +21,10 @@ struct ReliabilityTests {
     let store = dir.path("full.h5")
     // 24 rows of 50176 float32 values need 4.8 MB; allow 1 MB.
     let result = try runLimited(
-      ["extract", root, "-o", store, "--arch", "densenet121", "--weights", "random:0", "--preset", "seed", "--batch", "4", "--quiet"],
+      [
+        "extract", root, "-o", store, "--arch", "densenet121", "--weights", "random:0", "--preset", "seed", "--batch", "4",
+        "--quiet",
+      ],
       fileSizeKB: 1024)
     #expect(result.status != 0)
     let lines = result.stderr.split(separator: "\n").filter { !$0.hasPrefix("WARNING") }
@@ -53,15 +58,22 @@ struct ReliabilityTests {
     for (folder, files) in [("001.Albatros à pieds noirs", Array(names.prefix(2))), ("002.鳥 bird", Array(names.suffix(1)))] {
       try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
       for (i, name) in files.enumerated() {
-        try FileManager.default.createSymbolicLink(atPath: "\(root)/\(folder)/photo \(i) é.jpg", withDestinationPath: source + "/" + name)
+        try FileManager.default.createSymbolicLink(
+          atPath: "\(root)/\(folder)/photo \(i) é.jpg", withDestinationPath: source + "/" + name)
       }
     }
     let store = dir.path("sortie é.h5")
-    let result = try runFeatx(["extract", root, "-o", store, "--arch", "resnet18", "--weights", "random:0", "--resize", "64,64", "--crop", "none", "--quiet"])
+    let result = try runFeatx([
+      "extract", root, "-o", store, "--arch", "resnet18", "--weights", "random:0", "--resize", "64,64", "--crop", "none",
+      "--quiet",
+    ])
     #expect(result.status == 0, "\(result.stderr)")
     let s = try FeatureStore(path: store)
     #expect(s.classes == ["Albatros à pieds noirs", "鳥 bird"])
-    #expect(try s.paths() == ["001.Albatros à pieds noirs/photo 0 é.jpg", "001.Albatros à pieds noirs/photo 1 é.jpg", "002.鳥 bird/photo 0 é.jpg"])
+    #expect(
+      try s.paths() == [
+        "001.Albatros à pieds noirs/photo 0 é.jpg", "001.Albatros à pieds noirs/photo 1 é.jpg", "002.鳥 bird/photo 0 é.jpg",
+      ])
     let info = try runFeatx(["info", store])
     #expect(info.stdout.contains("鳥 bird"))
   }

@@ -53,10 +53,13 @@ import TestSupport
     // A lie in the cache for this file's key is believed only while the file is unchanged...
     let forged = cache.replacingOccurrences(of: first, with: String(repeating: "0", count: 64))
     try forged.write(toFile: dir.path("cache/sha256-cache"), atomically: true, encoding: .utf8)
-    #expect(bytes.withUnsafeBytes { HashCache.sha256(path: path, bytes: $0, cacheDirectory: dir.path("cache")) } == String(repeating: "0", count: 64))
+    #expect(
+      bytes.withUnsafeBytes { HashCache.sha256(path: path, bytes: $0, cacheDirectory: dir.path("cache")) }
+        == String(repeating: "0", count: 64))
     // ...and a rewrite (new inode, new change time) makes featx hash again.
     bytes[5] = 8
     try writeFileAtomically(path, bytes)
-    #expect(bytes.withUnsafeBytes { HashCache.sha256(path: path, bytes: $0, cacheDirectory: dir.path("cache")) } == SHA256.hex(bytes))
+    #expect(
+      bytes.withUnsafeBytes { HashCache.sha256(path: path, bytes: $0, cacheDirectory: dir.path("cache")) } == SHA256.hex(bytes))
   }
 }
