@@ -104,6 +104,18 @@ struct ProbeCLITests {
     #expect(missing.stderr.contains("resnet18-f37072fd.pth"), "\(missing.stderr)")
     #expect(missing.stderr.split(separator: "\n").count == 1)
 
+    // A head whose recorded layer gives features of another size than its weights expect.
+    let wrongLayer = dir.path("head-layer.h5")
+    try FileManager.default.copyItem(atPath: head, toPath: wrongLayer)
+    do {
+      let file = try H5File(path: wrongLayer, mode: .readWrite)
+      try file.root().attributes.set("layer", .string("layer3"))
+      try file.root().attributes.set("pooling", .string("avg"))
+    }
+    let dims = try runFeatx(["predict", wrongLayer, image])
+    #expect(dims.status != 0)
+    #expect(dims.stderr.contains("expects 512 features per image, but the backbone produced 256"), "\(dims.stderr)")
+
     let unreadable = try runFeatx(["predict", head, dir.path("none.jpg")])
     #expect(unreadable.status != 0)
     #expect(unreadable.stderr.contains("none.jpg"))

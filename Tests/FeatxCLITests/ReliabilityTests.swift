@@ -93,6 +93,19 @@ struct ReliabilityTests {
     #expect(result.stderr.contains(folder))
   }
 
+  /// Permission bits only bind non-root users; as root (CI) the test has nothing to check.
+  @Test func unreadableImageIsSkippedWithItsReason() throws {
+    guard geteuid() != 0 else { return }
+    let dir = TemporaryDirectory()
+    let root = try linkedDataset(dir, classes: 1, perClass: 2)
+    let locked = root + "/" + (try FileManager.default.contentsOfDirectory(atPath: root).sorted()[0]) + "/locked.jpg"
+    try Data(contentsOf: TestPaths.fixture("images/src/jpeg_420.jpg")).write(to: URL(fileURLWithPath: locked))
+    chmod(locked, 0)
+    let result = try runFeatx(["extract", root, "-o", dir.path("f.h5"), "--arch", "resnet18", "--weights", "random:0", "--quiet"])
+    #expect(result.status == 0)
+    #expect(result.stdout.contains("locked.jpg: unreadable"), "\(result.stdout)")
+  }
+
   @Test(arguments: ["zero", "text", "truncated", "store"])
   func badHeadFiles(kind: String) throws {
     let dir = TemporaryDirectory()
