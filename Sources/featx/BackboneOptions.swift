@@ -25,7 +25,7 @@ struct BackboneOptions: ParsableArguments {
   @Option(help: "Pooling of the tapped layer: flatten (default; e.g. 1024x7x7 = 50176 values), avg or max (C values).")
   var pool: Pooling = .flatten
 
-  @Option(help: "Threads (default: every core).")
+  @Option(help: "Threads; 0 uses every core.")
   var threads: Int = 0
 
   func validate() throws {

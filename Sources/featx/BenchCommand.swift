@@ -10,13 +10,13 @@ struct BenchCommand: ParsableCommand {
 
   @OptionGroup var backbone: BackboneOptions
 
-  @Option(help: "Images per batch (default: 32).")
+  @Option(help: "Images per batch.")
   var batch: Int = 32
 
-  @Option(help: "Input size (default: 224).")
+  @Option(help: "Input size in pixels (square).")
   var size: Int = 224
 
-  @Option(help: "Seconds to measure after warm-up (default: 10).")
+  @Option(help: "Seconds to measure after warm-up.")
   var seconds: Double = 10
 
   @Flag(help: "Print one JSON object.")

@@ -63,7 +63,7 @@ struct ExtractCommand: ParsableCommand {
   @Option(help: "CSV file of path,label lines (paths relative to DATASET) instead of walking DATASET.")
   var list: String?
 
-  @Option(help: "Images per batch (default: 32).")
+  @Option(help: "Images per batch.")
   var batch: Int = 32
 
   @Option(help: "Stored feature type: float32 (default) or float16 (half the size).")
@@ -72,7 +72,7 @@ struct ExtractCommand: ParsableCommand {
   @Option(help: "Extract only shard k of N (e.g. 0/4), into its own store; join with `featx merge`.")
   var shard: String?
 
-  @Option(help: "Refuse images larger than this many pixels (decompression-bomb guard; default: PIL's 89478485).")
+  @Option(help: "Refuse images larger than this many pixels (decompression-bomb guard; the default is PIL's limit).")
   var maxPixels: Int = ImageDecoder.defaultMaxPixels
 
   @Flag(help: "Fail on the first unreadable image instead of skipping it.")

@@ -21,7 +21,7 @@ struct PredictCommand: ParsableCommand {
   @Argument(help: "Images, or folders of images.")
   var images: [String]
 
-  @Option(help: "Classes to show per image, most probable first; 0 for all (default: 5).")
+  @Option(help: "Classes to show per image, most probable first; 0 for all.")
   var topK: Int = 5
 
   @Option(help: "Output format: text (default), json or csv (one row per image).")
@@ -33,10 +33,10 @@ struct PredictCommand: ParsableCommand {
   )
   var weights: String?
 
-  @Option(help: "Images per batch (default: 32).")
+  @Option(help: "Images per batch.")
   var batch: Int = 32
 
-  @Option(help: "Threads (default: every core).")
+  @Option(help: "Threads; 0 uses every core.")
   var threads: Int = 0
 
   func validate() throws {

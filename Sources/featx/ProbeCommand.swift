@@ -43,7 +43,7 @@ struct ProbeCommand: ParsableCommand {
   )
   var l2: String?
 
-  @Option(help: "Maximum L-BFGS iterations per fit (default: 300).")
+  @Option(help: "Maximum L-BFGS iterations per fit.")
   var maxIterations: Int = 300
 
   @Flag(help: "Standardise every feature with train mean/std (folded into the saved weights).")
@@ -55,10 +55,10 @@ struct ProbeCommand: ParsableCommand {
   @Option(help: "When the store has no test rows, hold out this fraction of train as test.")
   var valRatio: Double?
 
-  @Option(help: "Seed for initialisation, shuffling and validation splits (default: 0).")
+  @Option(help: "Seed for initialisation, shuffling and validation splits.")
   var seed: UInt32 = 0
 
-  @Option(help: "Threads for matrix products (default: every core).")
+  @Option(help: "Threads for matrix products; 0 uses every core.")
   var threads: Int = 0
 
   @Option(
