@@ -46,7 +46,8 @@ let package = Package(
     .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Extract", "Support", "TestSupport"]),
     .testTarget(name: "ExtractTests", dependencies: ["Extract", "Backbones", "FeatureStore", "Support", "TestSupport"]),
     .testTarget(name: "ProbeTests", dependencies: ["Probe", "Backbones", "Extract", "FeatureStore", "HDF5", "Support", "TestSupport", "CPNG"]),
-    .testTarget(name: "FeatxCLITests", dependencies: ["featx", "FeatureStore", "HDF5", "TestSupport"]),
+    .testTarget(
+      name: "FeatxCLITests", dependencies: ["featx", "Backbones", "Extract", "FeatureStore", "HDF5", "Probe", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -110,7 +110,9 @@ public enum Checkpoint {
     }
     let pickleBytes = UnsafeRawBufferPointer(
       rebasing: bytes[pickleEntry.dataOffset..<(pickleEntry.dataOffset + pickleEntry.size)])
-    var unpickler = Unpickler(pickleBytes, persistentLoad: storageFromPersistentID)
+    let arena = PickleArena()
+    defer { arena.release() }
+    var unpickler = Unpickler(pickleBytes, arena: arena, persistentLoad: storageFromPersistentID)
     let root = try unpickler.load()
     return try materialize(root) { storage in
       guard let entry = zip.entries[prefix + "data/" + storage.key] else {
@@ -125,8 +127,10 @@ public enum Checkpoint {
   static let legacyMagic: [UInt8] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]
 
   static func parseLegacy(_ bytes: UnsafeRawBufferPointer) throws -> StateDict {
+    let arena = PickleArena()
+    defer { arena.release() }
     func next(_ position: inout Int) throws -> PickleValue {
-      var unpickler = Unpickler(bytes, at: position, persistentLoad: storageFromPersistentID)
+      var unpickler = Unpickler(bytes, at: position, arena: arena, persistentLoad: storageFromPersistentID)
       let value = try unpickler.load()
       position = unpickler.position
       return value
@@ -163,13 +167,20 @@ public enum Checkpoint {
     }
   }
 
-  private static func collectStorages(_ value: PickleValue, into types: inout [String: StorageType]) {
-    switch value {
-    case .tensor(let t): types[t.storage.key] = t.storage.type
-    case .container(let c):
-      for item in c.items { collectStorages(item, into: &types) }
-      for (_, v) in c.pairs { collectStorages(v, into: &types) }
-    default: break
+  /// Element types of every storage a value refers to. Containers are visited once each, so a pickle
+  /// whose containers hold themselves cannot make this recurse forever.
+  private static func collectStorages(_ root: PickleValue, into types: inout [String: StorageType]) {
+    var visited = Set<ObjectIdentifier>()
+    var pending = [root]
+    while let value = pending.popLast() {
+      switch value {
+      case .tensor(let t): types[t.storage.key] = t.storage.type
+      case .container(let c):
+        guard visited.insert(ObjectIdentifier(c)).inserted else { continue }
+        pending += c.items
+        pending += c.pairs.map(\.1)
+      default: break
+      }
     }
   }
 
@@ -365,7 +376,8 @@ enum Safetensors {
         guard !overflow else { throw CheckpointFailure("safetensors entry \(key) is too large") }
         numel = n
       }
-      guard numel * type.elementSize == region.count else {
+      let (bytes, overflow) = numel.multipliedReportingOverflow(by: type.elementSize)
+      guard !overflow, bytes == region.count else {
         throw CheckpointFailure("safetensors entry \(key) has \(region.count) bytes for shape \(shape) \(dtype)")
       }
       let ref = TensorRef(storage: StorageRef(key: key, type: type, numel: numel), offset: 0, shape: shape, stride: strides)

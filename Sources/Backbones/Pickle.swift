@@ -134,6 +134,28 @@ enum AllowedGlobal: Equatable {
   }
 }
 
+/// Every container one parse creates. A pickle can make a container hold itself (`d[d] = d`), which
+/// reference counting never frees; `release()` empties them all once the result has been read.
+final class PickleArena {
+  private var containers: [PickleContainer] = []
+
+  func make(_ kind: PickleContainer.Kind, items: [PickleValue] = []) -> PickleContainer {
+    let container = PickleContainer(kind, items: items)
+    containers.append(container)
+    return container
+  }
+
+  func release() {
+    for c in containers {
+      c.items.removeAll()
+      c.pairs.removeAll()
+    }
+    containers.removeAll()
+  }
+
+  deinit { release() }
+}
+
 /// Runs one pickle from a byte buffer.
 struct Unpickler {
   static let maxDepth = 64
@@ -146,10 +168,16 @@ struct Unpickler {
   private var memo: [Int: PickleValue] = [:]
   /// Maps a persistent id (torch's storage tuple) to a storage.
   private let persistentLoad: (PickleValue) throws -> PickleValue
+  /// Owns the containers; the caller releases it after reading the result.
+  let arena: PickleArena
 
-  init(_ bytes: UnsafeRawBufferPointer, at position: Int = 0, persistentLoad: @escaping (PickleValue) throws -> PickleValue) {
+  init(
+    _ bytes: UnsafeRawBufferPointer, at position: Int = 0, arena: PickleArena,
+    persistentLoad: @escaping (PickleValue) throws -> PickleValue
+  ) {
     self.bytes = bytes
     self.position = position
+    self.arena = arena
     self.persistentLoad = persistentLoad
   }
 
@@ -255,9 +283,9 @@ struct Unpickler {
       case UInt8(ascii: "B"), UInt8(ascii: "C"), 0x8e:  // BINBYTES, SHORT_BINBYTES, BINBYTES8
         let n = try length(op == UInt8(ascii: "B") ? 4 : op == UInt8(ascii: "C") ? 1 : 8)
         push(.bytes(Array(try take(n))))
-      case UInt8(ascii: "}"): push(.container(PickleContainer(.dict)))  // EMPTY_DICT
-      case UInt8(ascii: "]"): push(.container(PickleContainer(.list)))  // EMPTY_LIST
-      case UInt8(ascii: ")"): push(.container(PickleContainer(.tuple)))  // EMPTY_TUPLE
+      case UInt8(ascii: "}"): push(.container(arena.make(.dict)))  // EMPTY_DICT
+      case UInt8(ascii: "]"): push(.container(arena.make(.list)))  // EMPTY_LIST
+      case UInt8(ascii: ")"): push(.container(arena.make(.tuple)))  // EMPTY_TUPLE
       case UInt8(ascii: "t"): push(try tuple(try popToMark()))  // TUPLE
       case 0x85, 0x86, 0x87:  // TUPLE1..3
         let n = Int(op - 0x84)
@@ -268,7 +296,7 @@ struct Unpickler {
       case UInt8(ascii: "l"): push(try list(try popToMark()))  // LIST
       case UInt8(ascii: "d"):  // DICT
         let items = try popToMark()
-        let dict = PickleContainer(.dict)
+        let dict = arena.make(.dict)
         guard items.count % 2 == 0 else { throw PickleError.malformed("odd DICT") }
         for i in stride(from: 0, to: items.count, by: 2) { try dict.set(items[i], items[i + 1]) }
         push(.container(dict))
@@ -324,13 +352,13 @@ struct Unpickler {
   }
 
   private func tuple(_ items: [PickleValue]) throws -> PickleValue {
-    let t = PickleContainer(.tuple, items: items)
+    let t = arena.make(.tuple, items: items)
     guard t.depth <= Unpickler.maxDepth else { throw PickleError.tooDeep }
     return .container(t)
   }
 
   private func list(_ items: [PickleValue]) throws -> PickleValue {
-    let l = PickleContainer(.list, items: items)
+    let l = arena.make(.list, items: items)
     guard l.depth <= Unpickler.maxDepth else { throw PickleError.tooDeep }
     return .container(l)
   }
@@ -352,7 +380,7 @@ struct Unpickler {
     else { throw PickleError.malformed("call of a non-callable") }
     switch allowed {
     case .orderedDict:
-      return .container(PickleContainer(.dict))
+      return .container(arena.make(.dict))
     case .rebuildTensorV2, .rebuildTensor:
       guard a.count >= 4, case .storage(let storage) = a[0], let offset = a[1].int,
         let size = a[2].tupleItems?.map(\.int), let stride = a[3].tupleItems?.map(\.int),

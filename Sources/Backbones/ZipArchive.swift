@@ -27,7 +27,7 @@ struct ZipArchive {
 
   init(_ bytes: UnsafeRawBufferPointer) throws {
     func u16(_ at: Int) throws -> Int {
-      guard at >= 0, at + 2 <= bytes.count else { throw Failure.truncated("a header") }
+      guard at >= 0, at <= bytes.count - 2 else { throw Failure.truncated("a header") }
       return Int(bytes[at]) | Int(bytes[at + 1]) << 8
     }
     func u32(_ at: Int) throws -> Int { try u16(at) | (u16(at + 2) << 16) }
@@ -56,6 +56,7 @@ struct ZipArchive {
     // zip64: a locator sits just before the classic record when any field overflowed.
     if eocd >= 20, try u32(eocd - 20) == 0x0706_4b50 {
       let record = try u64(eocd - 20 + 8)
+      guard record <= bytes.count else { throw Failure.truncated("the zip64 end record") }
       guard try u32(record) == 0x0606_4b50 else { throw Failure.malformed("bad zip64 end record") }
       count = try u64(record + 32)
       directorySize = try u64(record + 40)
@@ -93,6 +94,7 @@ struct ZipArchive {
         }
         extra += 4 + length
       }
+      guard localOffset <= bytes.count else { throw Failure.truncated("member \(name)") }
       guard method == 0 else { throw Failure.compressed(name) }
       guard compressedSize == size else { throw Failure.malformed("member \(name) sizes disagree") }
       guard try u32(localOffset) == 0x0403_4b50 else { throw Failure.malformed("bad local header for \(name)") }

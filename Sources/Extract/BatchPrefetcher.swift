@@ -65,7 +65,7 @@ final class BatchPrefetcher: @unchecked Sendable {
         for row in range {
           let path = root + "/" + paths[row]
           do {
-            let image = try preprocessing.pixels(try decoder.decode(path: path))
+            let image = try preprocessing.pixels(try decoder.decode(path: path), maxPixels: decoder.maxPixels, path: path)
             guard image.width == size.width, image.height == size.height else {
               throw ImageError(path: path, kind: .unsupported, detail: "preprocessed to \(image.width)x\(image.height)")
             }

@@ -136,7 +136,8 @@ public final class Extractor {
     var reasons: [Int: String] = [:]
     let decoder = ImageDecoder(maxPixels: options.maxPixels)
     for row in try writer.skippedRows() {
-      do { _ = try options.preprocessing.pixels(try decoder.decode(path: options.root + "/" + rows.paths[row])) } catch {
+      let imagePath = options.root + "/" + rows.paths[row]
+      do { _ = try options.preprocessing.pixels(try decoder.decode(path: imagePath), maxPixels: decoder.maxPixels, path: imagePath) } catch {
         reasons[row] = (error as? ImageError)?.reason ?? "\(error)"
       }
     }

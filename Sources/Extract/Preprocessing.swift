@@ -105,13 +105,22 @@ public struct Preprocessing: Codable, Equatable, Sendable {
   }
 
   /// Resizes and crops a decoded image as torchvision would (uint8 RGB, before ToTensor).
-  public func pixels(_ image: RGBImage) throws -> RGBImage {
+  ///
+  /// - Parameter maxPixels: refuse a resize whose result would exceed this many pixels (a 1×999999
+  ///   image resized on its shorter side to 256 would need 256×255999744).
+  public func pixels(_ image: RGBImage, maxPixels: Int = ImageDecoder.defaultMaxPixels, path: String = "") throws -> RGBImage {
     var out = image
     switch resize {
     case .exact(let h, let w)?:
       out = resizeBilinearPIL(out, width: w, height: h)
     case .shorter(let s)?:
       let size = resizedSize(width: out.width, height: out.height, shorter: s)
+      let (area, overflow) = size.width.multipliedReportingOverflow(by: size.height)
+      guard !overflow, area <= maxPixels else {
+        throw ImageError(
+          path: path, kind: .tooLarge,
+          detail: "\(out.width)x\(out.height) resized to a shorter side of \(s) would be \(size.width)x\(size.height) pixels")
+      }
       out = resizeBilinearPIL(out, width: size.width, height: size.height)
     case nil:
       break

@@ -31,6 +31,8 @@ public final class FeatureStore {
   private let file: H5File
   private let features: H5Dataset
   private let root: H5Group
+  /// Size of the file in bytes when opened (bounds what its datasets may declare).
+  private let fileSize: Int
 
   /// Opens the store at `path`.
   ///
@@ -56,7 +58,21 @@ public final class FeatureStore {
       let metadata = try StoreMetadata.read(from: root, features: features, path: path)
       let shape = try features.shape()
       guard shape.count == 2 else { throw FeatureStoreError.invalid(path: path, reason: "/features has shape \(shape)") }
-      guard shape[1] == metadata.dimension else {
+      // Hostile files may declare anything: check sizes before anything is computed or allocated from them.
+      var product = 1
+      for extent in metadata.featureShape {
+        let (next, overflow) = product.multipliedReportingOverflow(by: extent)
+        guard extent >= 1, !overflow else {
+          throw FeatureStoreError.invalid(path: path, reason: "feature_shape \(metadata.featureShape) is not a valid shape")
+        }
+        product = next
+      }
+      // A row costs at least one byte of file even compressed (gzip's ratio is at most ~1032:1 on the
+      // 8-byte labels); more declared rows than that cannot be real data.
+      guard shape[0] <= 129 * Int(info.st_size) + 1024 else {
+        throw FeatureStoreError.invalid(path: path, reason: "it declares \(shape[0]) rows in a file of \(info.st_size) bytes")
+      }
+      guard shape[1] == product else {
         throw FeatureStoreError.invalid(
           path: path, reason: "/features has \(shape[1]) columns but feature_shape \(metadata.featureShape)")
       }
@@ -71,6 +87,12 @@ public final class FeatureStore {
           throw FeatureStoreError.invalid(path: path, reason: "/\(name) has shape \(n), expected [\(shape[0])]")
         }
       }
+      let rowLimit = 129 * Int(info.st_size) + 1024
+      for name in [StoreFormat.classes, StoreFormat.classFolders] where try root.contains(name) {
+        guard try root.dataset(name).shape().first ?? 0 <= rowLimit else {
+          throw FeatureStoreError.invalid(path: path, reason: "/\(name) declares more entries than the file can hold")
+        }
+      }
       let classes = try root.dataset(StoreFormat.classes).readStrings()
       let folders =
         try root.contains(StoreFormat.classFolders) ? try root.dataset(StoreFormat.classFolders).readStrings() : classes
@@ -83,6 +105,7 @@ public final class FeatureStore {
         throw FeatureStoreError.invalid(path: path, reason: "rows_complete \(done) does not fit \(shape[0]) rows")
       }
       (self.file, self.root, self.features, self.metadata) = (file, root, features, metadata)
+      fileSize = Int(info.st_size)
       (rows, dimension, formatVersion) = (shape[0], shape[1], version)
       (self.classes, classFolders, rowsComplete, isComplete) = (classes, folders, done, complete)
     } catch let error as HDF5Error {
@@ -109,6 +132,11 @@ public final class FeatureStore {
     try storeCall {
       guard try root.contains(StoreFormat.skipped) else { return [] }
       let group = try root.group(StoreFormat.skipped)
+      for name in [StoreFormat.skippedPaths, StoreFormat.skippedReasons] {
+        guard try group.dataset(name).shape().first ?? 0 <= rows + 129 * fileSize + 1024 else {
+          throw FeatureStoreError.invalid(path: path, reason: "/skipped/\(name) declares more entries than the file can hold")
+        }
+      }
       let paths = try group.dataset(StoreFormat.skippedPaths).readStrings()
       let reasons = try group.dataset(StoreFormat.skippedReasons).readStrings()
       return zip(paths, reasons).map { (path: $0, reason: $1) }

@@ -217,6 +217,13 @@ public struct Head: Sendable {
       let weights = try root.dataset("weights")
       let shape = try weights.shape()
       guard shape.count == 2 else { throw ProbeError.notAHead(path: path, reason: "weights of shape \(shape)") }
+      // featx stores the weights uncompressed: a shape the file cannot hold is damage, not a head.
+      let (count, overflow) = shape[0].multipliedReportingOverflow(by: shape[1])
+      var info = stat()
+      stat(path, &info)
+      guard !overflow, shape[0] >= 1, shape[1] >= 1, count <= Int(info.st_size) / 4 else {
+        throw ProbeError.notAHead(path: path, reason: "weights of shape \(shape) do not fit in the file")
+      }
       let bias = try root.dataset("bias").read(Float.self)
       let classes = try root.dataset("classes").readStrings()
       guard bias.count == shape[1], classes.count == shape[1] else {

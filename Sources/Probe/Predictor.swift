@@ -91,7 +91,7 @@ public final class Predictor {
       var errors: [Int: String] = [:]
       for (i, path) in part.enumerated() {
         do {
-          let image = try preprocessing.pixels(try decoder.decode(path: path))
+          let image = try preprocessing.pixels(try decoder.decode(path: path), maxPixels: decoder.maxPixels, path: path)
           tensors.withUnsafeMutableBufferPointer {
             preprocessing.tensor(
               image, into: UnsafeMutableBufferPointer(rebasing: $0[(good.count * plane)..<((good.count + 1) * plane)]))
