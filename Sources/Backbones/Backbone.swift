@@ -1,5 +1,6 @@
 import Dispatch
 import Glibc
+import Synchronization
 
 /// A frozen backbone that turns preprocessed images into feature vectors.
 ///
@@ -127,13 +128,16 @@ public final class Backbone: @unchecked Sendable {
       return
     }
     let failure = FirstError()
+    // Each worker takes the next unit when it is free, so a worker slowed down (another process on its
+    // core) does not hold up the batch; which worker runs a unit never changes its result.
+    let next = Atomic<Int>(0)
     nonisolated(unsafe) let (src, dst) = (input, out)
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       OpenMP.setThreads(1)
-      var unit = w
-      while unit < units, !failure.isSet {
+      while !failure.isSet {
+        let unit = next.add(1, ordering: .relaxed).oldValue
+        guard unit < units else { break }
         do { try pool[w].run(unit: unit, of: count, input: src, output: dst) } catch { failure.set(error) }
-        unit += workers
       }
     }
     if let error = failure.error { throw error }
