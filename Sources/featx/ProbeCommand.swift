@@ -125,7 +125,8 @@ struct ProbeCommand: ParsableCommand {
       let line =
         "epoch: \(p.step)  ;loss: \(ProbeText.py3(p.seedLoss ?? .nan))  ;accuracy: \(ProbeText.py3(p.trainAccuracy))"
         + "  ;test_loss: \(ProbeText.py3(p.seedTestLoss ?? .nan))  ;test_accuracy: \(ProbeText.py3(p.testAccuracy ?? .nan))\n"
-      FileHandle.standardOutput.write(Data(line.utf8))
+      // With --json, stdout carries only the JSON document; the epoch lines go to stderr.
+      (json ? FileHandle.standardError : FileHandle.standardOutput).write(Data(line.utf8))
     case .sweep(let s) where !quiet:
       Terminal.warn(
         String(

@@ -148,6 +148,13 @@ struct ProbeCLITests {
       #expect(result.stderr.contains(path))
       #expect(!FileManager.default.fileExists(atPath: dir.path("h.h5")))
     }
+    // The seed recipe with --json: stdout is one JSON document, the seed's epoch lines go to stderr.
+    let good = try store("good.h5", labels: [0, 1, 0, 1], split: [0, 0, 1, 1], values: values)
+    let seed = try runFeatx(["probe", good, "-o", dir.path("h.h5"), "--recipe", "seed", "--epochs", "2", "--json"])
+    #expect(seed.status == 0, "\(seed.stderr)")
+    let report = try JSONSerialization.jsonObject(with: Data(seed.stdout.utf8)) as? [String: Any]
+    #expect((report?["history"] as? [Any])?.count == 2)
+    #expect(seed.stderr.contains("epoch: 1  ;loss: "), "\(seed.stderr)")
   }
 }
 
