@@ -24,11 +24,14 @@ let package = Package(
 
     // Libraries
     .target(name: "Support"),
+    .target(name: "CKernels"),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     .target(name: "FeatureStore", dependencies: ["HDF5", "Support"]),
     .target(name: "Backbones", dependencies: ["CDNNL", "Support"]),
     .target(name: "Extract", dependencies: ["Backbones", "FeatureStore", "Support", "CTurboJPEG", "CPNG"]),
-    .target(name: "Probe", dependencies: ["Backbones", "Extract", "FeatureStore", "HDF5", "Support", "CDNNL", "CPNG"]),
+    .target(
+      name: "Probe",
+      dependencies: ["Backbones", "Extract", "FeatureStore", "HDF5", "Support", "CDNNL", "CPNG", "CKernels"]),
 
     // CLI
     .executableTarget(

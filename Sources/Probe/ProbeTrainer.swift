@@ -62,7 +62,8 @@ public struct ProbeSettings: Sendable {
 /// One point of a training curve (an Adam epoch or an L-BFGS iteration of the final fit).
 public struct HistoryPoint: Codable, Sendable, Equatable {
   public var step: Int
-  /// Mean cross-entropy over train (the proper one, not the seed's sum of batch means / N).
+  /// Mean cross-entropy over train (the proper one, not the seed's sum of batch means / N): at the iterate for
+  /// L-BFGS; for Adam over the epoch as it ran (each batch before its step), like its accuracy.
   public var trainLoss: Double
   public var trainAccuracy: Double
   public var testLoss: Double?
