@@ -92,6 +92,8 @@ struct ExtractCommand: ParsableCommand {
   }
 
   func run() throws {
+    // Resuming reads the existing output.
+    if !overwrite { try HDF5Guard.check(output, as: .store) }
     let loaded = try backbone.load()
     var options = ExtractOptions(
       root: dataset, output: output, preprocessing: try preprocessing(loaded.known), split: try splitConfig())

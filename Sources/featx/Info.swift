@@ -14,6 +14,7 @@ struct Info: ParsableCommand {
   var json = false
 
   func run() throws {
+    try HDF5Guard.check(file, as: .store)
     let summary = try StoreSummary(FeatureStore(path: file))
     if json {
       print(try JSONText.encode(summary))

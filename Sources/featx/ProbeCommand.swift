@@ -82,6 +82,7 @@ struct ProbeCommand: ParsableCommand {
   }
 
   func run() throws {
+    try HDF5Guard.check(features, as: .store)
     let data = try ProbeDataset.load(path: features, pool: pool, valRatio: valRatio, seed: seed, maxMemory: try memoryLimit())
     var settings = recipe == "seed" ? ProbeSettings.seedRecipe : ProbeSettings()
     settings.threads = threads

@@ -20,6 +20,29 @@ import Testing
       .map { dir.appendingPathComponent($0) }
   }
 
+  /// libhdf5 1.10 crashes (SIGSEGV in H5HG_read, reading a variable-length string attribute) on this
+  /// FuzzStore input. featx reads a store or head in a child process first (`HDF5Guard`), so every command
+  /// that opens one refuses it with one message and exit status 1 instead of dying from the signal.
+  @Test func libhdf5CrashesBecomeErrors() throws {
+    let file = TestPaths.fixture("fuzz/libhdf5/global-heap-segv.h5").path
+    let image = TestPaths.fixture("images/src/jpeg_420.jpg").path
+    let dir = TemporaryDirectory()
+    let crashed = "\(file): libhdf5 crashed reading it"
+    for (arguments, message) in [
+      (["info", file], crashed), (["probe", file, "-o", dir.path("head.h5")], crashed),
+      (["merge", file, "-o", dir.path("merged.h5")], crashed),
+      // As a head, the file is refused on its format tag before the damaged attribute is read.
+      (["predict", file, image], "\(file): not a featx head"),
+    ] {
+      let result = try runFeatx(arguments)
+      #expect(result.status == 1, "featx \(arguments[0]): status \(result.status)")
+      #expect(result.stderr.contains(message), "\(result.stderr)")
+      #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+    }
+    #expect(!FileManager.default.fileExists(atPath: dir.path("head.h5")))
+    #expect(!FileManager.default.fileExists(atPath: dir.path("merged.h5")))
+  }
+
   /// fuzz/Sources/FuzzCheckpoint: `Checkpoint.parse` (zip, legacy and safetensors, restricted unpickler).
   @Test func checkpointInputs() throws {
     let files = try Self.inputs("FuzzCheckpoint")

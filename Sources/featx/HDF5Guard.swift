@@ -1,0 +1,99 @@
+import ArgumentParser
+import FeatureStore
+import Foundation
+import Glibc
+import Probe
+
+/// libhdf5 (Debian's 1.10) is not hardened against damaged or crafted files: the fuzzers found reads of
+/// variable-length strings and attribute lookups that crash or hang inside it (fuzz/README.md). Before featx
+/// opens a feature store or head that it did not just write, a child process (`featx check-hdf5`) reads what
+/// featx will read: attributes, strings, labels and a few rows. If the child dies from a signal or does not
+/// finish, featx refuses the file with a message instead of crashing; otherwise the caller opens it as usual
+/// (and reports any ordinary error itself). It costs one process start (~30 ms) per file.
+enum HDF5Guard {
+  enum Kind: String, ExpressibleByArgument { case store, head }
+
+  /// Seconds the child may take; metadata of a million-row store reads in a few seconds.
+  static let timeoutSeconds = 120.0
+
+  struct Refused: Error, CustomStringConvertible {
+    let path: String
+    let reason: String
+    var description: String {
+      "\(path): \(reason). The file is damaged or was crafted, and featx will not read it. Re-create it "
+        + "(featx extract / featx probe) or get an intact copy."
+    }
+  }
+
+  /// Reads `path` in a child process first; throws `Refused` if libhdf5 crashes or hangs on it.
+  /// `FEATX_HDF5_GUARD=0` skips the check.
+  static func check(_ path: String, as kind: Kind) throws {
+    guard ProcessInfo.processInfo.environment["FEATX_HDF5_GUARD"] != "0",
+      FileManager.default.fileExists(atPath: path)
+    else { return }
+    let arguments = ["featx", "check-hdf5", "--kind", kind.rawValue, path]
+    let argv = arguments.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, "/proc/self/exe", &actions, nil, argv, environ) == 0 else { return }
+
+    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    var status: Int32 = 0
+    var delay: useconds_t = 1_000
+    while true {
+      let done = waitpid(pid, &status, WNOHANG)
+      if done == pid { break }
+      if done < 0 && errno != EINTR { return }
+      if Date() > deadline {
+        kill(pid, SIGKILL)
+        _ = waitpid(pid, &status, 0)
+        throw Refused(path: path, reason: "libhdf5 did not finish reading it in \(Int(timeoutSeconds)) s")
+      }
+      usleep(delay)
+      delay = min(delay * 2, 50_000)
+    }
+    // WIFSIGNALED / WTERMSIG are macros Swift cannot see.
+    let signal = status & 0x7f
+    if signal != 0 && signal != 0x7f {
+      let name = strsignal(signal).map { String(cString: $0) } ?? "signal \(signal)"
+      throw Refused(path: path, reason: "libhdf5 crashed reading it (\(name))")
+    }
+  }
+}
+
+/// `featx check-hdf5`: the child of `HDF5Guard`. Reads a store or head the way featx does; its exit
+/// status only matters when it is a crash.
+struct CheckHDF5: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "check-hdf5", abstract: "Read a feature store or head as featx would (used internally).",
+    shouldDisplay: false)
+
+  @Option(help: "store or head.")
+  var kind: HDF5Guard.Kind
+
+  @Argument(help: "The HDF5 file.")
+  var file: String
+
+  func run() throws {
+    switch kind {
+    case .head:
+      _ = try Head.read(path: file)
+    case .store:
+      let store = try FeatureStore(path: file)
+      _ = try store.labels()
+      _ = try store.paths()
+      _ = try store.split()
+      _ = try store.skipped()
+      _ = try store.featureChunkShape()
+      if store.rows > 0 {
+        _ = try store.features(rows: 0..<1)
+        _ = try store.features(rows: (store.rows - 1)..<store.rows)
+      }
+    }
+  }
+}
