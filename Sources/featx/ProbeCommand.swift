@@ -43,8 +43,11 @@ struct ProbeCommand: ParsableCommand {
   )
   var l2: String?
 
-  @Option(help: "Maximum L-BFGS iterations per fit.")
+  @Option(help: "Maximum L-BFGS iterations of the final fit.")
   var maxIterations: Int = 300
+
+  @Option(help: "Maximum L-BFGS iterations per L2 value of the sweep (it only ranks the values).")
+  var sweepIterations: Int = 100
 
   @Flag(help: "Standardise every feature with train mean/std (folded into the saved weights).")
   var standardize = false
@@ -89,6 +92,7 @@ struct ProbeCommand: ParsableCommand {
     settings.seed = seed
     settings.standardize = standardize
     settings.maxIterations = maxIterations
+    settings.sweepMaxIterations = sweepIterations
     if let lambdas = try lambdas() { settings.lambdas = lambdas }
     if let epochs { settings.epochs = epochs }
     if let lr { settings.learningRate = lr }
