@@ -178,4 +178,22 @@ public final class FeatureStore {
 
   /// Chunk shape of `/features` (nil if contiguous).
   public func featureChunkShape() throws -> [Int]? { try storeCall { try features.chunkShape() } }
+
+  /// Reads every part of the store that featx's commands read (labels, paths, split, skipped, chunk shape),
+  /// but of the features only the first few rows and the last, going on past errors; returns the first
+  /// error. For `featx check-hdf5` and the fuzzers, which run libhdf5's parser over untrusted files.
+  @discardableResult
+  public func readEverySection() -> Error? {
+    let few = min(rows, max(0, 4_000_000 / max(dimension, 1)), 8)
+    let reads: [() throws -> Void] = [
+      { _ = try self.labels() }, { _ = try self.paths() }, { _ = try self.split() }, { _ = try self.skipped() },
+      { _ = try self.featureChunkShape() }, { if few > 0 { _ = try self.features(rows: 0..<few) } },
+      { if self.rows > 0 { _ = try self.features(rows: (self.rows - 1)..<self.rows) } },
+    ]
+    var first: Error?
+    for read in reads {
+      do { try read() } catch { first = first ?? error }
+    }
+    return first
+  }
 }

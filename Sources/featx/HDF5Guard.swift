@@ -84,16 +84,7 @@ struct CheckHDF5: ParsableCommand {
     case .head:
       _ = try Head.read(path: file)
     case .store:
-      let store = try FeatureStore(path: file)
-      _ = try store.labels()
-      _ = try store.paths()
-      _ = try store.split()
-      _ = try store.skipped()
-      _ = try store.featureChunkShape()
-      if store.rows > 0 {
-        _ = try store.features(rows: 0..<1)
-        _ = try store.features(rows: (store.rows - 1)..<store.rows)
-      }
+      if let error = try FeatureStore(path: file).readEverySection() { throw error }
     }
   }
 }
