@@ -13,8 +13,11 @@ import Probe
 enum HDF5Guard {
   enum Kind: String, ExpressibleByArgument { case store, head }
 
-  /// Seconds the child may take; metadata of a million-row store reads in a few seconds.
-  static let timeoutSeconds = 120.0
+  /// Seconds the child may take (`FEATX_HDF5_GUARD_TIMEOUT` overrides): the metadata of a million-row store
+  /// reads in a few seconds.
+  static var timeoutSeconds: Double {
+    ProcessInfo.processInfo.environment["FEATX_HDF5_GUARD_TIMEOUT"].flatMap(Double.init) ?? 60
+  }
 
   struct Refused: Error, CustomStringConvertible {
     let path: String
@@ -42,7 +45,8 @@ enum HDF5Guard {
     var pid: pid_t = 0
     guard posix_spawn(&pid, "/proc/self/exe", &actions, nil, argv, environ) == 0 else { return }
 
-    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    let timeout = timeoutSeconds
+    let deadline = Date().addingTimeInterval(timeout)
     var status: Int32 = 0
     var delay: useconds_t = 1_000
     while true {
@@ -52,7 +56,7 @@ enum HDF5Guard {
       if Date() > deadline {
         kill(pid, SIGKILL)
         _ = waitpid(pid, &status, 0)
-        throw Refused(path: path, reason: "libhdf5 did not finish reading it in \(Int(timeoutSeconds)) s")
+        throw Refused(path: path, reason: "libhdf5 did not finish reading it in \(Int(timeout)) s")
       }
       usleep(delay)
       delay = min(delay * 2, 50_000)

@@ -43,6 +43,15 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: dir.path("merged.h5")))
   }
 
+  /// libhdf5 loops forever on this FuzzStore input: the guard gives up after its timeout (2 s here) and
+  /// refuses the file, where featx would otherwise hang.
+  @Test func libhdf5HangsBecomeErrors() throws {
+    let file = TestPaths.fixture("fuzz/libhdf5/infinite-loop.h5").path
+    let result = try runFeatx(["info", file], environment: ["FEATX_HDF5_GUARD_TIMEOUT": "2"])
+    #expect(result.status == 1)
+    #expect(result.stderr.contains("\(file): libhdf5 did not finish reading it in 2 s"), "\(result.stderr)")
+  }
+
   /// fuzz/Sources/FuzzCheckpoint: `Checkpoint.parse` (zip, legacy and safetensors, restricted unpickler).
   @Test func checkpointInputs() throws {
     let files = try Self.inputs("FuzzCheckpoint")
