@@ -224,12 +224,19 @@ public struct Head: Sendable {
       guard !overflow, shape[0] >= 1, shape[1] >= 1, count <= Int(info.st_size) / 4 else {
         throw ProbeError.notAHead(path: path, reason: "weights of shape \(shape) do not fit in the file")
       }
-      let bias = try root.dataset("bias").read(Float.self)
-      let classes = try root.dataset("classes").readStrings()
-      guard bias.count == shape[1], classes.count == shape[1] else {
-        throw ProbeError.notAHead(path: path, reason: "weights, bias and classes disagree on the class count")
+      // Every vector's declared length is checked before it is read: a hostile file may declare billions.
+      func vector(_ group: H5Group, _ name: String, count: Int) throws -> H5Dataset {
+        let dataset = try group.dataset(name)
+        let declared = try dataset.shape()
+        guard declared == [count] else {
+          throw ProbeError.notAHead(path: path, reason: "\(name) of shape \(declared) does not match weights of shape \(shape)")
+        }
+        return dataset
       }
-      let folders = try root.contains("class_folders") ? try root.dataset("class_folders").readStrings() : classes
+      let bias = try vector(root, "bias", count: shape[1]).read(Float.self)
+      let classes = try vector(root, "classes", count: shape[1]).readStrings()
+      let folders =
+        try root.contains("class_folders") ? try vector(root, "class_folders", count: shape[1]).readStrings() : classes
       let model = LinearModel(dimension: shape[0], classes: shape[1], weights: try weights.read(Float.self), bias: bias)
       guard model.weights.allSatisfy(\.isFinite), bias.allSatisfy(\.isFinite) else {
         throw ProbeError.notAHead(path: path, reason: "weights hold NaN or infinite values")
@@ -238,7 +245,8 @@ public struct Head: Sendable {
       if try root.contains("standardization") {
         let group = try root.group("standardization")
         standardization = Standardization(
-          mean: try group.dataset("mean").read(Float.self), std: try group.dataset("std").read(Float.self))
+          mean: try vector(group, "mean", count: shape[0]).read(Float.self),
+          std: try vector(group, "std", count: shape[0]).read(Float.self))
       }
       guard let poolText = try a.get("probe_pool")?.stringValue, let pool = ProbePool(rawValue: poolText) else {
         throw ProbeError.notAHead(path: path, reason: "attribute probe_pool is missing")
