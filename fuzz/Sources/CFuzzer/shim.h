@@ -6,3 +6,11 @@
 #include <stdint.h>
 
 int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*UserCb)(const uint8_t *Data, size_t Size));
+
+// Defined by each harness (`@_cdecl("LLVMFuzzerTestOneInput")`).
+int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size);
+
+// What every harness's `<Module>_main` does: run libFuzzer's driver on the harness's input function.
+static inline int featx_fuzz_main(int argc, char **argv) {
+  return LLVMFuzzerRunDriver(&argc, &argv, LLVMFuzzerTestOneInput);
+}

@@ -7,9 +7,7 @@ import Backbones
 /// The entry point SwiftPM's `--defsym main=FuzzCheckpoint_main` points at: runs libFuzzer's driver.
 @_cdecl("FuzzCheckpoint_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-  var argc = argc
-  var argv = argv
-  return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data!, size) }
+  featx_fuzz_main(argc, argv)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -17,9 +17,7 @@ let recipes: [Preprocessing] = [
 /// The entry point SwiftPM's `--defsym main=FuzzImage_main` points at: runs libFuzzer's driver.
 @_cdecl("FuzzImage_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-  var argc = argc
-  var argv = argv
-  return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data!, size) }
+  featx_fuzz_main(argc, argv)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

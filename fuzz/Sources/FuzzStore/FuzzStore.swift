@@ -27,9 +27,7 @@ func writeScratch(_ data: UnsafePointer<UInt8>, _ size: Int) -> Bool {
 /// The entry point SwiftPM's `--defsym main=FuzzStore_main` points at: runs libFuzzer's driver.
 @_cdecl("FuzzStore_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-  var argc = argc
-  var argv = argv
-  return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data!, size) }
+  featx_fuzz_main(argc, argv)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
