@@ -29,7 +29,6 @@ T_PROCESS = __import__("time").time()
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
@@ -40,7 +39,7 @@ import types  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache")
 
-from machine_load import OthersMeter, fmt_load, load_reading, wait_idle  # noqa: E402
+from machine_load import OthersMeter, fmt_load, load_reading, wait_idle, write_json  # noqa: E402
 
 
 def main() -> int:
@@ -178,11 +177,7 @@ def main() -> int:
     print(f"during: other processes used {during['others_cores']:.2f} cores on average, this run "
           f"{during['own_cores']:.2f} cores")
     print("machine after: " + fmt_load(load_reading()))
-    if a.json == "-":
-        print(json.dumps(res, indent=1))
-    elif a.json:
-        with open(a.json, "w") as fj:
-            json.dump(res, fj, indent=1)
+    write_json(res, a.json)
     return 0
 
 

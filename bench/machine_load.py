@@ -1,6 +1,8 @@
 """Machine-load readings shared by the bench scripts: the two cores are shared, so every measurement
-records the load before it and the cores other processes used during it."""
+records the load before it and the cores other processes used during it. Also the scripts' common
+--json output."""
 import datetime
+import json
 import os
 import resource
 import time
@@ -101,3 +103,12 @@ class OthersMeter:
         own = self._own() - self.c0
         return {"wall_s": round(wall, 2), "own_cores": round(own / wall, 2),
                 "others_cores": round(min(os.cpu_count() or 1, max(0.0, busy - own) / wall), 2)}
+
+
+def write_json(doc: dict, dest: str | None) -> None:
+    """--json DEST: '-' prints the result document, a path writes it there, empty/None does nothing."""
+    if dest == "-":
+        print(json.dumps(doc, indent=1))
+    elif dest:
+        with open(dest, "w") as f:
+            json.dump(doc, f, indent=1)

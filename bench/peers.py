@@ -52,7 +52,7 @@ OPTIONAL_ENGINES = ["openvino_bf16"]
 OPSET = 17
 
 
-from machine_load import OthersMeter, fmt_load, load_reading, wait_idle  # noqa: E402
+from machine_load import OthersMeter, fmt_load, load_reading, wait_idle, write_json  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------------
@@ -401,11 +401,8 @@ def main() -> int:
     doc = {"script": "bench/peers.py", "date": start_load["time"], "host": platform.node(), "cpu": cpu_model(),
            "batch": a.batch, "threads": a.threads, "seconds": a.seconds, "load_start": start_load,
            "load_end": end_load, "networks": meta, "results": results}
-    if a.json == "-":
-        print(json.dumps(doc, indent=1))
-    elif a.json:
-        with open(a.json, "w") as f:
-            json.dump(doc, f, indent=1)
+    write_json(doc, a.json)
+    if a.json and a.json != "-":
         print(f"\nwrote {a.json}")
     return 0 if all("error" not in r for r in results) else 1
 

@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import platform
 import resource
 import sys
 import time
 
-from machine_load import OthersMeter, fmt_load, load_reading, wait_idle  # noqa: E402
+from machine_load import OthersMeter, fmt_load, load_reading, wait_idle, write_json  # noqa: E402
 
 
 def main() -> int:
@@ -218,11 +217,7 @@ def main() -> int:
            "epochs": epochs, "s_per_epoch_mean": mean_all, "s_per_epoch_steady": mean_steady,
            "extrapolated_50_epochs_s": 50 * mean_steady, "total_s": total_s, "peak_rss_mib": round(rss, 1),
            "load_before": reading, "versions": {"torch": torch.__version__}}
-    if a.json == "-":
-        print(json.dumps(res, indent=1))
-    elif a.json:
-        with open(a.json, "w") as fj:
-            json.dump(res, fj, indent=1)
+    write_json(res, a.json)
     return 0
 
 
