@@ -123,13 +123,8 @@ struct AdamRecipe {
       }
     }
     GEMM.setThreads(settings.threads)
-    let g = state.gradientScratch(0)
-    for k in 0..<c {
-      var sum: Float = 0
-      for row in 0..<m { sum += r[row * c + k] }
-      g[k] = sum
-    }
-    adam(state, offset: d * c, gradient: UnsafePointer(g.baseAddress!), count: c, step: t)
+    let biasGradient = Softmax.columnSums(UnsafeBufferPointer(start: r, count: m * c), classes: c)
+    adam(state, offset: d * c, gradient: biasGradient, count: c, step: t)
     guard nextRows > 0 else { return }
     state.logits(batch: nil, rows: nextRows)
   }
@@ -180,7 +175,7 @@ private final class AdamState: @unchecked Sendable {
     secondMoment = zeros(values.count)
     batches = zeros(2 * batchSize * dimension)
     residuals = zeros(batchSize * classes)
-    scratch = zeros(parts * max(AdamRecipe.blockRows, 1) * classes)
+    scratch = zeros(parts * AdamRecipe.blockRows * classes)
     partials = zeros(parts * batchSize * classes)
   }
 

@@ -97,7 +97,7 @@ struct GramMatrix {
   /// Copies the lower triangle of the n×n matrix onto the upper one.
   private static func mirrorLowerTriangle(_ c: inout [Float], n: Int) {
     c.withUnsafeMutableBufferPointer { v in
-      for row in 0..<n { for column in (row + 1)..<max(row + 1, n) { v[row * n + column] = v[column * n + row] } }
+      for row in 0..<n { for column in (row + 1)..<n { v[row * n + column] = v[column * n + row] } }
     }
   }
 
@@ -130,7 +130,6 @@ struct GramLBFGS {
   let lambda: Double
   var memory = 10
   var maxIterations = 300
-  var tolerance = 1e-4
   /// Stop when the gradient's norm falls below this fraction of its norm at W = 0, b = 0.
   var relativeTolerance = 1e-3
 
@@ -181,7 +180,7 @@ struct GramLBFGS {
       return g
     }
     func biasGradient(_ residual: [Float]) -> [Float] {
-      (0..<classes).map { k in (0..<n).reduce(Float(0)) { $0 + residual[$1 * classes + k] } }
+      residual.withUnsafeBufferPointer { Softmax.columnSums($0, classes: classes) }
     }
     var g = gradient(residual, a)
     var gb = biasGradient(residual)

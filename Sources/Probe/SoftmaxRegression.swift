@@ -53,6 +53,14 @@ public struct LinearModel: Sendable, Equatable {
 
 /// Numerically stable softmax helpers.
 public enum Softmax {
+  /// Column sums of a row-major `rows × classes` matrix, added row by row in Float: the bias gradient of a
+  /// residual `(P - Y) / n`.
+  static func columnSums(_ matrix: UnsafeBufferPointer<Float>, classes: Int) -> [Float] {
+    var sums = [Float](repeating: 0, count: classes)
+    for row in 0..<(matrix.count / classes) { for k in 0..<classes { sums[k] += matrix[row * classes + k] } }
+    return sums
+  }
+
   /// Turns each row of `logits` into probabilities in place; returns the row's log-sum-exp.
   @inline(__always)
   static func normalizeRow(_ row: UnsafeMutableBufferPointer<Float>) -> Double {
