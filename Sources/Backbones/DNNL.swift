@@ -5,16 +5,16 @@ import CDNNL
 
 /// Checks a oneDNN status and throws `BackboneError.dnnl` with what featx was doing.
 @inline(__always)
-func dnnl(_ status: dnnl_status_t, _ operation: @autoclosure () -> String) throws {
+package func dnnl(_ status: dnnl_status_t, _ operation: @autoclosure () -> String) throws {
   if status != dnnl_success {
     throw BackboneError.dnnl(operation: operation(), status: String(cString: dnnl_status2str(status)))
   }
 }
 
 /// The CPU engine. oneDNN engines are immutable and thread-safe once created.
-final class DNNLEngine: @unchecked Sendable {
+package final class DNNLEngine: @unchecked Sendable {
   // Sendable: the handle is created once and only read afterwards; oneDNN engines are thread-safe.
-  let handle: dnnl_engine_t
+  package let handle: dnnl_engine_t
 
   static let cpu: DNNLEngine? = try? DNNLEngine()
 
@@ -26,7 +26,7 @@ final class DNNLEngine: @unchecked Sendable {
   }
 
   /// The shared CPU engine, or a thrown error if oneDNN could not create one.
-  static func shared() throws -> DNNLEngine {
+  package static func shared() throws -> DNNLEngine {
     guard let cpu else { return try DNNLEngine() }
     return cpu
   }
@@ -35,22 +35,22 @@ final class DNNLEngine: @unchecked Sendable {
 }
 
 /// An execution stream. Not thread-safe: one per worker thread.
-final class DNNLStream {
-  let handle: dnnl_stream_t
-  init(_ engine: DNNLEngine) throws {
+package final class DNNLStream {
+  package let handle: dnnl_stream_t
+  package init(_ engine: DNNLEngine) throws {
     var stream: dnnl_stream_t?
     try dnnl(dnnl_stream_create(&stream, engine.handle, dnnl_stream_default_flags.rawValue), "create a oneDNN stream")
     handle = stream!
   }
   deinit { dnnl_stream_destroy(handle) }
 
-  func wait() throws { try dnnl(dnnl_stream_wait(handle), "wait for a oneDNN stream") }
+  package func wait() throws { try dnnl(dnnl_stream_wait(handle), "wait for a oneDNN stream") }
 }
 
 /// A memory object: a descriptor bound to a buffer featx owns (never allocated by oneDNN).
-final class DNNLMemory {
-  let handle: dnnl_memory_t
-  init(_ desc: dnnl_memory_desc_t, _ engine: DNNLEngine, _ pointer: UnsafeMutableRawPointer?, _ what: String) throws {
+package final class DNNLMemory {
+  package let handle: dnnl_memory_t
+  package init(_ desc: dnnl_memory_desc_t, _ engine: DNNLEngine, _ pointer: UnsafeMutableRawPointer?, _ what: String) throws {
     var md = desc
     var memory: dnnl_memory_t?
     try dnnl(dnnl_memory_create(&memory, &md, engine.handle, pointer), "create memory for \(what)")
@@ -59,24 +59,28 @@ final class DNNLMemory {
   deinit { dnnl_memory_destroy(handle) }
 
   /// Points the memory object at another buffer (e.g. the next image of a batch).
-  func bind(_ pointer: UnsafeMutableRawPointer) throws {
+  package func bind(_ pointer: UnsafeMutableRawPointer) throws {
     try dnnl(dnnl_memory_set_data_handle(handle, pointer), "rebind a oneDNN memory object")
   }
 }
 
 /// Primitive attributes: post-ops and user-managed scratchpad.
-final class DNNLAttributes {
-  let handle: dnnl_primitive_attr_t
-  init() throws {
+package final class DNNLAttributes {
+  package let handle: dnnl_primitive_attr_t
+  /// With `userScratchpad`, featx passes each primitive's scratch memory (the networks share one buffer);
+  /// otherwise oneDNN allocates it.
+  package init(userScratchpad: Bool = true) throws {
     var attr: dnnl_primitive_attr_t?
     try dnnl(dnnl_primitive_attr_create(&attr), "create primitive attributes")
     handle = attr!
-    try dnnl(dnnl_primitive_attr_set_scratchpad_mode(handle, dnnl_scratchpad_mode_user), "set scratchpad mode")
+    if userScratchpad {
+      try dnnl(dnnl_primitive_attr_set_scratchpad_mode(handle, dnnl_scratchpad_mode_user), "set scratchpad mode")
+    }
   }
   deinit { dnnl_primitive_attr_destroy(handle) }
 
   /// Sets the post-op chain: an optional residual sum (`dst += result`) then an optional ReLU.
-  func setPostOps(sum: Bool, relu: Bool) throws {
+  package func setPostOps(sum: Bool, relu: Bool) throws {
     guard sum || relu else { return }
     var ops: dnnl_post_ops_t?
     try dnnl(dnnl_post_ops_create(&ops), "create post-ops")
@@ -88,13 +92,13 @@ final class DNNLAttributes {
 }
 
 /// A primitive with the descriptor it was created from (for querying memory descriptors).
-final class DNNLPrimitive {
-  let handle: dnnl_primitive_t
+package final class DNNLPrimitive {
+  package let handle: dnnl_primitive_t
   let desc: dnnl_primitive_desc_t
   let what: String
 
   /// Creates the primitive from an operation descriptor (`dnnl_*_desc_t`).
-  init(op: UnsafeRawPointer, attributes: DNNLAttributes?, engine: DNNLEngine, what: String) throws {
+  package init(op: UnsafeRawPointer, attributes: DNNLAttributes?, engine: DNNLEngine, what: String) throws {
     self.what = what
     var pd: dnnl_primitive_desc_t?
     try dnnl(
@@ -140,18 +144,23 @@ final class DNNLPrimitive {
 
   /// Executes with `args` on `stream`.
   @inline(__always)
-  func execute(_ stream: DNNLStream, _ args: UnsafeBufferPointer<dnnl_exec_arg_t>) throws {
+  package func execute(_ stream: DNNLStream, _ args: UnsafeBufferPointer<dnnl_exec_arg_t>) throws {
     try dnnl(dnnl_primitive_execute(handle, stream.handle, Int32(args.count), args.baseAddress), "run \(what)")
   }
 }
 
 /// Memory descriptors.
-enum MemoryDesc {
+package enum MemoryDesc {
   /// A float32 descriptor with a fixed layout tag.
   static func f32(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+    try make(dims, dnnl_f32, tag)
+  }
+
+  /// A descriptor of any element type with a fixed layout tag.
+  package static func make(_ dims: [Int], _ type: dnnl_data_type_t, _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
     var md = dnnl_memory_desc_t()
     let d = dims.map { dnnl_dim_t($0) }
-    try dnnl(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), d, dnnl_f32, tag), "describe a \(dims) tensor")
+    try dnnl(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), d, type, tag), "describe a \(dims) tensor")
     return md
   }
 
@@ -169,6 +178,15 @@ enum MemoryDesc {
 }
 
 /// OpenMP thread count of the calling thread (oneDNN's parallel regions follow it).
+/// What the CPU can do, as oneDNN sees it (ONEDNN_MAX_CPU_ISA included).
+package enum CPUFeatures {
+  /// True when oneDNN multiplies bfloat16 natively (AVX512_BF16 or AMX): twice float32's rate.
+  package static var nativeBFloat16: Bool {
+    let bf16 = dnnl_cpu_isa_avx512_core_bf16.rawValue
+    return dnnl_get_effective_cpu_isa().rawValue & bf16 == bf16
+  }
+}
+
 enum OpenMP {
   static func setThreads(_ n: Int) { omp_set_num_threads(Int32(max(1, n))) }
   static var maxThreads: Int { Int(omp_get_max_threads()) }

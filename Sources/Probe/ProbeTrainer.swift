@@ -40,6 +40,8 @@ public struct ProbeSettings: Sendable {
   public var rowSpaceTolerance = 1e-5
   /// Standardise every feature with train statistics (folded into the saved weights).
   public var standardize = false
+  /// Numbers of the row-space solver's Gram matrix (bfloat16 where the CPU multiplies it natively).
+  public var gramPrecision = GramPrecision.automatic
 
   // Adam (the seed recipe's defaults)
   public var epochs = 50
@@ -211,10 +213,8 @@ public enum ProbeTrainer {
       throw ProbeError.badOption("--l2 values must be finite and non-negative")
     }
     let standardization = settings.standardize ? try Standardization.fit(data.train) : nil
-    let gram = try GramMatrix.compute(data.train, data.train, standardization: standardization, symmetric: true)
-    let testGram = try data.test.map {
-      try GramMatrix.compute($0, data.train, standardization: standardization, symmetric: false)
-    }
+    let (gram, testGram) = try GramMatrix.compute(
+      train: data.train, test: data.test, standardization: standardization, precision: settings.gramPrecision)
     let n = data.train.rows
     var best = lambdas[0]
     var start = GramLBFGS.State(a: [Float](repeating: 0, count: n * classes), b: [Float](repeating: 0, count: classes))

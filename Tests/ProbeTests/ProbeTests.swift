@@ -61,8 +61,9 @@ struct Digits {
 
 @Suite struct RowSpaceSolverTests {
   /// With more features than rows, L-BFGS on the Gram matrix reaches the primal solver's optimum.
-  @Test(arguments: [false, true])
-  func sameOptimumAsThePrimalSolver(standardize: Bool) throws {
+  /// Digits / 16 are exact in bfloat16, so the bfloat16 Gram matrix gives the same optimum too.
+  @Test(arguments: [false, true], [GramPrecision.float32, .automatic])
+  func sameOptimumAsThePrimalSolver(standardize: Bool, precision: GramPrecision) throws {
     let digits = try Digits(scale: 1 / 16)
     let few = digits.train.subset(Array(0..<48))
     let data = ProbeDataset(
@@ -71,6 +72,7 @@ struct Digits {
     var settings = ProbeSettings()
     settings.lambdas = [1e-2]
     settings.standardize = standardize
+    settings.gramPrecision = standardize ? .float32 : precision
     settings.tolerance = 1e-7
     settings.rowSpaceTolerance = 1e-7
     settings.maxIterations = 3000
@@ -88,6 +90,78 @@ struct Digits {
     let swept = try ProbeTrainer.train(data, settings: settings)
     #expect(swept.sweep.count == 3)
     #expect(swept.history.last.map { $0.trainAccuracy > 0.9 } == true)
+  }
+}
+
+@Suite struct GramMatrixTests {
+  /// Rows of mixed signs and scales (a few large values, many small), from a fixed generator.
+  static func rows(_ count: Int, _ dimension: Int, seed: UInt64) -> [Float] {
+    var state = seed
+    return (0..<(count * dimension)).map { i in
+      state = state &* 6364136223846793005 &+ 1442695040888963407
+      let unit = Float(state >> 40) / Float(1 << 24) - 0.5
+      return i % 97 == 0 ? unit * 40 : unit
+    }
+  }
+
+  /// Products in double of the given rows, as the reference.
+  static func reference(_ left: [Float], _ right: [Float], _ n: Int, _ m: Int, _ d: Int) -> [Double] {
+    (0..<(n * m)).map { k in
+      let (i, j) = (k / m, k % m)
+      return (0..<d).reduce(0.0) { $0 + Double(left[i * d + $1]) * Double(right[j * d + $1]) }
+    }
+  }
+
+  /// bfloat16 rounding (nearest even) of every value.
+  static func bfloat16(_ values: [Float]) -> [Float] {
+    values.map { v in
+      var bits = v.bitPattern
+      bits = (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000
+      return Float(bitPattern: bits)
+    }
+  }
+
+  /// Shapes that cross tile (256) and chunk (4096) edges: 300 train rows, 70 test rows, 4100 features.
+  @Test(arguments: [GramPrecision.float32, .bfloat16])
+  func tiledProductsMatchTheReference(precision: GramPrecision) throws {
+    if precision == .bfloat16 && (try? precision.resolved()) == nil { return }
+    let (n, m, d) = (300, 70, 4100)
+    let x = Self.rows(n, d, seed: 1)
+    let t = Self.rows(m, d, seed: 2)
+    let train = FeatureMatrix(values: x, dimension: d, labels: [Int](repeating: 0, count: n))
+    let test = FeatureMatrix(values: t, dimension: d, labels: [Int](repeating: 0, count: m))
+    let (gram, cross) = try GramMatrix.compute(train: train, test: test, standardization: nil, precision: precision)
+    // In bfloat16, K is the Gram matrix of the rounded rows (products exact, sums in float32).
+    let (xr, tr) = precision == .bfloat16 ? (Self.bfloat16(x), Self.bfloat16(t)) : (x, t)
+    let expectedGram = Self.reference(xr, xr, n, n, d)
+    let expectedCross = Self.reference(tr, xr, m, n, d)
+    let scale = expectedGram.map(abs).max()!
+    let worst = zip(gram.values, expectedGram).map { abs(Double($0) - $1) }.max()!
+    let worstCross = zip(cross!.values, expectedCross).map { abs(Double($0) - $1) }.max()!
+    #expect(worst < 1e-5 * scale && worstCross < 1e-5 * scale, "worst \(worst), \(worstCross) of \(scale)")
+    #expect(gram.rows == n && gram.columns == n && cross!.rows == m && cross!.columns == n)
+    for i in 0..<n { for j in 0..<i { #expect(gram.values[i * n + j] == gram.values[j * n + i]) } }
+    if precision == .bfloat16 {
+      // ...and measurably not the float32 one: the rounding is real, not skipped.
+      let exact = Self.reference(x, x, n, n, d)
+      #expect(zip(gram.values, exact).map { abs(Double($0) - $1) }.max()! > 1e-4 * scale)
+    }
+  }
+
+  /// Standardisation happens while packing: the same matrix as the Gram of standardised rows.
+  @Test func standardisedRows() throws {
+    let (n, d) = (40, 300)
+    let x = Self.rows(n, d, seed: 3)
+    let train = FeatureMatrix(values: x, dimension: d, labels: [Int](repeating: 0, count: n))
+    let standardization = try Standardization.fit(train)
+    let z = (0..<(n * d)).map { (x[$0] - standardization.mean[$0 % d]) / standardization.std[$0 % d] }
+    let (gram, cross) = try GramMatrix.compute(
+      train: train, test: nil, standardization: standardization, precision: .float32)
+    #expect(cross == nil)
+    let expected = Self.reference(z, z, n, n, d)
+    let worst = zip(gram.values, expected).map { abs(Double($0) - $1) }.max()!
+    #expect(worst < 1e-3, "worst \(worst)")
+    #expect(abs(Double(gram.values[0]) - expected[0]) < 1e-3 && expected[0] > 100)
   }
 }
 

@@ -4,6 +4,7 @@
 #define FEATX_CKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// One torch.optim.Adam step over `count` parameters, PyTorch's formulation:
 /// g = grad + weight_decay * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g g;
@@ -11,5 +12,15 @@
 /// correction2 = sqrt(1 - b2^t). The four arrays must not overlap.
 void featx_adam_step(float *restrict p, const float *restrict grad, float *restrict m, float *restrict v, size_t count,
                      float b1, float b2, float eps, float weight_decay, float step_size, float correction2);
+
+/// Copies `rows` rows of `width` floats (row stride `source_stride`) into a dense row-major block, optionally
+/// standardised as (x - mean[j]) / std[j] (both null for a plain copy), rounded to bfloat16 (nearest
+/// even). The packed blocks feed oneDNN's matmul in the Gram matrix of the row-space probe.
+void featx_pack_bf16(const float *restrict source, size_t source_stride, size_t rows, size_t width,
+                     const float *restrict mean, const float *restrict std, uint16_t *restrict target);
+
+/// The same packing in float32.
+void featx_pack_f32(const float *restrict source, size_t source_stride, size_t rows, size_t width,
+                    const float *restrict mean, const float *restrict std, float *restrict target);
 
 #endif

@@ -1,0 +1,37 @@
+#include "ckernels.h"
+
+// Round to nearest even, as oneDNN and PyTorch do (the features are finite: the probe refuses NaN/Inf rows).
+static inline uint16_t bf16_bits(float x) {
+  uint32_t u;
+  __builtin_memcpy(&u, &x, sizeof u);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void featx_pack_bf16(const float *restrict source, size_t source_stride, size_t rows, size_t width,
+                     const float *restrict mean, const float *restrict std, uint16_t *restrict target) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *s = source + r * source_stride;
+    uint16_t *t = target + r * width;
+    if (mean) {
+      for (size_t j = 0; j < width; j++) t[j] = bf16_bits((s[j] - mean[j]) / std[j]);
+    } else {
+      for (size_t j = 0; j < width; j++) t[j] = bf16_bits(s[j]);
+    }
+  }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void featx_pack_f32(const float *restrict source, size_t source_stride, size_t rows, size_t width,
+                    const float *restrict mean, const float *restrict std, float *restrict target) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *s = source + r * source_stride;
+    float *t = target + r * width;
+    if (mean) {
+      for (size_t j = 0; j < width; j++) t[j] = (s[j] - mean[j]) / std[j];
+    } else {
+      for (size_t j = 0; j < width; j++) t[j] = s[j];
+    }
+  }
+}
