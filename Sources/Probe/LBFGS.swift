@@ -2,6 +2,8 @@
 // backtracking line search on the Armijo condition. The objectives here are smooth and convex, for
 // which this is the standard, robust choice.
 
+import CKernels
+
 /// Minimises a smooth function of a float vector.
 struct LBFGS {
   /// Correction pairs kept.
@@ -117,22 +119,8 @@ struct LBFGS {
 // MARK: - Vector helpers (double accumulation)
 
 @inline(__always) func dot(_ a: [Float], _ b: [Float]) -> Double {
-  a.withUnsafeBufferPointer { pa in
-    b.withUnsafeBufferPointer { pb in
-      var sum = 0.0
-      var i = 0
-      let n = pa.count
-      // Accumulate blocks in float, blocks into double: fast and accurate enough for line searches.
-      while i < n {
-        let end = min(n, i + 256)
-        var partial: Float = 0
-        for j in i..<end { partial += pa[j] * pb[j] }
-        sum += Double(partial)
-        i = end
-      }
-      return sum
-    }
-  }
+  precondition(a.count == b.count)
+  return a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in featx_dot(pa.baseAddress, pb.baseAddress, pa.count) } }
 }
 
 @inline(__always) func norm(_ a: [Float]) -> Double { dot(a, a).squareRoot() }

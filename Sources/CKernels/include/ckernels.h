@@ -23,4 +23,8 @@ void featx_pack_bf16(const float *restrict source, size_t source_stride, size_t 
 void featx_pack_f32(const float *restrict source, size_t source_stride, size_t rows, size_t width,
                     const float *restrict mean, const float *restrict std, float *restrict target);
 
+/// Σ a[i]·b[i], in float over blocks of 256 and in double across blocks (the line searches and L-BFGS
+/// inner products of the probe); the same bits on every instruction set.
+double featx_dot(const float *restrict a, const float *restrict b, size_t count);
+
 #endif
