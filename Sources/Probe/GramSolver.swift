@@ -20,6 +20,8 @@ struct GramLBFGS {
   var maxIterations = 300
   /// Stop when the gradient's norm falls below this fraction of its norm at W = 0, b = 0.
   var relativeTolerance = 1e-3
+  /// Iterations between exact recomputations of K·a.
+  var refreshInterval = 10
 
   struct State {
     var a: [Float]
@@ -88,13 +90,16 @@ struct GramLBFGS {
       // Relative to the gradient at W = 0, so warm starts along the regularisation path are judged by
       // the same yardstick as cold ones.
       if gradientNorm <= relativeTolerance * referenceNorm { break }
-      // Two-loop recursion in the K geometry.
+      // Two-loop recursion in the K geometry. The direction is a combination of g and the stored pairs, so
+      // K·d is the same combination of K·g and their K-images: no product with K here.
       var q = g
+      var kq = kg
       var qb = gb
       var alpha = [Double](repeating: 0, count: s.count)
       for i in stride(from: s.count - 1, through: 0, by: -1) {
         alpha[i] = rho[i] * inner(s[i].ka, q, s[i].b, qb)
         axpy(-alpha[i], y[i].a, &q)
+        axpy(-alpha[i], y[i].ka, &kq)
         axpy(-alpha[i], y[i].b, &qb)
       }
       let gamma: Double
@@ -104,17 +109,20 @@ struct GramLBFGS {
         gamma = 1 / max(1, gradientNorm)
       }
       scale(&q, gamma)
+      scale(&kq, gamma)
       scale(&qb, gamma)
       for i in 0..<s.count {
         let beta = rho[i] * inner(y[i].ka, q, y[i].b, qb)
         axpy(alpha[i] - beta, s[i].a, &q)
+        axpy(alpha[i] - beta, s[i].ka, &kq)
         axpy(alpha[i] - beta, s[i].b, &qb)
       }
       var d = q
+      var kd = kq
       var db = qb
       scale(&d, -1)
+      scale(&kd, -1)
       scale(&db, -1)
-      var kd = gram.times(d, k: classes)
       var slope = inner(kg, d, gb, db)
       if slope >= 0 {
         s.removeAll()
@@ -188,6 +196,13 @@ struct GramLBFGS {
       let decrease = (value - trial.value) / max(abs(value), abs(trial.value), 1)
       (a, b, ka, ce, accuracy, residual, value) = (newA, trial.b, trial.ka, trial.ce, trial.accuracy, trial.residual, trial.value)
       (g, gb, kg, kr) = (newG, newGb, newKg, newKr)
+      if iterations % refreshInterval == 0 {
+        // K·a has been updated through combinations of K-images; rounding drifts it from the product (0.4 %
+        // of the logits' size over 300 iterations on cub_birds50). Recompute it, and K·g with it.
+        ka = gram.times(a, k: classes)
+        kg = kr
+        axpy(lambda, ka, &kg)
+      }
       iteration(iterations, State(a: a, b: b), ce, accuracy)
       if decrease < 1e-10 { break }
     }
