@@ -8,6 +8,7 @@
 // each iteration costs two n×n×C products instead of two n×D×C ones; K costs n²·D once and is shared
 // by the whole regularisation sweep.
 
+import CKernels
 import Foundation
 
 /// L-BFGS on (A, b) with the ⟨·,·⟩_K geometry (see the file comment).
@@ -35,20 +36,24 @@ struct GramLBFGS {
     var accuracy: Double
   }
 
-  /// Loss pieces at logits `k·a + b`: mean cross-entropy, accuracy, and R = (softmax - onehot) / n.
-  private func softmax(_ logits: [Float]) -> (crossEntropy: Double, accuracy: Double, residual: [Float]) {
-    var residual = logits
+  /// Loss pieces at logits `ka + b + step·(kd + db)` (the line search's trial point; `kd` nil: at `ka + b`):
+  /// mean cross-entropy, accuracy, and R = (softmax - onehot) / n, in one pass (featx_softmax_residuals).
+  private func softmax(_ ka: [Float], _ b: [Float], along kd: [Float]? = nil, _ db: [Float]? = nil, step: Double = 0)
+    -> (crossEntropy: Double, accuracy: Double, residual: [Float])
+  {
     let n = labels.count
-    let (total, correct) = residual.withUnsafeMutableBufferPointer {
-      Softmax.residualsInPlace($0, labels: labels, classes: classes, divisor: Float(n))
+    var correct: Int64 = 0
+    var total = 0.0
+    let residual = [Float](unsafeUninitializedCapacity: n * classes) { out, initialized in
+      labels.withUnsafeBufferPointer { y in
+        y.withMemoryRebound(to: Int64.self) { y in
+          total = featx_softmax_residuals(
+            ka, kd, Float(step), b, db, y.baseAddress, n, classes, Float(n), out.baseAddress, &correct)
+        }
+      }
+      initialized = n * classes
     }
     return (total / Double(n), Double(correct) / Double(n), residual)
-  }
-
-  private func logits(_ ka: [Float], _ b: [Float]) -> [Float] {
-    var out = ka
-    for r in 0..<labels.count { for k in 0..<classes { out[r * classes + k] += b[k] } }
-    return out
   }
 
   /// ⟨(U, u), (V, v)⟩ given K·U: tr((KU)ᵀ V) + uᵀv.
@@ -59,7 +64,7 @@ struct GramLBFGS {
     var a = start.a
     var b = start.b
     var ka = gram.times(a, k: classes)
-    var (ce, accuracy, residual) = softmax(logits(ka, b))
+    var (ce, accuracy, residual) = softmax(ka, b)
     var kr = gram.times(residual, k: classes)
     func objective(_ ce: Double, _ a: [Float], _ ka: [Float]) -> Double { ce + lambda / 2 * dot(a, ka) }
     var value = objective(ce, a, ka)
@@ -78,7 +83,7 @@ struct GramLBFGS {
     axpy(lambda, ka, &kg)
     // Gradient norm at the origin: R0 = (uniform - onehot) / n.
     let referenceNorm: Double = {
-      let zero = softmax([Float](repeating: 0, count: n * classes)).residual
+      let zero = softmax([Float](repeating: 0, count: n * classes), [Float](repeating: 0, count: classes)).residual
       return inner(gram.times(zero, k: classes), zero, biasGradient(zero), biasGradient(zero)).squareRoot()
     }()
     var s: [(a: [Float], b: [Float], ka: [Float])] = []
@@ -145,14 +150,14 @@ struct GramLBFGS {
       var accepted = false
       var trial = (ce: ce, accuracy: accuracy, residual: residual, ka: ka, b: b, value: value)
       for _ in 0..<40 {
-        var kaT = ka
-        axpy(step, kd, &kaT)
-        var bT = b
-        axpy(step, db, &bT)
-        let pieces = softmax(logits(kaT, bT))
+        let pieces = softmax(ka, b, along: kd, db, step: step)
         let penalty = lambda / 2 * (aKa + 2 * step * dKa + step * step * dKd)
         let candidate = pieces.crossEntropy + penalty
         if candidate.isFinite && candidate <= value + 1e-4 * step * slope {
+          var kaT = ka
+          axpy(step, kd, &kaT)
+          var bT = b
+          axpy(step, db, &bT)
           trial = (pieces.crossEntropy, pieces.accuracy, pieces.residual, kaT, bT, candidate)
           accepted = true
           break

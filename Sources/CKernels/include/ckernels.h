@@ -27,4 +27,13 @@ void featx_pack_f32(const float *restrict source, size_t source_stride, size_t r
 /// inner products of the probe); the same bits on every instruction set.
 double featx_dot(const float *restrict a, const float *restrict b, size_t count);
 
+/// The softmax cross-entropy of the row-space solver's line search in one pass: rows of logits
+/// z = base + step·direction + bias + step·bias_direction (direction and bias_direction null: z = base + bias)
+/// become (softmax(z) - onehot(label)) / divisor in `residual`. Returns the summed cross-entropy; `correct`
+/// counts rows whose first largest logit is the label.
+double featx_softmax_residuals(const float *restrict base, const float *restrict direction, float step,
+                               const float *restrict bias, const float *restrict bias_direction,
+                               const int64_t *restrict labels, size_t rows, size_t classes, float divisor,
+                               float *restrict residual, int64_t *restrict correct);
+
 #endif
