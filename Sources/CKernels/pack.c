@@ -24,7 +24,7 @@ void featx_pack_bf16(const float *restrict source, size_t source_stride, size_t 
 
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void featx_pack_f32(const float *restrict source, size_t source_stride, size_t rows, size_t width,
-                    const float *restrict mean, const float *restrict std, float *restrict target) {
+                    const float *restrict mean, const float *restrict std, int round_to_bf16, float *restrict target) {
   for (size_t r = 0; r < rows; r++) {
     const float *s = source + r * source_stride;
     float *t = target + r * width;
@@ -32,6 +32,12 @@ void featx_pack_f32(const float *restrict source, size_t source_stride, size_t r
       for (size_t j = 0; j < width; j++) t[j] = (s[j] - mean[j]) / std[j];
     } else {
       for (size_t j = 0; j < width; j++) t[j] = s[j];
+    }
+    if (round_to_bf16) {
+      for (size_t j = 0; j < width; j++) {
+        uint32_t u = (uint32_t)bf16_bits(t[j]) << 16;
+        __builtin_memcpy(&t[j], &u, sizeof u);
+      }
     }
   }
 }

@@ -93,8 +93,9 @@ public struct GramMatrix: Sendable {
     var start = 0
     while start < d {
       let w = min(width, d - start)
-      pack(x, rows: n, dimension: d, columns: start..<(start + w), standardization, bfloat16: bfloat16, into: trainChunk)
-      pack(t, rows: m, dimension: d, columns: start..<(start + w), standardization, bfloat16: bfloat16, into: testChunk)
+      let packing: Packing = bfloat16 ? .bfloat16 : .float32
+      pack(x, rows: n, dimension: d, columns: start..<(start + w), standardization, as: packing, into: trainChunk)
+      pack(t, rows: m, dimension: d, columns: start..<(start + w), standardization, as: packing, into: testChunk)
       for k in tiles.indices {
         let tile = tiles[k]
         let left = (tile.test ? testChunk : trainChunk) + tile.row * w * element
@@ -129,10 +130,46 @@ public struct GramMatrix: Sendable {
     )
   }
 
+  /// `Zᵀ·coefficients` (D × `classes`, row-major) for the rows Z of `train` as the Gram matrix saw them
+  /// (standardised, and rounded to bfloat16 when `precision` resolves to it): the weights of a row-space
+  /// solution. With other rows than the Gram matrix's, a badly conditioned solution (large coefficients
+  /// that cancel) would not give the logits it was trained on.
+  static func combineRows(
+    _ train: FeatureMatrix, standardization: Standardization?, precision: GramPrecision, coefficients: [Float], classes: Int
+  ) throws -> [Float] {
+    let round = try precision.resolved() == .bfloat16
+    let (n, d) = (train.rows, train.dimension)
+    let x = try train.values()
+    let width = min(chunkWidth, d)
+    var chunk = [Float](repeating: 0, count: n * width)
+    var weights = [Float](repeating: 0, count: d * classes)
+    var start = 0
+    while start < d {
+      let w = min(width, d - start)
+      chunk.withUnsafeMutableBytes {
+        pack(x, rows: n, dimension: d, columns: start..<(start + w), standardization, as: round ? .float32RoundedToBFloat16 : .float32, into: $0.baseAddress!)
+      }
+      chunk.withUnsafeBufferPointer { z in
+        coefficients.withUnsafeBufferPointer { a in
+          weights.withUnsafeMutableBufferPointer { out in
+            GEMM.multiply(
+              z.baseAddress!, transposeA: true, a.baseAddress!, into: out.baseAddress! + start * classes, m: w, n: classes,
+              k: n, lda: w)
+          }
+        }
+      }
+      start += w
+    }
+    return weights
+  }
+
+  /// How `pack` stores the values.
+  enum Packing { case float32, float32RoundedToBFloat16, bfloat16 }
+
   /// Packs `columns` of `rows` rows (row-major, `dimension` wide) densely into `target`, standardised if
-  /// asked, in bfloat16 or float32, on every core.
+  /// asked, on every core.
   private static func pack(
-    _ source: [Float], rows: Int, dimension: Int, columns: Range<Int>, _ standardization: Standardization?, bfloat16: Bool,
+    _ source: [Float], rows: Int, dimension: Int, columns: Range<Int>, _ standardization: Standardization?, as packing: Packing,
     into target: UnsafeMutableRawPointer
   ) {
     guard rows > 0 else { return }
@@ -146,11 +183,13 @@ public struct GramMatrix: Sendable {
           let first = rows * piece / pieces
           let count = rows * (piece + 1) / pieces - first
           let from = s + first * dimension + columns.lowerBound
-          if bfloat16 {
+          if packing == .bfloat16 {
             featx_pack_bf16(
               from, dimension, count, w, mean, std, target.assumingMemoryBound(to: UInt16.self) + first * w)
           } else {
-            featx_pack_f32(from, dimension, count, w, mean, std, target.assumingMemoryBound(to: Float.self) + first * w)
+            featx_pack_f32(
+              from, dimension, count, w, mean, std, packing == .float32RoundedToBFloat16 ? 1 : 0,
+              target.assumingMemoryBound(to: Float.self) + first * w)
           }
         }
       }

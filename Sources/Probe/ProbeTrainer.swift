@@ -272,28 +272,12 @@ public enum ProbeTrainer {
       }
       history.append(point)
     }
-    // Back to weights: W = Zᵀ·A, with Z standardised: W = diag(1/σ)·(Xᵀ·A - μ·(1ᵀ·A)).
-    let d = data.train.dimension
-    let x = try data.train.values()
-    var weights = [Float](repeating: 0, count: d * classes)
-    x.withUnsafeBufferPointer { xx in
-      result.state.a.withUnsafeBufferPointer { aa in
-        weights.withUnsafeMutableBufferPointer { w in
-          GEMM.multiply(xx.baseAddress!, transposeA: true, aa.baseAddress!, into: w.baseAddress!, m: d, n: classes, k: n)
-        }
-      }
-    }
-    var model = LinearModel(dimension: d, classes: classes, weights: weights, bias: result.state.b)
-    if let standardization {
-      let sums = (0..<classes).map { k in (0..<n).reduce(Float(0)) { $0 + result.state.a[$1 * classes + k] } }
-      for j in 0..<d {
-        for k in 0..<classes {
-          model.weights[j * classes + k] =
-            (model.weights[j * classes + k] - standardization.mean[j] * sums[k]) / standardization.std[j]
-        }
-      }
-      model = standardization.fold(model)
-    }
+    // Back to weights: W = Zᵀ·A over the same (standardised, rounded) rows as the Gram matrix.
+    let weights = try GramMatrix.combineRows(
+      data.train, standardization: standardization, precision: settings.gramPrecision, coefficients: result.state.a,
+      classes: classes)
+    var model = LinearModel(dimension: data.train.dimension, classes: classes, weights: weights, bias: result.state.b)
+    if let standardization { model = standardization.fold(model) }
     return TrainedProbe(
       model: model, standardization: standardization, lambda: best, sweep: sweep, history: history, seconds: 0, settings: settings
     )

@@ -19,9 +19,10 @@ void featx_adam_step(float *restrict p, const float *restrict grad, float *restr
 void featx_pack_bf16(const float *restrict source, size_t source_stride, size_t rows, size_t width,
                      const float *restrict mean, const float *restrict std, uint16_t *restrict target);
 
-/// The same packing in float32.
+/// The same packing in float32; with `round_to_bf16`, each value is rounded to bfloat16's precision (and kept
+/// in float32), so products with it reproduce those of the bfloat16 packing.
 void featx_pack_f32(const float *restrict source, size_t source_stride, size_t rows, size_t width,
-                    const float *restrict mean, const float *restrict std, float *restrict target);
+                    const float *restrict mean, const float *restrict std, int round_to_bf16, float *restrict target);
 
 /// Σ a[i]·b[i], in float over blocks of 256 and in double across blocks (the line searches and L-BFGS
 /// inner products of the probe); the same bits on every instruction set.
