@@ -48,7 +48,7 @@ struct ProbeCommand: ParsableCommand {
   var maxIterations: Int = 300
 
   @Option(help: "Maximum L-BFGS iterations per L2 value of the sweep (it only ranks the values).")
-  var sweepIterations: Int = 100
+  var sweepIterations: Int = 50
 
   @Flag(help: "Standardise every feature with train mean/std (folded into the saved weights).")
   var standardize = false
