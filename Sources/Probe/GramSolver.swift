@@ -17,7 +17,10 @@ struct GramLBFGS {
   let labels: [Int]
   let classes: Int
   let lambda: Double
-  var memory = 10
+  /// Correction pairs kept: 5, not the primal solver's 10. The bookkeeping over the pairs' n·C vectors (and
+  /// their K-images) is memory-bound and costs as much as the product with K at 10 pairs; at 5, a sweep
+  /// iteration on cub_birds50 takes 4.2 ms instead of 5.0, with the same test accuracy (0.502).
+  var memory = 5
   var maxIterations = 300
   /// Stop when the gradient's norm falls below this fraction of its norm at W = 0, b = 0.
   var relativeTolerance = 1e-3
