@@ -177,7 +177,6 @@ package enum MemoryDesc {
   }
 }
 
-/// OpenMP thread count of the calling thread (oneDNN's parallel regions follow it).
 /// What the CPU can do, as oneDNN sees it (ONEDNN_MAX_CPU_ISA included).
 package enum CPUFeatures {
   /// True when oneDNN multiplies bfloat16 natively (AVX512_BF16 or AMX): twice float32's rate.
@@ -187,6 +186,7 @@ package enum CPUFeatures {
   }
 }
 
+/// OpenMP thread count of the calling thread (oneDNN's parallel regions follow it).
 enum OpenMP {
   static func setThreads(_ n: Int) { omp_set_num_threads(Int32(max(1, n))) }
   static var maxThreads: Int { Int(omp_get_max_threads()) }

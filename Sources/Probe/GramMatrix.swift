@@ -90,10 +90,10 @@ public struct GramMatrix: Sendable {
     defer { testChunk.deallocate() }
     let products = try TileProducts(bfloat16: bfloat16)
 
+    let packing: Packing = bfloat16 ? .bfloat16 : .float32
     var start = 0
     while start < d {
       let w = min(width, d - start)
-      let packing: Packing = bfloat16 ? .bfloat16 : .float32
       pack(x, rows: n, dimension: d, columns: start..<(start + w), standardization, as: packing, into: trainChunk)
       pack(t, rows: m, dimension: d, columns: start..<(start + w), standardization, as: packing, into: testChunk)
       for k in tiles.indices {
@@ -137,7 +137,7 @@ public struct GramMatrix: Sendable {
   static func combineRows(
     _ train: FeatureMatrix, standardization: Standardization?, precision: GramPrecision, coefficients: [Float], classes: Int
   ) throws -> [Float] {
-    let round = try precision.resolved() == .bfloat16
+    let packing: Packing = try precision.resolved() == .bfloat16 ? .float32RoundedToBFloat16 : .float32
     let (n, d) = (train.rows, train.dimension)
     let x = try train.values()
     let width = min(chunkWidth, d)
@@ -147,7 +147,7 @@ public struct GramMatrix: Sendable {
     while start < d {
       let w = min(width, d - start)
       chunk.withUnsafeMutableBytes {
-        pack(x, rows: n, dimension: d, columns: start..<(start + w), standardization, as: round ? .float32RoundedToBFloat16 : .float32, into: $0.baseAddress!)
+        pack(x, rows: n, dimension: d, columns: start..<(start + w), standardization, as: packing, into: $0.baseAddress!)
       }
       chunk.withUnsafeBufferPointer { z in
         coefficients.withUnsafeBufferPointer { a in

@@ -5,8 +5,8 @@
 // n×C matrix A (Z: the n×D training rows, standardised if asked). With the Gram matrix K = Z·Zᵀ the
 // logits are K·A + b and the penalty is λ/2·⟨A, K·A⟩. Running L-BFGS on A with the inner product
 // ⟨U, V⟩_K = tr(Uᵀ·K·V) reproduces the primal iterates exactly (same directions, same steps), but
-// each iteration costs two n×n×C products instead of two n×D×C ones; K costs n²·D once and is shared
-// by the whole regularisation sweep.
+// each iteration costs one n×n×C product (K·d is assembled from the K-images the solver keeps) instead
+// of two n×D×C ones; K costs n²·D once (GramMatrix.swift) and is shared by the whole regularisation sweep.
 
 import CKernels
 import Foundation
