@@ -4,6 +4,9 @@
 #
 #   bench/cold_start.sh [--runs N] [--wait-idle S] [--weights F.pth] [--python PY] [--threads T] [--no-hyperfine] [IMAGE]
 #
+# IMAGE defaults to the first albatross of $FEATX_DATASETS/cub_birds50 (FEATX_DATASETS: ../shared/datasets
+# beside the repository). PY defaults to $FEATX_BENCH_PYTHON, else .cache/bench-venv/bin/python, which
+# `bench/setup --python-only` (run first, cheap when done) makes.
 # Uses hyperfine (apt-get install hyperfine) with one untimed warm-up run, else a bash loop timed with
 # `date +%s.%N` (also after one warm-up run), and reports mean and min wall time. Before timing it prints
 # /proc/loadavg and a 1 s /proc/stat idle sample; --wait-idle S first waits up to S seconds for >= 90% idle.
@@ -15,12 +18,11 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 RUNS=5
 WAIT=0
-PY=/work/venv/bin/python
-[ -x "$PY" ] || PY=python3
+PY=${FEATX_BENCH_PYTHON:-}
 WEIGHTS="$HERE/.cache/resnet50-random0.pth"
 THREADS=()
 USE_HYPERFINE=1
-IMAGE=/work/shared/datasets/cub_birds50/001.Black_footed_Albatross/0000.jpg
+IMAGE=${FEATX_DATASETS:-$ROOT/../shared/datasets}/cub_birds50/001.Black_footed_Albatross/0000.jpg
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
@@ -29,11 +31,15 @@ while [ $# -gt 0 ]; do
     --python) PY="$2"; shift 2 ;;
     --threads) THREADS=(--threads "$2"); shift 2 ;;
     --no-hyperfine) USE_HYPERFINE=0; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) IMAGE="$1"; shift ;;
   esac
 done
+# the venv (made if missing), or, with --python / FEATX_BENCH_PYTHON, that Python instead
+[ -n "$PY" ] && export FEATX_BENCH_PYTHON="$PY"
+"$HERE/setup" --python-only
+PY=${PY:-$ROOT/.cache/bench-venv/bin/python}
 [ -f "$IMAGE" ] || { echo "no image $IMAGE" >&2; exit 2; }
 
 if [ ! -f "$WEIGHTS" ]; then

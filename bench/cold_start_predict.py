@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Classify one image with ResNet50 from process start: the Python side of featx's cold-start comparison.
 
-    /usr/bin/time -v /work/venv/bin/python bench/cold_start_predict.py IMAGE [--weights FILE.pth]
+    /usr/bin/time -v .cache/bench-venv/bin/python bench/cold_start_predict.py IMAGE [--weights FILE.pth]
     bench/cold_start.sh IMAGE         # times 5 runs (hyperfine if installed)
 
 Imports torch + torchvision, builds torchvision resnet50 (weights=None), loads a state_dict with
@@ -13,8 +13,10 @@ The whole process is the measurement, so this script does no 1 s idle sampling o
 second to the timed run); it prints /proc/loadavg to stderr, and cold_start.sh samples the load and
 supports --wait-idle before timing.
 
-Make a weights file (random, seeded) with:
-    cd /work/main && /work/venv/bin/python tools/make_weights.py --arch resnet50 --seed 0 --format zip \\
+Run it with the bench venv's Python directly (bench/setup makes .cache/bench-venv): started by another Python
+it re-executes itself there (FEATX_BENCH_PYTHON overrides), which a cold-start measurement should not include.
+Make a weights file (random, seeded) from the repository root with (cold_start.sh does it for you):
+    .cache/bench-venv/bin/python tools/make_weights.py --arch resnet50 --seed 0 --format zip \\
         -o bench/.cache/resnet50-random0.pth
 """
 import time
@@ -27,6 +29,10 @@ import sys  # noqa: E402
 import types  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+import bench_env  # noqa: E402
+
+bench_env.ensure_python()
 
 
 def main() -> int:

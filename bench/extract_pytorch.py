@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """End-to-end PyTorch feature extraction: the pipeline `featx extract` competes with.
 
-    /work/venv/bin/python bench/extract_pytorch.py                                  # densenet121 on cub_birds50
-    /work/venv/bin/python bench/extract_pytorch.py --arch resnet50 --preset imagenet --limit 640
-    /work/venv/bin/python bench/extract_pytorch.py --dataset /work/shared/datasets/flower_photos_small --wait-idle 120
+    bench/extract_pytorch.py                                  # densenet121 on cub_birds50
+    bench/extract_pytorch.py --arch resnet50 --preset imagenet --limit 640
+    bench/extract_pytorch.py --dataset ../shared/datasets/flower_photos_small --wait-idle 120
+
+Runs in the bench venv (.cache/bench-venv, made by bench/setup on first use; FEATX_BENCH_PYTHON overrides).
+--dataset defaults to $FEATX_DATASETS/cub_birds50, with FEATX_DATASETS defaulting to <repo>/../shared/datasets.
 
 What runs (the bird workflow, written the way a PyTorch user would):
   torchvision.datasets.ImageFolder(--dataset, transform)
@@ -39,13 +42,18 @@ import types  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache")
 
+import bench_env  # noqa: E402
+
+bench_env.ensure_python()
+
 from machine_load import OthersMeter, fmt_load, load_reading, wait_idle, write_json  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default="/work/shared/datasets/cub_birds50", help="ImageFolder root")
+    ap.add_argument("--dataset", default=bench_env.dataset("cub_birds50"),
+                    help="ImageFolder root (default: %(default)s)")
     ap.add_argument("--arch", default="densenet121", choices=["densenet121", "resnet50", "resnet18"])
     ap.add_argument("--preset", default="bird", choices=["bird", "imagenet"])
     ap.add_argument("--weights", help="torchvision state_dict (.pth); default: random init")

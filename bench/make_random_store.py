@@ -1,15 +1,22 @@
+#!/usr/bin/env python3
 """Writes a featx feature store of random features with h5py (docs/FORMAT.md), e.g. of the bird workflow's
 shape (11788 images x 50176 values, 200 classes): the speed benchmark input for `featx probe` and for
 bench/seed_recipe.py --features. It also shows that any HDF5 writer can produce a store featx reads.
 
-    /work/venv/bin/python bench/make_random_store.py -o bench/.cache/seed-size.h5
+    bench/make_random_store.py -o bench/.cache/seed-size.h5
+
+Runs in the bench venv (.cache/bench-venv, made by bench/setup on first use; FEATX_BENCH_PYTHON overrides).
 """
 import argparse
 import datetime
 import json
 
-import h5py
-import numpy as np
+import bench_env
+
+bench_env.ensure_python()
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def main() -> None:

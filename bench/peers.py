@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Peer baselines: forward-only throughput of the backbone *as featx uses it*, on other engines.
 
-    /work/venv/bin/python bench/peers.py                       # densenet121, resnet50, resnet18; all engines
-    /work/venv/bin/python bench/peers.py --arch resnet50 --engines eager,ort --seconds 10 --json out.json
-    /work/venv/bin/python bench/peers.py --wait-idle 120       # wait up to 120 s for >= 90% idle before each run
+    bench/peers.py                       # densenet121, resnet50, resnet18; all engines
+    bench/peers.py --arch resnet50 --engines eager,ort --seconds 10 --json out.json
+    bench/peers.py --wait-idle 120       # wait up to 120 s for >= 90% idle before each run
+
+Runs in the bench venv (.cache/bench-venv, made by bench/setup on first use; FEATX_BENCH_PYTHON overrides).
 
 Network: torchvision `weights=None` (seeded random init), float32, NCHW input [batch, 3, 224, 224].
   densenet121 -> `model.features`            -> [N, 1024, 7, 7]
@@ -51,6 +53,9 @@ ENGINES = ["eager", "jit", "ort", "openvino"]
 OPTIONAL_ENGINES = ["openvino_bf16"]
 OPSET = 17
 
+import bench_env  # noqa: E402
+
+bench_env.ensure_python()
 
 from machine_load import OthersMeter, fmt_load, load_reading, wait_idle, write_json  # noqa: E402
 

@@ -5,12 +5,15 @@
 #  2. time-to-accuracy on real features: how long featx's default solver takes to reach the test accuracy
 #     the PyTorch recipe ends with after 50 epochs (STORE, default .cache/demo/birds.h5 from scripts/demo).
 # Usage: bench/probe.sh [EPOCHS] [STORE]
+# Runs bench/setup first (the venv in .cache/bench-venv and .build/release/featx, each made only if missing);
+# FEATX_BENCH_PYTHON and FEATX_BIN override the Python and the featx binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bench/setup
 epochs=${1:-3}
 store=${2:-.cache/demo/birds.h5}
-py=${PYTHON:-/work/venv/bin/python}
-featx=.build/release/featx
+py=${FEATX_BENCH_PYTHON:-.cache/bench-venv/bin/python}
+featx=${FEATX_BIN:-.build/release/featx}
 mkdir -p bench/.cache
 [ -f bench/.cache/seed-size.h5 ] || $py bench/make_random_store.py -o bench/.cache/seed-size.h5
 echo "load: $(cat /proc/loadavg)"

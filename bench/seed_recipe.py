@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The bird workflow's linear probe, trained in PyTorch: the speed (and accuracy) baseline for `featx probe`.
 
-    /work/venv/bin/python bench/seed_recipe.py                        # random features, 2 epochs, seed-sized
-    /work/venv/bin/python bench/seed_recipe.py --epochs 50            # the full recipe
-    /work/venv/bin/python bench/seed_recipe.py --features store.h5 --epochs 50   # a featx feature store
+    bench/seed_recipe.py                        # random features, 2 epochs, seed-sized
+    bench/seed_recipe.py --epochs 50            # the full recipe
+    bench/seed_recipe.py --features store.h5 --epochs 50   # a featx feature store
+
+Runs in the bench venv (.cache/bench-venv, made by bench/setup on first use; FEATX_BENCH_PYTHON overrides).
 
 The recipe (as in the seed): nn.Linear(D, classes), CrossEntropyLoss, Adam(lr=1e-5), batch 64,
 DataLoader(shuffle=True) over the train features, DataLoader(batch 64) over the test features, eval every
@@ -34,6 +36,10 @@ import platform
 import resource
 import sys
 import time
+
+import bench_env  # noqa: E402
+
+bench_env.ensure_python()
 
 from machine_load import OthersMeter, fmt_load, load_reading, wait_idle, write_json  # noqa: E402
 

@@ -8,9 +8,14 @@
 2. Probe: ROUNDS times start `featx probe` and SIGKILL it after a random delay; the head file must then
    either not exist or be a complete head (format tag, weights, classes), never half-written.
 
-Needs h5py and numpy (e.g. /work/venv/bin/python). Not part of the test suite (it takes minutes):
+Needs h5py and numpy, e.g. the bench venv that `bench/setup` makes in .cache/bench-venv, and featx built in
+release mode (bench/setup does both). Not part of the test suite (it takes minutes). From the repository root:
 
-    /work/venv/bin/python scripts/soak.py [--rounds 20] [--dataset ../shared/datasets/flower_photos_small]
+    bench/setup
+    .cache/bench-venv/bin/python scripts/soak.py [--rounds 20] [--dataset ../shared/datasets/flower_photos_small]
+
+--featx defaults to $FEATX_BIN, else .build/release/featx; --dataset to $FEATX_DATASETS/flower_photos_small,
+with FEATX_DATASETS defaulting to ../shared/datasets beside the repository.
 """
 import argparse
 import os
@@ -75,8 +80,10 @@ def check_partial(path, reference, round_index):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
-    p.add_argument("--featx", default=os.path.join(here, "..", ".build", "release", "featx"))
-    p.add_argument("--dataset", default=os.path.join(here, "..", "..", "shared", "datasets", "flower_photos_small"))
+    root = os.path.dirname(here)
+    datasets = os.environ.get("FEATX_DATASETS") or os.path.normpath(os.path.join(root, "..", "shared", "datasets"))
+    p.add_argument("--featx", default=os.environ.get("FEATX_BIN") or os.path.join(root, ".build", "release", "featx"))
+    p.add_argument("--dataset", default=os.path.join(datasets, "flower_photos_small"))
     p.add_argument("--arch", default="densenet121")
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--seed", type=int, default=1)
