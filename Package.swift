@@ -1,5 +1,9 @@
 // swift-tools-version:6.0
 // featx: extract CNN features once into HDF5, train a linear head in seconds, classify images.
+//
+// Data flows one way: Images → Backbones → Extract → FeatureStore → Probe → Predict; Charts draws what
+// Probe reports. DNNL is the only target that imports oneDNN, Images the only one that imports the
+// image codecs, HDF5 the only one that imports libhdf5.
 
 import PackageDescription
 
@@ -8,9 +12,12 @@ let package = Package(
   products: [
     .executable(name: "featx", targets: ["featx"]),
     .library(name: "FeatureStore", targets: ["FeatureStore"]),
+    .library(name: "Images", targets: ["Images"]),
     .library(name: "Backbones", targets: ["Backbones"]),
     .library(name: "Extract", targets: ["Extract"]),
     .library(name: "Probe", targets: ["Probe"]),
+    .library(name: "Predict", targets: ["Predict"]),
+    .library(name: "Charts", targets: ["Charts"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -26,18 +33,20 @@ let package = Package(
     .target(name: "Support"),
     .target(name: "CKernels"),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
+    .target(name: "DNNL", dependencies: ["CDNNL"]),
+    .target(name: "Images", dependencies: ["Support", "CTurboJPEG", "CPNG"]),
     .target(name: "FeatureStore", dependencies: ["HDF5", "Support"]),
-    .target(name: "Backbones", dependencies: ["CDNNL", "Support"]),
-    .target(name: "Extract", dependencies: ["Backbones", "FeatureStore", "Support", "CTurboJPEG", "CPNG"]),
-    .target(
-      name: "Probe",
-      dependencies: ["Backbones", "Extract", "FeatureStore", "HDF5", "Support", "CDNNL", "CPNG", "CKernels"]),
+    .target(name: "Backbones", dependencies: ["DNNL", "Support"]),
+    .target(name: "Extract", dependencies: ["Images", "Backbones", "FeatureStore", "Support"]),
+    .target(name: "Probe", dependencies: ["DNNL", "CKernels", "FeatureStore", "HDF5", "Support"]),
+    .target(name: "Predict", dependencies: ["Images", "Backbones", "FeatureStore", "Probe", "Support"]),
+    .target(name: "Charts", dependencies: ["CPNG"]),
 
     // CLI
     .executableTarget(
       name: "featx",
       dependencies: [
-        "Backbones", "Extract", "FeatureStore", "Probe", "Support",
+        "Images", "Backbones", "Extract", "FeatureStore", "Probe", "Predict", "Charts", "DNNL", "Support",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -45,12 +54,16 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["Support"], path: "Tests/TestSupport"),
     .testTarget(name: "SupportTests", dependencies: ["Support", "TestSupport"]),
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "CHDF5", "TestSupport"]),
+    .testTarget(name: "DNNLTests", dependencies: ["DNNL", "TestSupport"]),
+    .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
     .testTarget(name: "FeatureStoreTests", dependencies: ["FeatureStore", "HDF5", "TestSupport"]),
-    .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Extract", "Support", "TestSupport"]),
-    .testTarget(name: "ExtractTests", dependencies: ["Extract", "Backbones", "FeatureStore", "Support", "TestSupport"]),
-    .testTarget(name: "ProbeTests", dependencies: ["Probe", "Backbones", "Extract", "FeatureStore", "HDF5", "Support", "TestSupport", "CPNG"]),
+    .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "Support", "TestSupport"]),
+    .testTarget(name: "ExtractTests", dependencies: ["Extract", "Images", "Backbones", "FeatureStore", "Support", "TestSupport"]),
+    .testTarget(name: "ProbeTests", dependencies: ["Probe", "Backbones", "DNNL", "FeatureStore", "HDF5", "Support", "TestSupport"]),
+    .testTarget(name: "ChartsTests", dependencies: ["Charts", "TestSupport", "CPNG"]),
     .testTarget(
-      name: "FeatxCLITests", dependencies: ["featx", "Backbones", "Extract", "FeatureStore", "HDF5", "Probe", "TestSupport"]),
+      name: "FeatxCLITests",
+      dependencies: ["featx", "Images", "Backbones", "Extract", "FeatureStore", "HDF5", "Probe", "Predict", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -17,7 +17,7 @@ let package = Package(
     // JPEG/PNG decoding, PIL bilinear resize + crop, ToTensor + Normalize.
     .executableTarget(
       name: "FuzzImage",
-      dependencies: ["CFuzzer", .product(name: "Extract", package: "featx")]),
+      dependencies: ["CFuzzer", .product(name: "Images", package: "featx")]),
     // Feature stores and heads (HDF5), read from a temporary file.
     .executableTarget(
       name: "FuzzStore",

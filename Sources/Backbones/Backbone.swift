@@ -1,3 +1,5 @@
+import DNNL
+import Support
 import Dispatch
 import Glibc
 import Synchronization
@@ -8,8 +10,8 @@ import Synchronization
 /// threads, each thread runs whole images single-threaded (no synchronisation inside a network; results
 /// do not depend on the thread count); a single image uses all threads inside each layer.
 public final class Backbone: @unchecked Sendable {
-  // Sendable: mutable state (compiled networks and workspaces) is guarded by `lock`, and each
-  // workspace is handed to one worker at a time.
+  // Sendable: mutable state (compiled networks and workspaces) lives in `cache`, behind a Mutex, and
+  // each workspace is handed to one worker at a time.
 
   /// Architecture name, e.g. `densenet121`.
   public let name: String
@@ -22,9 +24,12 @@ public final class Backbone: @unchecked Sendable {
   /// Threads used by `run`.
   public let threads: Int
 
-  private var lock = pthread_mutex_t()
-  private var networks: [String: CompiledNetwork] = [:]
-  private var workspaces: [String: [Workspace]] = [:]
+  /// Compiled networks by input size, threads and batch; idle workspaces by network.
+  private struct Cache {
+    var networks: [String: CompiledNetwork] = [:]
+    var workspaces: [ObjectIdentifier: [Workspace]] = [:]
+  }
+  private let cache = Mutex(Cache())
 
   /// Validates `weights` against the architecture and prepares to run.
   ///
@@ -34,7 +39,7 @@ public final class Backbone: @unchecked Sendable {
   ///   - weights: a state_dict (checked: names, shapes; legacy DenseNet keys renamed).
   ///   - layer: layer to tap (default: `features` for DenseNet, `avgpool` for ResNet).
   ///   - pooling: how the tapped map becomes a vector.
-  ///   - threads: worker threads; 0 means every online CPU.
+  ///   - threads: worker threads; 0 means every CPU this process may use (`CPU.available`).
   public init(
     name: String, config: ArchitectureConfig, weights: StateDict, layer: String? = nil, pooling: Pooling = .flatten,
     threads: Int = 0
@@ -48,8 +53,7 @@ public final class Backbone: @unchecked Sendable {
     self.layer = layer
     self.pooling = pooling
     self.weights = try WeightCheck.conform(weights, to: config, name: name)
-    self.threads = threads > 0 ? threads : Backbone.onlineCPUs
-    pthread_mutex_init(&lock, nil)
+    self.threads = threads > 0 ? threads : CPU.available
   }
 
   /// A named torchvision architecture.
@@ -59,16 +63,11 @@ public final class Backbone: @unchecked Sendable {
     try self.init(name: arch.rawValue, config: arch.config, weights: weights, layer: layer, pooling: pooling, threads: threads)
   }
 
-  deinit { pthread_mutex_destroy(&lock) }
-
   /// Images per network execution where the architecture allows more than one (`FEATX_IMAGES_PER_RUN`).
   static let imagesPerExecution: Int = {
     if let text = getenv("FEATX_IMAGES_PER_RUN").map({ String(cString: $0) }), let n = Int(text), n >= 1 { return n }
     return 8
   }()
-
-  /// CPUs available to this process.
-  public static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
   /// Shape of one output vector before flattening for `height` x `width` inputs, e.g. [1024, 7, 7].
   public func outputShape(height: Int, width: Int) throws -> [Int] {
@@ -123,8 +122,9 @@ public final class Backbone: @unchecked Sendable {
     // Work units of `network.batch` consecutive images, dealt round-robin to the workers.
     let units = (count + network.batch - 1) / network.batch
     if workers == 1 {
-      OpenMP.setThreads(perImage)
-      for unit in 0..<units { try pool[0].run(unit: unit, of: count, input: input, output: out) }
+      try OpenMP.withThreads(perImage) {
+        for unit in 0..<units { try pool[0].run(unit: unit, of: count, input: input, output: out) }
+      }
       return
     }
     let failure = FirstError()
@@ -133,11 +133,12 @@ public final class Backbone: @unchecked Sendable {
     let next = Atomic<Int>(0)
     nonisolated(unsafe) let (src, dst) = (input, out)
     DispatchQueue.concurrentPerform(iterations: workers) { w in
-      OpenMP.setThreads(1)
-      while !failure.isSet {
-        let unit = next.add(1, ordering: .relaxed).oldValue
-        guard unit < units else { break }
-        do { try pool[w].run(unit: unit, of: count, input: src, output: dst) } catch { failure.set(error) }
+      OpenMP.withThreads(1) {
+        while !failure.isSet {
+          let unit = next.add(1, ordering: .relaxed).oldValue
+          guard unit < units else { break }
+          do { try pool[w].run(unit: unit, of: count, input: src, output: dst) } catch { failure.set(error) }
+        }
       }
     }
     if let error = failure.error { throw error }
@@ -157,57 +158,31 @@ public final class Backbone: @unchecked Sendable {
 
   private func network(height: Int, width: Int, threadsPerImage: Int, batch: Int) throws -> CompiledNetwork {
     let key = "\(height)x\(width)/\(threadsPerImage)/\(batch)"
-    pthread_mutex_lock(&lock)
-    defer { pthread_mutex_unlock(&lock) }
-    if let network = networks[key] { return network }
-    let (graph, tap) = try self.graph(height: height, width: width)
-    let network = try CompiledNetwork(
-      graph: graph, tap: tap, pooling: pooling, weights: weights, threadsPerImage: threadsPerImage, batch: batch)
-    networks[key] = network
-    return network
+    return try cache.withLock { cache in
+      if let network = cache.networks[key] { return network }
+      let (graph, tap) = try self.graph(height: height, width: width)
+      // oneDNN picks each primitive's blocking for the thread count it is created with.
+      let network = try OpenMP.withThreads(threadsPerImage) {
+        try CompiledNetwork(
+          graph: graph, tap: tap, pooling: pooling, weights: weights, threadsPerImage: threadsPerImage, batch: batch)
+      }
+      cache.networks[key] = network
+      return network
+    }
   }
 
   private func takeWorkspaces(_ network: CompiledNetwork, count: Int) throws -> [Workspace] {
-    let key = ObjectIdentifier(network).debugDescription
-    pthread_mutex_lock(&lock)
-    var free = workspaces[key] ?? []
-    let taken = Array(free.suffix(count))
-    free.removeLast(taken.count)
-    workspaces[key] = free
-    pthread_mutex_unlock(&lock)
-    var pool = taken
+    let key = ObjectIdentifier(network)
+    var pool = cache.withLock { cache in
+      let taken = Array((cache.workspaces[key] ?? []).suffix(count))
+      cache.workspaces[key]?.removeLast(taken.count)
+      return taken
+    }
     while pool.count < count { pool.append(try Workspace(network)) }
     return pool
   }
 
   private func giveBack(_ pool: [Workspace], _ network: CompiledNetwork) {
-    let key = ObjectIdentifier(network).debugDescription
-    pthread_mutex_lock(&lock)
-    workspaces[key, default: []].append(contentsOf: pool)
-    pthread_mutex_unlock(&lock)
+    cache.withLock { $0.workspaces[ObjectIdentifier(network), default: []].append(contentsOf: pool) }
   }
-}
-
-/// The first error thrown by any of several workers.
-final class FirstError: @unchecked Sendable {
-  // Sendable: all access goes through the mutex.
-  private var mutex = pthread_mutex_t()
-  private var stored: Error?
-
-  init() { pthread_mutex_init(&mutex, nil) }
-  deinit { pthread_mutex_destroy(&mutex) }
-
-  func set(_ error: Error) {
-    pthread_mutex_lock(&mutex)
-    if stored == nil { stored = error }
-    pthread_mutex_unlock(&mutex)
-  }
-
-  var error: Error? {
-    pthread_mutex_lock(&mutex)
-    defer { pthread_mutex_unlock(&mutex) }
-    return stored
-  }
-
-  var isSet: Bool { error != nil }
 }

@@ -1,7 +1,5 @@
 /// A backbone could not be built, loaded or run. The description says what failed, on what, and what to do.
 public enum BackboneError: Error, CustomStringConvertible, Equatable {
-  /// A oneDNN call failed.
-  case dnnl(operation: String, status: String)
   /// A weights file could not be parsed (corrupt, truncated, unsupported, or hostile).
   case badWeightsFile(path: String, reason: String)
   /// A weights file's pickle names code featx will not run.
@@ -19,8 +17,6 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
 
   public var description: String {
     switch self {
-    case .dnnl(let operation, let status):
-      return "oneDNN failed to \(operation): \(status). This is a featx bug; please report it with the command you ran."
     case .badWeightsFile(let path, let reason):
       return "\(path): not a usable weights file: \(reason). Pass a torchvision checkpoint (.pth) or .safetensors file."
     case .forbiddenGlobal(let path, let global):

@@ -6,7 +6,7 @@
 // convolution asked for ("any"), with BatchNorm folded in. Each image runs with N = 1, so a channel
 // range of a buffer is a dense tensor: DenseNet layers write straight into their block's buffer.
 
-import CDNNL
+import DNNL
 import Glibc
 
 /// 64-byte aligned, zeroed memory owned by Swift.
@@ -35,16 +35,16 @@ enum ActivationLayout: Equatable {
   case plain
   case blocked(Int)
 
-  var tag: dnnl_format_tag_t {
+  var tag: Layout {
     switch self {
-    case .plain: dnnl_nchw
-    case .blocked(16): dnnl_nChw16c
-    case .blocked: dnnl_nChw8c
+    case .plain: .nchw
+    case .blocked(16): .nChw16c
+    case .blocked: .nChw8c
     }
   }
 
   /// The blocked layout oneDNN's kernels prefer on this CPU.
-  static var preferredBlock: Int { dnnl_get_effective_cpu_isa().rawValue >= dnnl_cpu_isa_avx512_core.rawValue ? 16 : 8 }
+  static var preferredBlock: Int { CPU.avx512 ? 16 : 8 }
 
   /// Blocked if every view of the graph is block-aligned, else plain.
   static func choose(for graph: Graph, ops: ArraySlice<GraphOp>) -> ActivationLayout {
@@ -76,7 +76,7 @@ enum ArgumentSource {
 /// One primitive call.
 struct Step {
   let primitive: DNNLPrimitive
-  let arguments: [(Int32, ArgumentSource, dnnl_memory_desc_t)]
+  let arguments: [(ArgumentRole, ArgumentSource, MemoryDescriptor)]
 }
 
 /// A backbone compiled for one input size and one thread count per image.
@@ -111,7 +111,6 @@ final class CompiledNetwork: @unchecked Sendable {
       batch == 1 || CompiledNetwork.usesWholeBuffers(graph, opCount: tap.opCount),
       "CompiledNetwork: batch > 1 needs whole-buffer views")
     self.batch = batch
-    OpenMP.setThreads(threadsPerImage)
     let ops = graph.ops[0..<tap.opCount]
     layout = ActivationLayout.choose(for: graph, ops: ops)
     var constants: [AlignedBuffer] = []
@@ -120,9 +119,9 @@ final class CompiledNetwork: @unchecked Sendable {
     let engine = self.engine
     let stream = try DNNLStream(engine)
 
-    func describe(_ v: View) throws -> dnnl_memory_desc_t {
+    func describe(_ v: View) throws -> MemoryDescriptor {
       let shape = graph.buffers[v.buffer]
-      return try MemoryDesc.f32([batch, v.channels, shape.height, shape.width], v.buffer == 0 ? dnnl_nchw : layout.tag)
+      return try MemoryDescriptor([batch, v.channels, shape.height, shape.width], .float32, v.buffer == 0 ? .nchw : layout.tag)
     }
     func constant(_ values: [Float]) -> Int {
       let buffer = AlignedBuffer(bytes: values.count * 4)
@@ -145,25 +144,13 @@ final class CompiledNetwork: @unchecked Sendable {
         let dstMD = try describe(c.dst)
         let (o, g) = (c.dst.channels, c.groups)
         let weightDims = g == 1 ? [o, c.src.channels, c.kernel, c.kernel] : [g, o / g, c.src.channels / g, c.kernel, c.kernel]
-        var anyWeights = dnnl_memory_desc_t()
-        try dnnl(
-          dnnl_memory_desc_init_by_tag(
-            &anyWeights, Int32(weightDims.count), weightDims.map { dnnl_dim_t($0) }, dnnl_f32, dnnl_format_tag_any),
-          "describe \(c.weight)")
-        let biasMD = try MemoryDesc.f32([o], dnnl_a)
-        var desc = dnnl_convolution_desc_t()
-        var (s, w, b, d) = (srcMD, anyWeights, biasMD, dstMD)
-        let strides = [dnnl_dim_t(c.stride), dnnl_dim_t(c.stride)]
-        let padding = [dnnl_dim_t(c.padding), dnnl_dim_t(c.padding)]
-        try dnnl(
-          dnnl_convolution_forward_desc_init(
-            &desc, dnnl_forward_inference, dnnl_convolution_auto, &s, &w, &b, &d, strides, padding, padding),
-          "describe convolution \(c.weight)")
+        let anyWeights = try MemoryDescriptor(weightDims, .float32, .any)
+        let biasMD = try MemoryDescriptor([o], .float32, .a)
         let attributes = try DNNLAttributes()
         try attributes.setPostOps(sum: c.residual, relu: c.relu)
-        let primitive = try withUnsafePointer(to: &desc) {
-          try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: attributes, engine: engine, what: "convolution \(c.weight)")
-        }
+        let primitive = try DNNLPrimitive.convolution(
+          source: srcMD, weights: anyWeights, bias: biasMD, destination: dstMD, stride: c.stride, padding: c.padding,
+          attributes: attributes, engine: engine, what: "convolution \(c.weight)")
         // Fold the BatchNorm that follows the convolution: w' = w * s, b' = beta - mean * s, s = gamma / sqrt(var + eps).
         var kernel = try tensor(c.weight)
         var bias = [Float](repeating: 0, count: o)
@@ -175,61 +162,51 @@ final class CompiledNetwork: @unchecked Sendable {
             bias[oc] = Float(shift[oc])
           }
         }
-        let userMD = try MemoryDesc.f32(weightDims, g == 1 ? dnnl_oihw : dnnl_goihw)
-        let chosenMD = primitive.memoryDesc(dnnl_query_weights_md)
+        let userMD = try MemoryDescriptor(weightDims, .float32, g == 1 ? .oihw : .goihw)
+        let chosenMD = primitive.weightsDescriptor
         let weightIndex = try Network.reorder(
           kernel, from: userMD, to: chosenMD, engine: engine, stream: stream, into: &constants)
         steps.append(
           Step(
             primitive: primitive,
             arguments: [
-              (DNNL_ARG_SRC, .view(c.src), srcMD), (DNNL_ARG_WEIGHTS, .constant(weightIndex), chosenMD),
-              (DNNL_ARG_BIAS, .constant(constant(bias)), biasMD), (DNNL_ARG_DST, .view(c.dst), dstMD),
-              (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+              (.source, .view(c.src), srcMD), (.weights, .constant(weightIndex), chosenMD),
+              (.bias, .constant(constant(bias)), biasMD), (.destination, .view(c.dst), dstMD),
+              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
             ]))
 
       case .norm(let n):
         let srcMD = try describe(n.src)
         let dstMD = try describe(n.dst)
-        var desc = dnnl_batch_normalization_desc_t()
-        var sm = srcMD
-        var flags = dnnl_use_global_stats.rawValue | dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
-        if n.relu { flags |= dnnl_fuse_norm_relu.rawValue }
-        try dnnl(
-          dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_inference, &sm, Network.normEpsilon, flags),
-          "describe batch norm \(n.norm)")
-        let primitive = try withUnsafePointer(to: &desc) {
-          try DNNLPrimitive(
-            op: UnsafeRawPointer($0), attributes: try DNNLAttributes(), engine: engine, what: "batch norm \(n.norm)")
-        }
-        let vectorMD = try MemoryDesc.f32([n.src.channels], dnnl_a)
-        let chosenDst = primitive.memoryDesc(dnnl_query_dst_md)
-        guard MemoryDesc.equal(chosenDst, dstMD) else {
-          throw BackboneError.dnnl(operation: "lay out batch norm \(n.norm)", status: "unexpected destination layout")
+        let primitive = try DNNLPrimitive.batchNormalization(
+          source: srcMD, epsilon: Network.normEpsilon, relu: n.relu, engine: engine, what: "batch norm \(n.norm)")
+        let vectorMD = try MemoryDescriptor([n.src.channels], .float32, .a)
+        guard primitive.destinationDescriptor == dstMD else {
+          throw DNNLError(operation: "lay out batch norm \(n.norm)", status: "unexpected destination layout")
         }
         steps.append(
           Step(
             primitive: primitive,
             arguments: [
-              (DNNL_ARG_SRC, .view(n.src), srcMD), (DNNL_ARG_DST, .view(n.dst), dstMD),
-              (DNNL_ARG_MEAN, .constant(constant(try tensor(n.norm + ".running_mean"))), vectorMD),
-              (DNNL_ARG_VARIANCE, .constant(constant(try tensor(n.norm + ".running_var"))), vectorMD),
-              (DNNL_ARG_SCALE, .constant(constant(try tensor(n.norm + ".weight"))), vectorMD),
-              (DNNL_ARG_SHIFT, .constant(constant(try tensor(n.norm + ".bias"))), vectorMD),
-              (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+              (.source, .view(n.src), srcMD), (.destination, .view(n.dst), dstMD),
+              (.mean, .constant(constant(try tensor(n.norm + ".running_mean"))), vectorMD),
+              (.variance, .constant(constant(try tensor(n.norm + ".running_var"))), vectorMD),
+              (.scale, .constant(constant(try tensor(n.norm + ".weight"))), vectorMD),
+              (.shift, .constant(constant(try tensor(n.norm + ".bias"))), vectorMD),
+              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
             ]))
 
       case .pool(let p):
         let (srcMD, dstMD) = (try describe(p.src), try describe(p.dst))
         let primitive = try Network.pooling(
-          p.kind == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, srcMD, dstMD, kernel: p.kernel, stride: p.stride,
+          p.kind == .max ? .max : .averageExcludingPadding, srcMD, dstMD, kernel: p.kernel, stride: p.stride,
           padding: p.padding, engine: engine, what: "\(p.kind) pooling")
         steps.append(
           Step(
             primitive: primitive,
             arguments: [
-              (DNNL_ARG_SRC, .view(p.src), srcMD), (DNNL_ARG_DST, .view(p.dst), dstMD),
-              (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+              (.source, .view(p.src), srcMD), (.destination, .view(p.dst), dstMD),
+              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
             ]))
       }
     }
@@ -243,23 +220,23 @@ final class CompiledNetwork: @unchecked Sendable {
     if pooling != .flatten {
       let pooledBuffer = graph.buffers.count  // a workspace-only buffer after the graph's own
       finalView = View(buffer: pooledBuffer, channelOffset: 0, channels: tap.view.channels)
-      finalMD = try MemoryDesc.f32([batch, tap.view.channels, 1, 1], layout.tag)
+      finalMD = try MemoryDescriptor([batch, tap.view.channels, 1, 1], .float32, layout.tag)
       let primitive = try Network.pooling(
-        pooling == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding, tapMD, finalMD, kernel: (oh, ow), stride: 1,
+        pooling == .max ? .max : .averageExcludingPadding, tapMD, finalMD, kernel: (oh, ow), stride: 1,
         padding: 0, engine: engine, what: "\(pooling.rawValue) pooling of \(tap.name)")
       steps.append(
         Step(
           primitive: primitive,
           arguments: [
-            (DNNL_ARG_SRC, .view(tap.view), tapMD), (DNNL_ARG_DST, .view(finalView), finalMD),
-            (DNNL_ARG_SCRATCHPAD, .scratchpad, primitive.memoryDesc(dnnl_query_scratchpad_md)),
+            (.source, .view(tap.view), tapMD), (.destination, .view(finalView), finalMD),
+            (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
           ]))
       (oh, ow) = (1, 1)
     }
-    let plainMD = try MemoryDesc.f32([batch, tap.view.channels, oh, ow], dnnl_nchw)
+    let plainMD = try MemoryDescriptor([batch, tap.view.channels, oh, ow], .float32, .nchw)
     let toPlain = try DNNLPrimitive(reorderFrom: finalMD, to: plainMD, engine: engine, what: "output of \(tap.name)")
     steps.append(
-      Step(primitive: toPlain, arguments: [(DNNL_ARG_FROM, .view(finalView), finalMD), (DNNL_ARG_TO, .output, plainMD)]))
+      Step(primitive: toPlain, arguments: [(.from, .view(finalView), finalMD), (.to, .output, plainMD)]))
 
     outputCount = tap.view.channels * oh * ow
     outputShape =
@@ -295,8 +272,7 @@ final class Workspace: @unchecked Sendable {
   private let stream: DNNLStream
   private let buffers: [AlignedBuffer?]
   private let scratchpad: AlignedBuffer
-  private var memories: [[DNNLMemory]] = []
-  private var arguments: [[dnnl_exec_arg_t]] = []
+  private var arguments: [ExecutionArguments] = []
   /// Memory objects bound to the caller's input / output, rebound per image.
   private var inputMemories: [DNNLMemory] = []
   private var outputMemories: [DNNLMemory] = []
@@ -307,8 +283,7 @@ final class Workspace: @unchecked Sendable {
     buffers = network.bufferBytes.enumerated().map { $0.offset == 0 ? nil : AlignedBuffer(bytes: $0.element) }
     scratchpad = AlignedBuffer(bytes: network.scratchpadBytes)
     for step in network.steps {
-      var stepMemories: [DNNLMemory] = []
-      var stepArguments: [dnnl_exec_arg_t] = []
+      var stepArguments: [(ArgumentRole, DNNLMemory)] = []
       for (role, source, md) in step.arguments {
         let memory: DNNLMemory
         switch source {
@@ -318,7 +293,8 @@ final class Workspace: @unchecked Sendable {
         case .view(let v):
           let shape = network.graph.buffers.indices.contains(v.buffer) ? network.graph.buffers[v.buffer] : nil
           let planeFloats = (shape?.height ?? 1) * (shape?.width ?? 1) * network.batch
-          let pointer = buffers[v.buffer]!.pointer + v.channelOffset * planeFloats * 4
+          guard let buffer = buffers[v.buffer] else { preconditionFailure("Workspace: buffer \(v.buffer) was not allocated") }
+          let pointer = buffer.pointer + v.channelOffset * planeFloats * 4
           memory = try DNNLMemory(md, network.engine, pointer, "an activation")
         case .constant(let index):
           memory = try DNNLMemory(md, network.engine, network.constants[index].pointer, "a weight")
@@ -328,11 +304,9 @@ final class Workspace: @unchecked Sendable {
           memory = try DNNLMemory(md, network.engine, nil, "the output")
           outputMemories.append(memory)
         }
-        stepMemories.append(memory)
-        stepArguments.append(dnnl_exec_arg_t(arg: role, memory: memory.handle))
+        stepArguments.append((role, memory))
       }
-      memories.append(stepMemories)
-      arguments.append(stepArguments)
+      arguments.append(ExecutionArguments(stepArguments))
     }
   }
 
@@ -367,7 +341,7 @@ final class Workspace: @unchecked Sendable {
     for m in inputMemories { try m.bind(UnsafeMutableRawPointer(mutating: input)) }
     for m in outputMemories { try m.bind(output) }
     for (step, args) in zip(network.steps, arguments) {
-      try args.withUnsafeBufferPointer { try step.primitive.execute(stream, $0) }
+      try step.primitive.execute(stream, args)
     }
     try stream.wait()
   }
@@ -395,38 +369,26 @@ enum Network {
 
   /// Copies `values` (laid out as `from`) into a new constant laid out as `to`.
   static func reorder(
-    _ values: [Float], from: dnnl_memory_desc_t, to: dnnl_memory_desc_t, engine: DNNLEngine, stream: DNNLStream,
+    _ values: [Float], from: MemoryDescriptor, to: MemoryDescriptor, engine: DNNLEngine, stream: DNNLStream,
     into constants: inout [AlignedBuffer]
   ) throws -> Int {
-    let target = AlignedBuffer(bytes: MemoryDesc.bytes(to))
+    let target = AlignedBuffer(bytes: to.bytes)
     var source = values
     try source.withUnsafeMutableBytes { raw in
       let src = try DNNLMemory(from, engine, raw.baseAddress, "user weights")
       let dst = try DNNLMemory(to, engine, target.pointer, "reordered weights")
       let primitive = try DNNLPrimitive(reorderFrom: from, to: to, engine: engine, what: "weight reorder")
-      let args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: src.handle), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: dst.handle)]
-      try args.withUnsafeBufferPointer { try primitive.execute(stream, $0) }
+      try primitive.execute(stream, ExecutionArguments([(.from, src), (.to, dst)]))
       try stream.wait()
     }
     constants.append(target)
     return constants.count - 1
   }
-
   static func pooling(
-    _ algorithm: dnnl_alg_kind_t, _ src: dnnl_memory_desc_t, _ dst: dnnl_memory_desc_t, kernel: (Int, Int), stride: Int,
+    _ algorithm: PoolingAlgorithm, _ src: MemoryDescriptor, _ dst: MemoryDescriptor, kernel: (Int, Int), stride: Int,
     padding: Int, engine: DNNLEngine, what: String
   ) throws -> DNNLPrimitive {
-    var desc = dnnl_pooling_v2_desc_t()
-    var (s, d) = (src, dst)
-    let strides = [dnnl_dim_t(stride), dnnl_dim_t(stride)]
-    let window = [dnnl_dim_t(kernel.0), dnnl_dim_t(kernel.1)]
-    let pad = [dnnl_dim_t(padding), dnnl_dim_t(padding)]
-    let dilation: [dnnl_dim_t] = [0, 0]
-    try dnnl(
-      dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, algorithm, &s, &d, strides, window, dilation, pad, pad),
-      "describe \(what)")
-    return try withUnsafePointer(to: &desc) {
-      try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: try DNNLAttributes(), engine: engine, what: what)
-    }
+    try DNNLPrimitive.pooling(
+      algorithm, source: src, destination: dst, kernel: kernel, stride: stride, padding: padding, engine: engine, what: what)
   }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import Images
 
 /// A batch of decoded, preprocessed images (network input), with the rows that could not be read.
 final class DecodedBatch: @unchecked Sendable {

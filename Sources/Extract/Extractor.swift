@@ -3,6 +3,7 @@
 // store made with the same configuration; refuses one made with another.
 
 import Backbones
+import Images
 import Dispatch
 import FeatureStore
 import Foundation
@@ -84,7 +85,7 @@ public final class Extractor {
 
   public init(options: ExtractOptions, backbone: Backbone, weightsName: String) throws {
     try options.preprocessing.validate()
-    guard options.batchSize > 0 else { throw ExtractError.invalidPreprocessing("--batch must be at least 1") }
+    guard options.batchSize > 0 else { throw ExtractError.invalidBatchSize(options.batchSize) }
     self.options = options
     self.backbone = backbone
     self.weightsName = weightsName
@@ -114,7 +115,9 @@ public final class Extractor {
     let rows = StoreRows(
       classes: dataset.classes, classFolders: dataset.classFolders, paths: range.map { dataset.items[$0].relativePath },
       labels: range.map { labels[$0] }, split: range.map { split[$0] })
-    guard let size = options.preprocessing.fixedSize else { throw ExtractError.invalidPreprocessing("no fixed input size") }
+    guard let size = options.preprocessing.fixedSize else {
+      throw PreprocessingError(parameter: .crop, reason: "no fixed input size")
+    }
     let metadata = StoreMetadata(
       featxVersion: featxVersion, arch: backbone.name, weightsFile: weightsName, weightsSHA256: backbone.weights.sha256,
       layer: backbone.layer, pooling: backbone.pooling.rawValue, preprocess: options.preprocessing.json,

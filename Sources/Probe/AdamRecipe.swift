@@ -4,7 +4,7 @@
 // (torch's generator cannot be reproduced outside torch), and the loss and gradients run through
 // featx's GEMMs.
 
-import Backbones
+import DNNL
 import CKernels
 import Dispatch
 import Foundation
@@ -36,7 +36,7 @@ struct AdamRecipe {
     var model = LinearModel(dimension: d, classes: c)
     model.weights.withUnsafeMutableBufferPointer { rng.fillUniform($0, low: -bound, high: bound) }
     model.bias.withUnsafeMutableBufferPointer { rng.fillUniform($0, low: -bound, high: bound) }
-    let threads = s.threads > 0 ? s.threads : Backbone.onlineCPUs
+    let threads = s.threads > 0 ? s.threads : CPU.available
     let state = AdamState(
       parameters: model.parameters, dimension: d, classes: c, batchSize: s.batchSize,
       parts: max(1, min(threads, d / Self.blockRows)))
@@ -52,7 +52,7 @@ struct AdamRecipe {
       var crossEntropy = 0.0
       var correct = 0
       try data.train.gather(batches[0], into: state.batch(0, rows: batches[0].count))
-      state.logits(batch: 0, rows: batches[0].count)
+      try state.logits(batch: 0, rows: batches[0].count)
       for (b, rows) in batches.enumerated() {
         let m = rows.count
         // Loss (summed over the batch), predictions before the step, and dL/dlogits = (P - Y) / m.
@@ -64,7 +64,7 @@ struct AdamRecipe {
         let next = b + 1 < batches.count ? batches[b + 1] : nil
         if let next { try data.train.gather(next, into: state.batch((b + 1) % 2, rows: next.count)) }
         step += 1
-        descend(state, batch: b % 2, rows: m, nextRows: next?.count ?? 0, step: step)
+        try descend(state, batch: b % 2, rows: m, nextRows: next?.count ?? 0, step: step)
       }
       // Train loss and accuracy as the epoch ran (each batch before its step), as PyTorch loops report them:
       // a separate pass over the train rows would cost as much as the epoch's forward passes.
@@ -97,36 +97,50 @@ struct AdamRecipe {
   /// One step for the batch in slot `batch` (its residual in `state.residual`): per block of weight rows, the
   /// gradient, the Adam update and, when `nextRows` > 0, the next batch's (other slot) logits with the
   /// updated rows; then the bias, and the next logits into `state.residual`.
-  private func descend(_ state: AdamState, batch: Int, rows m: Int, nextRows: Int, step t: Int) {
+  private func descend(_ state: AdamState, batch: Int, rows m: Int, nextRows: Int, step t: Int) throws {
     let (d, c, parts) = (state.dimension, state.classes, state.parts)
     nonisolated(unsafe) let x = UnsafePointer(state.batch(batch, rows: m).baseAddress!)
     nonisolated(unsafe) let next = UnsafePointer(state.batch(1 - batch, rows: max(nextRows, 1)).baseAddress!)
     nonisolated(unsafe) let r = UnsafePointer(state.residual(rows: m).baseAddress!)
     let blocks = (d + Self.blockRows - 1) / Self.blockRows
+    let failure = FirstError()
     DispatchQueue.concurrentPerform(iterations: parts) { part in
-      GEMM.setThreads(1)
-      let g = state.gradientScratch(part)
-      let partial = state.partialLogits(part)
-      partial.update(repeating: 0)
-      for block in (part * blocks / parts)..<((part + 1) * blocks / parts) {
-        let first = block * Self.blockRows
-        let count = min(Self.blockRows, d - first)
-        let offset = first * c
-        // g[count, C] = x[:, first..<first+count]^T · residual
-        GEMM.multiply(x + first, transposeA: true, r, into: g.baseAddress!, m: count, n: c, k: m, lda: d)
-        adam(state, offset: offset, gradient: UnsafePointer(g.baseAddress!), count: count * c, step: t)
-        if nextRows > 0 {
-          GEMM.multiply(
-            next + first, state.parameters.baseAddress! + offset, into: partial.baseAddress!, m: nextRows, n: c, k: count,
-            beta: 1, lda: d)
+      do {
+        try GEMM.withThreads(1) {
+          try descendPart(
+            state, part: part, of: parts, blocks: blocks, x: x, next: next, r: r, rows: m, nextRows: nextRows, step: t)
         }
-      }
+      } catch { failure.set(error) }
     }
-    GEMM.setThreads(settings.threads)
+    try failure.rethrow()
     let biasGradient = Softmax.columnSums(UnsafeBufferPointer(start: r, count: m * c), classes: c)
     adam(state, offset: d * c, gradient: biasGradient, count: c, step: t)
     guard nextRows > 0 else { return }
-    state.logits(batch: nil, rows: nextRows)
+    try state.logits(batch: nil, rows: nextRows)
+  }
+
+  /// Part `part` of `descend`: the gradient, update and next logits of its share of the blocks of weight rows.
+  private func descendPart(
+    _ state: AdamState, part: Int, of parts: Int, blocks: Int, x: UnsafePointer<Float>, next: UnsafePointer<Float>,
+    r: UnsafePointer<Float>, rows m: Int, nextRows: Int, step t: Int
+  ) throws {
+    let (d, c) = (state.dimension, state.classes)
+    let g = state.gradientScratch(part)
+    let partial = state.partialLogits(part)
+    partial.update(repeating: 0)
+    for block in (part * blocks / parts)..<((part + 1) * blocks / parts) {
+      let first = block * Self.blockRows
+      let count = min(Self.blockRows, d - first)
+      let offset = first * c
+      // g[count, C] = x[:, first..<first+count]^T · residual
+      try GEMM.multiply(x + first, transposeA: true, r, into: g.baseAddress!, m: count, n: c, k: m, lda: d)
+      adam(state, offset: offset, gradient: UnsafePointer(g.baseAddress!), count: count * c, step: t)
+      if nextRows > 0 {
+        try GEMM.multiply(
+          next + first, state.parameters.baseAddress! + offset, into: partial.baseAddress!, m: nextRows, n: c, k: count,
+          beta: 1, lda: d)
+      }
+    }
   }
 
   /// One `torch.optim.Adam` step over parameters `offset..<offset+count` (PyTorch's formulation:
@@ -204,12 +218,12 @@ private final class AdamState: @unchecked Sendable {
 
   /// The residual buffer := bias + the logits of batch slot `batch` (one GEMM over the current weights), or,
   /// with `batch` nil, bias + the threads' partial logits summed in order.
-  func logits(batch: Int?, rows: Int) {
+  func logits(batch: Int?, rows: Int) throws {
     let out = residual(rows: rows)
     let bias = parameters.baseAddress! + dimension * classes
     for row in 0..<rows { (out.baseAddress! + row * classes).update(from: bias, count: classes) }
     if let batch {
-      GEMM.multiply(
+      try GEMM.multiply(
         UnsafePointer(self.batch(batch, rows: rows).baseAddress!), UnsafePointer(parameters.baseAddress!),
         into: out.baseAddress!, m: rows, n: classes, k: dimension, beta: 1)
       return

@@ -6,8 +6,7 @@
 // bfloat16 and the products accumulate in float32: twice float32's rate, and K is then exactly the Gram
 // matrix of the rounded features (a bfloat16 product is exact in float32), so it stays a Gram matrix.
 
-import Backbones
-import CDNNL
+import DNNL
 import CKernels
 import Dispatch
 import Foundation
@@ -24,10 +23,10 @@ public enum GramPrecision: String, Sendable, CaseIterable {
   /// What `self` means on this CPU; an explicit bf16 on a CPU without native bfloat16 is refused.
   public func resolved() throws -> GramPrecision {
     switch self {
-    case .automatic: return CPUFeatures.nativeBFloat16 ? .bfloat16 : .float32
+    case .automatic: return CPU.nativeBFloat16 ? .bfloat16 : .float32
     case .float32: return .float32
     case .bfloat16:
-      guard CPUFeatures.nativeBFloat16 else {
+      guard CPU.nativeBFloat16 else {
         throw ProbeError.badOption(
           "--gram bf16 needs a CPU with AVX512_BF16 or AMX, which this one lacks: use --gram auto or f32")
       }
@@ -149,10 +148,10 @@ public struct GramMatrix: Sendable {
       chunk.withUnsafeMutableBytes {
         pack(x, rows: n, dimension: d, columns: start..<(start + w), standardization, as: packing, into: $0.baseAddress!)
       }
-      chunk.withUnsafeBufferPointer { z in
-        coefficients.withUnsafeBufferPointer { a in
-          weights.withUnsafeMutableBufferPointer { out in
-            GEMM.multiply(
+      try chunk.withUnsafeBufferPointer { z in
+        try coefficients.withUnsafeBufferPointer { a in
+          try weights.withUnsafeMutableBufferPointer { out in
+            try GEMM.multiply(
               z.baseAddress!, transposeA: true, a.baseAddress!, into: out.baseAddress! + start * classes, m: w, n: classes,
               k: n, lda: w)
           }
@@ -174,7 +173,7 @@ public struct GramMatrix: Sendable {
   ) {
     guard rows > 0 else { return }
     let w = columns.count
-    let pieces = min(rows, 4 * ProcessInfo.processInfo.activeProcessorCount)
+    let pieces = min(rows, 4 * CPU.available)
     source.withUnsafeBufferPointer { s in
       func run(_ mean: UnsafePointer<Float>?, _ std: UnsafePointer<Float>?) {
         // Each piece writes its own rows of `target`.
@@ -213,12 +212,12 @@ public struct GramMatrix: Sendable {
   }
 
   /// `self · a` for an `columns × k` matrix.
-  func times(_ a: [Float], k: Int) -> [Float] {
+  func times(_ a: [Float], k: Int) throws -> [Float] {
     var out = [Float](repeating: 0, count: rows * k)
-    values.withUnsafeBufferPointer { kk in
-      a.withUnsafeBufferPointer { aa in
-        out.withUnsafeMutableBufferPointer { o in
-          GEMM.multiply(kk.baseAddress!, aa.baseAddress!, into: o.baseAddress!, m: rows, n: k, k: columns)
+    try values.withUnsafeBufferPointer { kk in
+      try a.withUnsafeBufferPointer { aa in
+        try out.withUnsafeMutableBufferPointer { o in
+          try GEMM.multiply(kk.baseAddress!, aa.baseAddress!, into: o.baseAddress!, m: rows, n: k, k: columns)
         }
       }
     }
@@ -236,35 +235,33 @@ private final class TileProducts {
   }
   private struct Product {
     var primitive: DNNLPrimitive
-    var left: dnnl_memory_desc_t
-    var right: dnnl_memory_desc_t
-    var sums: dnnl_memory_desc_t
+    var left: MemoryDescriptor
+    var right: MemoryDescriptor
+    var sums: MemoryDescriptor
   }
 
   private let engine: DNNLEngine
   private let stream: DNNLStream
-  private let type: dnnl_data_type_t
+  private let type: ElementType
   private var products: [Shape: Product] = [:]
 
   init(bfloat16: Bool) throws {
     engine = try DNNLEngine.shared()
     stream = try DNNLStream(engine)
-    type = bfloat16 ? dnnl_bf16 : dnnl_f32
+    type = bfloat16 ? .bfloat16 : .float32
   }
 
   private func product(_ shape: Shape) throws -> Product {
     if let known = products[shape] { return known }
-    var left = try MemoryDesc.make([shape.rows, shape.depth], type, dnnl_ab)
+    let left = try MemoryDescriptor([shape.rows, shape.depth], type, .ab)
     // Weights depth × columns stored column by column: exactly the packed right rows.
-    var right = try MemoryDesc.make([shape.depth, shape.columns], type, dnnl_ba)
-    var sums = try MemoryDesc.make([shape.rows, shape.columns], dnnl_f32, dnnl_ab)
-    var desc = dnnl_matmul_desc_t()
-    try dnnl(dnnl_matmul_desc_init(&desc, &left, &right, nil, &sums), "describe a Gram matrix tile product")
+    let right = try MemoryDescriptor([shape.depth, shape.columns], type, .ba)
+    let sums = try MemoryDescriptor([shape.rows, shape.columns], .float32, .ab)
     let attributes = try DNNLAttributes(userScratchpad: false)
     try attributes.setPostOps(sum: true, relu: false)
-    let primitive = try withUnsafePointer(to: &desc) {
-      try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: attributes, engine: engine, what: "a Gram matrix tile product")
-    }
+    let primitive = try DNNLPrimitive.matmul(
+      source: left, weights: right, destination: sums, attributes: attributes, engine: engine,
+      what: "a Gram matrix tile product")
     let made = Product(primitive: primitive, left: left, right: right, sums: sums)
     products[shape] = made
     return made
@@ -275,17 +272,12 @@ private final class TileProducts {
     columns: Int, depth: Int
   ) throws {
     let p = try product(Shape(rows: rows, columns: columns, depth: depth))
-    let memories = [
-      try DNNLMemory(p.left, engine, left, "Gram tile rows"), try DNNLMemory(p.right, engine, right, "Gram tile columns"),
-      try DNNLMemory(p.sums, engine, UnsafeMutableRawPointer(sums), "Gram tile sums"),
-    ]
-    let args = [
-      dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memories[0].handle),
-      dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: memories[1].handle),
-      dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: memories[2].handle),
-    ]
-    // The memory objects must outlive the execution (Swift may end their lifetimes after the last use).
-    try withExtendedLifetime(memories) { try args.withUnsafeBufferPointer { try p.primitive.execute(stream, $0) } }
+    let arguments = ExecutionArguments([
+      (.source, try DNNLMemory(p.left, engine, left, "Gram tile rows")),
+      (.weights, try DNNLMemory(p.right, engine, right, "Gram tile columns")),
+      (.destination, try DNNLMemory(p.sums, engine, UnsafeMutableRawPointer(sums), "Gram tile sums")),
+    ])
+    try p.primitive.execute(stream, arguments)
   }
 
   /// Waits for every product to finish.

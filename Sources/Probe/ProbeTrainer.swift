@@ -2,6 +2,7 @@
 // the regularisation picked on a validation part of train, then a refit on all of train — the recipe
 // CLIP and DINOv2 use to evaluate linear probes), and the bird workflow's recipe (minibatch Adam).
 
+import DNNL
 import Dispatch
 import Foundation
 import Support
@@ -115,15 +116,16 @@ public enum ProbeTrainer {
   public static func train(
     _ data: ProbeDataset, settings: ProbeSettings, progress: (ProbeEvent) -> Void = { _ in }
   ) throws -> TrainedProbe {
-    GEMM.setThreads(settings.threads)
-    let started = Date()
-    var result: TrainedProbe
-    switch settings.solver {
-    case .lbfgs: result = try trainLBFGS(data, settings, progress)
-    case .adam: result = try AdamRecipe(settings: settings).train(data, progress: progress)
+    try GEMM.withThreads(settings.threads) {
+      let started = Date()
+      var result: TrainedProbe
+      switch settings.solver {
+      case .lbfgs: result = try trainLBFGS(data, settings, progress)
+      case .adam: result = try AdamRecipe(settings: settings).train(data, progress: progress)
+      }
+      result.seconds = Date().timeIntervalSince(started)
+      return result
     }
-    result.seconds = Date().timeIntervalSince(started)
-    return result
   }
 
   // MARK: - L-BFGS with a regularisation sweep
@@ -233,9 +235,9 @@ public enum ProbeTrainer {
           var solver = GramLBFGS(gram: fit, labels: fitLabels, classes: classes, lambda: lambda)
           solver.maxIterations = settings.sweepMaxIterations
           solver.relativeTolerance = settings.rowSpaceTolerance
-          let result = solver.minimize(from: path)
+          let result = try solver.minimize(from: path)
           path = result.state
-          var logits = validation.times(result.state.a, k: classes)
+          var logits = try validation.times(result.state.a, k: classes)
           for r in 0..<held.count { for k in 0..<classes { logits[r * classes + k] += result.state.b[k] } }
           scores.append(
             FoldScore(logits: logits, labels: held.map { data.train.labels[$0] }, classes: classes, iterations: result.iterations)
@@ -261,12 +263,12 @@ public enum ProbeTrainer {
     solver.maxIterations = settings.maxIterations
     solver.relativeTolerance = settings.rowSpaceTolerance
     var history: [HistoryPoint] = []
-    let result = solver.minimize(from: start) { iteration, state, crossEntropy, accuracy in
+    let result = try solver.minimize(from: start) { iteration, state, crossEntropy, accuracy in
       progress(.iteration(iteration, loss: crossEntropy))
       var point = HistoryPoint(step: iteration, trainLoss: crossEntropy, trainAccuracy: accuracy)
       point.seconds = Date().timeIntervalSince(clock)
       if let testGram, let test = data.test {
-        var logits = testGram.times(state.a, k: classes)
+        var logits = try testGram.times(state.a, k: classes)
         for r in 0..<test.rows { for k in 0..<classes { logits[r * classes + k] += state.b[k] } }
         point.testLoss = Softmax.meanCrossEntropy(logits, labels: test.labels, classes: classes)
         point.testAccuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: classes), labels: test.labels)

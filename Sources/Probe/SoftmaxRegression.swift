@@ -1,6 +1,7 @@
 // Multinomial logistic (softmax) regression: the model every featx head is, and its loss and gradient
 // over a FeatureMatrix in row chunks (two GEMMs per chunk; nothing per sample in Swift but the softmax).
 
+import DNNL
 import Dispatch
 import Foundation
 
@@ -29,13 +30,13 @@ public struct LinearModel: Sendable, Equatable {
   }
 
   /// Logits `rows * classes` of `rows` feature rows (row-major).
-  public func logits(_ x: UnsafeBufferPointer<Float>, rows: Int) -> [Float] {
+  public func logits(_ x: UnsafeBufferPointer<Float>, rows: Int) throws -> [Float] {
     var out = [Float](repeating: 0, count: rows * classes)
     guard rows > 0 else { return out }
-    out.withUnsafeMutableBufferPointer { o in
+    try out.withUnsafeMutableBufferPointer { o in
       for r in 0..<rows { (o.baseAddress! + r * classes).update(from: bias, count: classes) }
-      weights.withUnsafeBufferPointer { w in
-        GEMM.multiply(x.baseAddress!, w.baseAddress!, into: o.baseAddress!, m: rows, n: classes, k: dimension, beta: 1)
+      try weights.withUnsafeBufferPointer { w in
+        try GEMM.multiply(x.baseAddress!, w.baseAddress!, into: o.baseAddress!, m: rows, n: classes, k: dimension, beta: 1)
       }
     }
     return out
@@ -45,7 +46,7 @@ public struct LinearModel: Sendable, Equatable {
   public func logits(_ matrix: FeatureMatrix) throws -> [Float] {
     var out = [Float](repeating: 0, count: matrix.rows * classes)
     try matrix.forEachChunk(maxRows: 1024) { range, chunk in
-      out.replaceSubrange((range.lowerBound * classes)..<(range.upperBound * classes), with: logits(chunk, rows: range.count))
+      out.replaceSubrange((range.lowerBound * classes)..<(range.upperBound * classes), with: try logits(chunk, rows: range.count))
     }
     return out
   }
@@ -204,7 +205,7 @@ final class SoftmaxObjective {
     var correct = 0
     var first = true
     try data.forEachChunk(maxRows: chunkRows) { range, chunk in
-      var probabilities = effective.logits(chunk, rows: range.count)
+      var probabilities = try effective.logits(chunk, rows: range.count)
       let pieces = probabilities.withUnsafeMutableBufferPointer {
         Softmax.residualsInPlace($0, labels: data.labels[range], classes: c, divisor: Float(n))
       }
@@ -212,9 +213,9 @@ final class SoftmaxObjective {
       correct += pieces.correct
       for r in 0..<range.count { for k in 0..<c { columnSums[k] += Double(probabilities[r * c + k]) } }
       // gradient_W += chunkᵀ · R
-      gradient.withUnsafeMutableBufferPointer { g in
-        probabilities.withUnsafeBufferPointer { residual in
-          GEMM.multiply(
+      try gradient.withUnsafeMutableBufferPointer { g in
+        try probabilities.withUnsafeBufferPointer { residual in
+          try GEMM.multiply(
             chunk.baseAddress!, transposeA: true, residual.baseAddress!, into: g.baseAddress!, m: d, n: c, k: range.count,
             beta: first ? 0 : 1)
         }

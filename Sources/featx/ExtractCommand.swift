@@ -2,6 +2,7 @@ import ArgumentParser
 import Backbones
 import Dispatch
 import Extract
+import Images
 import FeatureStore
 import Foundation
 

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Extract
+import Images
+import Predict
 import Foundation
 import Probe
 

@@ -1,4 +1,5 @@
 import Foundation
+import Charts
 import Probe
 
 /// The pictures `featx probe --plot DIR` writes: loss and accuracy curves, and the confusion matrix.

@@ -1,5 +1,5 @@
 import Backbones
-import Extract
+import Images
 import Foundation
 import Support
 import Testing

@@ -1,5 +1,6 @@
 import Backbones
 import Extract
+import Images
 import FeatureStore
 import Foundation
 import Support

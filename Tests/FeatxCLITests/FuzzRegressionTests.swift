@@ -4,6 +4,7 @@
 
 import Backbones
 import Extract
+import Images
 import FeatureStore
 import Foundation
 import Probe

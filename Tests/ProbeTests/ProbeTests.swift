@@ -1,4 +1,4 @@
-import Backbones
+import Backbones  // reads the fixtures (.safetensors)
 import Foundation
 import Probe
 import Support

@@ -2,7 +2,7 @@
 // maxPixels is small so that a decompression bomb is refused instead of exhausting memory.
 
 import CFuzzer
-import Extract
+import Images
 
 nonisolated(unsafe) let decoder = ImageDecoder(maxPixels: 4_000_000)
 // The code paths of --preset imagenet (Resize(shorter side) + CenterCrop + Normalize) and --preset seed

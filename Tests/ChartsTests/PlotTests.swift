@@ -4,7 +4,7 @@
 
 import CPNG
 import Foundation
-import Probe
+import Charts
 import Testing
 
 #if canImport(FoundationXML)

@@ -62,13 +62,13 @@ struct GramLBFGS {
   /// ⟨(U, u), (V, v)⟩ given K·U: tr((KU)ᵀ V) + uᵀv.
   private func inner(_ ku: [Float], _ v: [Float], _ ub: [Float], _ vb: [Float]) -> Double { dot(ku, v) + dot(ub, vb) }
 
-  func minimize(from start: State, iteration: (Int, State, Double, Double) -> Void = { _, _, _, _ in }) -> Result {
+  func minimize(from start: State, iteration: (Int, State, Double, Double) throws -> Void = { _, _, _, _ in }) throws -> Result {
     let n = labels.count
     var a = start.a
     var b = start.b
-    var ka = gram.times(a, k: classes)
+    var ka = try gram.times(a, k: classes)
     var (ce, accuracy, residual) = softmax(ka, b)
-    var kr = gram.times(residual, k: classes)
+    var kr = try gram.times(residual, k: classes)
     func objective(_ ce: Double, _ a: [Float], _ ka: [Float]) -> Double { ce + lambda / 2 * dot(a, ka) }
     var value = objective(ce, a, ka)
     // Gradient (natural coordinates): G = R + λA, g_b = column sums of R; K·G = K·R + λ·K·A.
@@ -85,10 +85,8 @@ struct GramLBFGS {
     var kg = kr
     axpy(lambda, ka, &kg)
     // Gradient norm at the origin: R0 = (uniform - onehot) / n.
-    let referenceNorm: Double = {
-      let zero = softmax([Float](repeating: 0, count: n * classes), [Float](repeating: 0, count: classes)).residual
-      return inner(gram.times(zero, k: classes), zero, biasGradient(zero), biasGradient(zero)).squareRoot()
-    }()
+    let zero = softmax([Float](repeating: 0, count: n * classes), [Float](repeating: 0, count: classes)).residual
+    let referenceNorm = inner(try gram.times(zero, k: classes), zero, biasGradient(zero), biasGradient(zero)).squareRoot()
     var s: [(a: [Float], b: [Float], ka: [Float])] = []
     var y: [(a: [Float], b: [Float], ka: [Float])] = []
     var rho: [Double] = []
@@ -172,7 +170,7 @@ struct GramLBFGS {
       iterations += 1
       var newA = a
       axpy(step, d, &newA)
-      let newKr = gram.times(trial.residual, k: classes)
+      let newKr = try gram.times(trial.residual, k: classes)
       let newG = gradient(trial.residual, newA)
       let newGb = biasGradient(trial.residual)
       var newKg = newKr
@@ -207,11 +205,11 @@ struct GramLBFGS {
       if iterations % refreshInterval == 0 {
         // K·a has been updated through combinations of K-images; rounding drifts it from the product (0.4 %
         // of the logits' size over 300 iterations on cub_birds50). Recompute it, and K·g with it.
-        ka = gram.times(a, k: classes)
+        ka = try gram.times(a, k: classes)
         kg = kr
         axpy(lambda, ka, &kg)
       }
-      iteration(iterations, State(a: a, b: b), ce, accuracy)
+      try iteration(iterations, State(a: a, b: b), ce, accuracy)
       if decrease < 1e-10 { break }
     }
     return Result(state: State(a: a, b: b), iterations: iterations, crossEntropy: ce, accuracy: accuracy)

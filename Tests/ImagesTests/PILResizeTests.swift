@@ -20,7 +20,7 @@
 // with `decodeImageFile`, so it also checks that the decoder matches PIL; it needs the datasets root
 // (`$FEATX_DATASETS`, else `shared/datasets` beside the repository) and is skipped without it.
 
-import Extract
+import Images
 import Foundation
 import Testing
 

@@ -1,4 +1,4 @@
-import Extract
+import Images
 import Foundation
 import Testing
 import TestSupport

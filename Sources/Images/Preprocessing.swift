@@ -85,22 +85,40 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     try JSONDecoder().decode(Preprocessing.self, from: Data(text.utf8))
   }
 
-  /// Checks the parameters (positive sizes, three means and stds, no zero std).
+  /// Checks the parameters before any image is read: positive sizes, a crop no larger than the resize,
+  /// three finite means and non-zero stds, and a fixed output size.
+  /// - Throws: `PreprocessingError` naming the parameter.
   public func validate() throws {
-    func bad(_ why: String) -> ExtractError { ExtractError.invalidPreprocessing(why) }
+    func bad(_ parameter: PreprocessingError.Parameter, _ why: String) -> PreprocessingError {
+      PreprocessingError(parameter: parameter, reason: why)
+    }
     switch resize {
-    case .exact(let h, let w)?: guard h > 0, w > 0 else { throw bad("resize must be positive") }
-    case .shorter(let s)?: guard s > 0 else { throw bad("resize must be positive") }
+    case .exact(let h, let w)?: guard h > 0, w > 0 else { throw bad(.resize, "sizes must be positive") }
+    case .shorter(let s)?: guard s > 0 else { throw bad(.resize, "the size must be positive") }
     case nil: break
     }
-    if let crop { guard crop.count == 2, crop.allSatisfy({ $0 > 0 }) else { throw bad("crop needs two positive sizes") } }
-    guard (mean == nil) == (std == nil) else { throw bad("give both --mean and --std, or neither") }
+    if let crop {
+      guard crop.count == 2, crop.allSatisfy({ $0 > 0 }) else { throw bad(.crop, "needs two positive sizes") }
+      switch resize {
+      case .exact(let h, let w)?:
+        guard crop[0] <= h, crop[1] <= w else {
+          throw bad(.crop, "\(crop[1])x\(crop[0]) is larger than the \(w)x\(h) resize, so no image could be cropped")
+        }
+      case .shorter(let s)?:
+        guard crop[0] <= s, crop[1] <= s else {
+          throw bad(.crop, "\(crop[1])x\(crop[0]) is larger than the resized shorter side \(s)")
+        }
+      case nil: break
+      }
+    }
+    guard (mean == nil) == (std == nil) else { throw bad(.normalization, "give both mean and std, or neither") }
     if let mean, let std {
-      guard mean.count == 3, std.count == 3 else { throw bad("mean and std need three values (R,G,B)") }
-      guard std.allSatisfy({ $0 != 0 && $0.isFinite }), mean.allSatisfy(\.isFinite) else { throw bad("std must be non-zero") }
+      guard mean.count == 3, std.count == 3 else { throw bad(.normalization, "mean and std need three values (R,G,B)") }
+      guard mean.allSatisfy(\.isFinite) else { throw bad(.normalization, "mean must be finite") }
+      guard std.allSatisfy({ $0 != 0 && $0.isFinite }) else { throw bad(.normalization, "std must be finite and non-zero") }
     }
     guard fixedSize != nil else {
-      throw bad("every image must end up the same size: add a crop (--crop 224) or resize to an exact size (--resize 224,224)")
+      throw bad(.crop, "every image must end up the same size: add a crop or resize to an exact size")
     }
   }
 
@@ -127,8 +145,8 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     }
     if let crop {
       guard out.height >= crop[0], out.width >= crop[1] else {
-        throw ExtractError.invalidPreprocessing(
-          "image of \(out.width)x\(out.height) is smaller than the \(crop[1])x\(crop[0]) crop")
+        throw ImageError(
+          path: path, kind: .tooSmall, detail: "\(out.width)x\(out.height) is smaller than the \(crop[1])x\(crop[0]) crop")
       }
       out = centerCrop(out, width: crop[1], height: crop[0])
     }
@@ -154,22 +172,23 @@ public struct Preprocessing: Codable, Equatable, Sendable {
   }
 }
 
-/// Extraction could not proceed. The description says what and what to do.
-public enum ExtractError: Error, CustomStringConvertible, Equatable {
-  case invalidPreprocessing(String)
-  case dataset(path: String, reason: String)
-  case output(path: String, reason: String)
-  case badImage(ImageError)
-  case interrupted(path: String, rowsComplete: Int, rows: Int, signal: Int32)
-
-  public var description: String {
-    switch self {
-    case .invalidPreprocessing(let why): "invalid preprocessing: \(why)"
-    case .dataset(let path, let reason): "\(path): \(reason)"
-    case .output(let path, let reason): "\(path): \(reason)"
-    case .badImage(let error): "\(error.description) (run without --strict to skip unreadable images)"
-    case .interrupted(let path, let done, let rows, _):
-      "interrupted: \(path) holds \(done) of \(rows) rows; run the same command again to resume"
-    }
+/// Preprocessing parameters that cannot work. The description says which parameter and why; the CLI
+/// maps `parameter` to its option.
+public struct PreprocessingError: Error, CustomStringConvertible, Equatable, Sendable {
+  /// The parameter at fault.
+  public enum Parameter: String, Sendable {
+    case resize, crop
+    /// The mean and std of Normalize.
+    case normalization
   }
+
+  public var parameter: Parameter
+  public var reason: String
+
+  public init(parameter: Parameter, reason: String) {
+    self.parameter = parameter
+    self.reason = reason
+  }
+
+  public var description: String { "invalid preprocessing: \(parameter.rawValue): \(reason)" }
 }

@@ -11,7 +11,7 @@ import Support
 /// Why an image could not be read. Extraction records the text and skips the image.
 public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
   public enum Kind: String, Sendable {
-    case unreadable, empty, corrupt, truncated, unsupported, tooLarge
+    case unreadable, empty, corrupt, truncated, unsupported, tooLarge, tooSmall
   }
   public var path: String
   public var kind: Kind
@@ -32,6 +32,7 @@ public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
     case .truncated: "truncated image: \(detail)"
     case .unsupported: "unsupported format: \(detail)"
     case .tooLarge: "too large: \(detail)"
+    case .tooSmall: "too small: \(detail)"
     }
   }
 

@@ -1,4 +1,4 @@
-import Extract
+import Images
 import Foundation
 
 /// Reads an 8-bit RGB reference PNG written by the fixture scripts.

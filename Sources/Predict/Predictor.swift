@@ -2,7 +2,8 @@
 // preprocessing the head's features were extracted with (read from the head, never from options).
 
 import Backbones
-import Extract
+import Images
+import Probe
 import FeatureStore
 import Foundation
 import Support
@@ -111,8 +112,8 @@ public final class Predictor {
           }
         }
       }
-      let probabilities = features.withUnsafeBufferPointer {
-        Softmax.probabilities(head.model.logits($0, rows: good.count), classes: head.model.classes)
+      let probabilities = try features.withUnsafeBufferPointer {
+        Softmax.probabilities(try head.model.logits($0, rows: good.count), classes: head.model.classes)
       }
       var slot = 0
       for (i, path) in part.enumerated() {
