@@ -28,6 +28,7 @@ let package = Package(
     .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
     .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
     .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+    .systemLibrary(name: "CCairo", pkgConfig: "pangocairo", providers: [.apt(["libcairo2-dev", "libpango1.0-dev"])]),
 
     // Libraries
     .target(name: "Support"),
@@ -40,7 +41,7 @@ let package = Package(
     .target(name: "Extract", dependencies: ["Images", "Backbones", "FeatureStore", "Support"]),
     .target(name: "Probe", dependencies: ["DNNL", "CKernels", "FeatureStore", "HDF5", "Support"]),
     .target(name: "Predict", dependencies: ["Images", "Backbones", "FeatureStore", "Probe", "Support"]),
-    .target(name: "Charts", dependencies: ["CPNG"]),
+    .target(name: "Charts", dependencies: ["CCairo", "CPNG", "Support"]),
 
     // CLI
     .executableTarget(
@@ -60,7 +61,7 @@ let package = Package(
     .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "Support", "TestSupport"]),
     .testTarget(name: "ExtractTests", dependencies: ["Extract", "Images", "Backbones", "FeatureStore", "Support", "TestSupport"]),
     .testTarget(name: "ProbeTests", dependencies: ["Probe", "Backbones", "DNNL", "FeatureStore", "HDF5", "Support", "TestSupport"]),
-    .testTarget(name: "ChartsTests", dependencies: ["Charts", "TestSupport", "CPNG"]),
+    .testTarget(name: "ChartsTests", dependencies: ["Charts", "CCairo", "CPNG", "TestSupport"]),
     .testTarget(
       name: "FeatxCLITests",
       dependencies: ["featx", "Images", "Backbones", "Extract", "FeatureStore", "HDF5", "Probe", "Predict", "TestSupport"]),
