@@ -27,20 +27,15 @@ public struct SplitConfig: Sendable, Equatable {
     case .none:
       return [UInt8](repeating: train, count: labels.count)
     case .random:
-      var rng = NumpyRandomState(seed: seed)
-      let perm = rng.permutation(labels.count)
+      let perm = SeededShuffle.permutation(count: labels.count, seed: seed)
       let trainCount = Int(Double(labels.count) * ratio)
       var parts = [UInt8](repeating: test, count: labels.count)
       for row in perm.prefix(trainCount) { parts[row] = train }
       return parts
     case .stratified:
-      var rng = NumpyRandomState(seed: seed)
       var parts = [UInt8](repeating: test, count: labels.count)
-      let groups = Dictionary(grouping: labels.indices, by: { labels[$0] })
-      for label in groups.keys.sorted(by: { ($0 < 0 ? Int64.max : $0) < ($1 < 0 ? Int64.max : $1) }) {
-        let rows = groups[label]!
-        let perm = rng.permutation(rows.count)
-        for i in perm.prefix(Int(Double(rows.count) * ratio)) { parts[rows[i]] = train }
+      for rows in SeededShuffle.byClass(labels: labels.map { Int($0) }, seed: seed) {
+        for row in rows.prefix(Int(Double(rows.count) * ratio)) { parts[row] = train }
       }
       return parts
     }

@@ -261,18 +261,15 @@ public struct ProbeDataset {
   }
 }
 
-/// Seeded, per-class hold-out of rows.
+/// Seeded, per-class hold-out of rows (`SeededShuffle.byClass`, the shuffle of the store's stratified split).
 enum SplitRows {
   /// `count` stratified folds: each class's rows in a numpy permutation, dealt round-robin.
   static func folds(_ rows: [Int], labels: [Int], count: Int, seed: UInt32) -> [(keep: [Int], held: [Int])] {
-    var rng = NumpyRandomState(seed: seed)
     var foldOf = [Int](repeating: 0, count: rows.count)
     var next = 0
-    let groups = Dictionary(grouping: rows.indices, by: { labels[$0] })
-    for label in groups.keys.sorted() {
-      let members = groups[label]!
-      for i in rng.permutation(members.count) {
-        foldOf[members[i]] = next % count
+    for members in SeededShuffle.byClass(labels: labels, seed: seed) {
+      for i in members {
+        foldOf[i] = next % count
         next += 1
       }
     }
@@ -281,16 +278,12 @@ enum SplitRows {
     }
   }
 
-  /// Holds out `fraction` of each class's rows (numpy permutation per class, one generator).
+  /// Holds out `fraction` of each class's rows (at least one of a class with two or more rows).
   static func holdOut(_ rows: [Int], labels: [Int], fraction: Double, seed: UInt32) -> (keep: [Int], held: [Int]) {
-    var rng = NumpyRandomState(seed: seed)
     var held = Set<Int>()
-    let groups = Dictionary(grouping: rows.indices, by: { labels[$0] })
-    for label in groups.keys.sorted() {
-      let members = groups[label]!
-      let perm = rng.permutation(members.count)
+    for members in SeededShuffle.byClass(labels: labels, seed: seed) {
       let count = members.count > 1 ? max(1, Int(Double(members.count) * fraction)) : 0
-      for i in perm.prefix(count) { held.insert(members[i]) }
+      held.formUnion(members.prefix(count))
     }
     return (
       rows.indices.filter { !held.contains($0) }.map { rows[$0] }, rows.indices.filter { held.contains($0) }.map { rows[$0] }
