@@ -1,6 +1,8 @@
 // Port of torchvision/models/densenet.py (Huang et al., "Densely Connected Convolutional Networks",
 // arXiv:1608.06993). Module and parameter names are torchvision's, so state_dict keys map 1:1.
 
+import Support
+
 /// DenseNet-BC as torchvision defines it.
 public enum DenseNet {
   /// Hyper-parameters of torchvision's `DenseNet(growth_rate, block_config, num_init_features, bn_size)`.
@@ -126,8 +128,4 @@ public enum DenseNet {
     guard !digits.isEmpty, layer.dropLast(digits.count).hasSuffix("denselayer") else { return key }
     return parts.dropLast(3).joined(separator: ".") + ".\(module)\(digit).\(suffix)"
   }
-}
-
-extension Character {
-  var isASCIIDigit: Bool { isASCII && isNumber }
 }

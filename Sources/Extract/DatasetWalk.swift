@@ -4,6 +4,7 @@
 
 import Foundation
 import Glibc
+import Support
 
 /// One image to extract.
 public struct DatasetItem: Sendable, Equatable {
@@ -288,8 +289,4 @@ public enum DatasetWalk {
     fields.append(current.trimmingCharacters(in: .whitespaces))
     return fields
   }
-}
-
-extension Character {
-  var isASCIIDigit: Bool { isASCII && isNumber }
 }
