@@ -181,8 +181,6 @@ enum Downloader {
     } catch {
       throw Failure(description: "cannot create \(folder): \(error.localizedDescription)")
     }
-    let temporary = target + ".partial-\(getpid())"
-    defer { unlink(temporary) }
     let data = try get(remote, progress: progress)
     if let sha256Prefix {
       let digest = data.withUnsafeBytes { SHA256.hex($0) }
@@ -191,11 +189,10 @@ enum Downloader {
       }
     }
     do {
-      try writeFileAtomically(temporary, [UInt8](data))
+      try writeFileAtomically(target, [UInt8](data))
     } catch {
-      throw Failure(description: "cannot write \(temporary): \(error)")
+      throw Failure(description: "cannot save the download: \(error)")
     }
-    guard rename(temporary, target) == 0 else { throw Failure(description: "cannot move the download to \(target)") }
   }
 
   /// GETs a URL (http, https, or file) into memory.

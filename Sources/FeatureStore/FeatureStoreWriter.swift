@@ -1,5 +1,6 @@
 import Glibc
 import HDF5
+import Support
 
 /// What is known about every row before any feature is computed.
 public struct StoreRows: Sendable, Equatable {
@@ -264,9 +265,7 @@ public final class FeatureStoreWriter {
     skipped: [(path: String, reason: String)],
     copyRows: (Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void
   ) throws {
-    let temporary = path + ".featx-tmp"
-    unlink(temporary)
-    do {
+    try replaceAtomically(path) { temporary in
       try storeCall {
         let file = try H5File(path: temporary, mode: .createExclusive)
         let root = try file.root()
@@ -304,22 +303,6 @@ public final class FeatureStoreWriter {
         try root.attributes.set("complete", .int64(1))
         try file.flush()
       }
-      try syncFile(temporary)
-      guard rename(temporary, path) == 0 else {
-        throw FeatureStoreError.invalid(
-          path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
-      }
-    } catch {
-      unlink(temporary)
-      throw error
     }
   }
-}
-
-/// Flushes a file's data to disk (so a finished store survives a power loss, not just a killed process).
-func syncFile(_ path: String) throws {
-  let fd = open(path, O_RDONLY)
-  guard fd >= 0 else { return }
-  defer { close(fd) }
-  _ = fsync(fd)
 }

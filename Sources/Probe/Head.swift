@@ -123,20 +123,9 @@ public struct Head: Sendable {
   /// The pooling of the backbone output that gives this head's input (store pooling, or probe-time pooling).
   public var effectivePooling: String { probePool == .none ? extraction.pooling : probePool.rawValue }
 
-  /// Writes the head atomically (temporary file beside `path`, then rename).
+  /// Writes the head atomically (`replaceAtomically`: a temporary file beside `path`, flushed, renamed).
   public func write(to path: String, report: ProbeReport?) throws {
-    let temporary = path + ".featx-tmp"
-    unlink(temporary)
-    do {
-      try storeWrite(temporary, report: report)
-      guard rename(temporary, path) == 0 else {
-        throw ProbeError.notAHead(
-          path: path, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
-      }
-    } catch {
-      unlink(temporary)
-      throw error
-    }
+    try replaceAtomically(path) { try storeWrite($0, report: report) }
   }
 
   private func storeWrite(_ path: String, report: ProbeReport?) throws {

@@ -48,30 +48,56 @@ public func readFile(_ path: String, limit: Int = Int.max) throws -> [UInt8] {
   return bytes
 }
 
-/// Writes `bytes` to `path` atomically: to a temporary file in the same folder, flushed, then renamed.
-public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
-  let temporary = path + ".featx-tmp"
-  let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-  guard fd >= 0 else { throw FileError.errno(temporary, "create it") }
-  var ok = false
-  defer {
-    close(fd)
-    if !ok { unlink(temporary) }
+/// Replaces `path` atomically with the file `write` makes: `write` gets a temporary path beside `path`
+/// (unique to this process, so two processes writing the same output never share one), the result is
+/// flushed to disk, renamed over `path`, and the folder flushed; on any error the temporary file is
+/// removed and `path` is untouched. Readers see the old file or the complete new one, never a part, even
+/// after a power loss; of two concurrent writers, the last rename wins and leaves one complete file.
+///
+/// - Throws: what `write` throws, or `FileError` naming the file that could not be flushed or renamed.
+public func replaceAtomically<R>(_ path: String, _ write: (_ temporary: String) throws -> R) throws -> R {
+  let temporary = "\(path).\(getpid()).featx-tmp"
+  unlink(temporary)
+  do {
+    let result = try write(temporary)
+    try flushToDisk(temporary)
+    guard rename(temporary, path) == 0 else { throw FileError.errno(path, "rename \(temporary) to it") }
+    let slash = path.lastIndex(of: "/")
+    let folder = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+    try? flushToDisk(folder)  // the rename itself; not every file system lets a folder be flushed
+    return result
+  } catch {
+    unlink(temporary)
+    throw error
   }
-  try bytes.withUnsafeBytes { buffer in
-    var done = 0
-    while done < buffer.count {
-      let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
-      if n < 0 {
-        if Glibc.errno == EINTR { continue }
-        throw FileError.errno(temporary, "write it")
+}
+
+/// Writes `bytes` to `path` atomically (`replaceAtomically`).
+public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+  try replaceAtomically(path) { temporary in
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw FileError.errno(temporary, "create it") }
+    defer { close(fd) }
+    try bytes.withUnsafeBytes { buffer in
+      var done = 0
+      while done < buffer.count {
+        let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
+        if n < 0 {
+          if Glibc.errno == EINTR { continue }
+          throw FileError.errno(temporary, "write it")
+        }
+        done += n
       }
-      done += n
     }
   }
-  guard fsync(fd) == 0 else { throw FileError.errno(temporary, "flush it") }
-  guard rename(temporary, path) == 0 else { throw FileError.errno(path, "rename \(temporary) to it") }
-  ok = true
+}
+
+/// `fsync` of a file or folder by path.
+public func flushToDisk(_ path: String) throws {
+  let fd = open(path, O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else { throw FileError.errno(path, "open it to flush it") }
+  defer { close(fd) }
+  guard fsync(fd) == 0 else { throw FileError.errno(path, "flush it to disk") }
 }
 
 /// True if a file (or directory) exists at `path`.
