@@ -28,10 +28,11 @@ let package = Package(
     .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
     .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
     .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+    .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
     .systemLibrary(name: "CCairo", pkgConfig: "pangocairo", providers: [.apt(["libcairo2-dev", "libpango1.0-dev"])]),
 
     // Libraries
-    .target(name: "Support"),
+    .target(name: "Support", dependencies: ["COpenSSL"]),
     .target(name: "CKernels"),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     .target(name: "DNNL", dependencies: ["CDNNL"]),

@@ -58,7 +58,7 @@ public enum Checkpoint {
     do { bytes = try readFile(path, limit: maxFileBytes) } catch let error as FileError {
       throw BackboneError.badWeightsFile(path: path, reason: error.reason)
     }
-    return try bytes.withUnsafeBytes { try parse($0, path: path, sha256: HashCache.sha256(path: path, bytes: $0)) }
+    return try bytes.withUnsafeBytes { try parse($0, path: path) }
   }
 
   /// Parses the bytes of a weights file; `path` is used in messages.

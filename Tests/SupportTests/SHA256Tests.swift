@@ -38,28 +38,3 @@ import TestSupport
     #expect(result.stdout.hasPrefix(SHA256.hex(bytes)))
   }
 }
-
-@Suite struct HashCacheTests {
-  /// A cached digest is reused for an unchanged file and dropped as soon as the file is rewritten.
-  @Test func cachedDigestFollowsTheFile() throws {
-    let dir = TemporaryDirectory()
-    let path = dir.path("weights.bin")
-    var bytes = [UInt8](repeating: 7, count: 3 << 20)
-    try writeFileAtomically(path, bytes)
-    let first = bytes.withUnsafeBytes { HashCache.sha256(path: path, bytes: $0, cacheDirectory: dir.path("cache")) }
-    #expect(first == SHA256.hex(bytes))
-    let cache = try String(contentsOfFile: dir.path("cache/sha256-cache"), encoding: .utf8)
-    #expect(cache.contains(first))
-    // A lie in the cache for this file's key is believed only while the file is unchanged...
-    let forged = cache.replacingOccurrences(of: first, with: String(repeating: "0", count: 64))
-    try forged.write(toFile: dir.path("cache/sha256-cache"), atomically: true, encoding: .utf8)
-    #expect(
-      bytes.withUnsafeBytes { HashCache.sha256(path: path, bytes: $0, cacheDirectory: dir.path("cache")) }
-        == String(repeating: "0", count: 64))
-    // ...and a rewrite (new inode, new change time) makes featx hash again.
-    bytes[5] = 8
-    try writeFileAtomically(path, bytes)
-    #expect(
-      bytes.withUnsafeBytes { HashCache.sha256(path: path, bytes: $0, cacheDirectory: dir.path("cache")) } == SHA256.hex(bytes))
-  }
-}
