@@ -24,9 +24,7 @@ struct AdamRecipe {
 
   func train(_ data: ProbeDataset, progress: (ProbeEvent) -> Void) throws -> TrainedProbe {
     let s = settings
-    guard s.epochs > 0, s.batchSize > 0, s.learningRate > 0 else {
-      throw ProbeError.badOption("--epochs, --batch and --lr must be positive")
-    }
+    try s.validate()
     let d = data.train.dimension
     let c = data.classes.count
     var rng = NumpyRandomState(seed: s.seed)

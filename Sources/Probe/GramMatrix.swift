@@ -27,8 +27,8 @@ public enum GramPrecision: String, Sendable, CaseIterable {
     case .float32: return .float32
     case .bfloat16:
       guard CPU.nativeBFloat16 else {
-        throw ProbeError.badOption(
-          "--gram bf16 needs a CPU with AVX512_BF16 or AMX, which this one lacks: use --gram auto or f32")
+        throw ProbeError.invalidSetting(
+          .gramPrecision, reason: "bf16 needs a CPU with AVX512_BF16 or AMX, which this one lacks; use auto or f32")
       }
       return .bfloat16
     }

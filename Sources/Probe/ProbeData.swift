@@ -211,7 +211,8 @@ public struct ProbeDataset {
     try store.requireComplete()
     let shape = store.metadata.featureShape
     if pool != .none, shape.count != 3 {
-      throw ProbeError.badOption("--pool \(pool.rawValue) needs a flattened [C, H, W] store; \(path) holds \(shape)")
+      throw ProbeError.invalidSetting(
+        .pooling, reason: "\(pool.rawValue) pooling needs a flattened [C, H, W] store; \(path) holds \(shape)")
     }
     let labels = try store.labels()
     let split = try store.split()

@@ -3,7 +3,8 @@ public enum ProbeError: Error, CustomStringConvertible, Equatable {
   case noTrainRows(path: String)
   case tooFewClasses(path: String, found: Int)
   case nonFinite(path: String, row: Int, image: String)
-  case badOption(String)
+  /// A training setting that cannot work (the CLI names its option).
+  case invalidSetting(ProbeSetting, reason: String)
   case notAHead(path: String, reason: String)
   case dimensionMismatch(head: String, expected: Int, got: Int)
   case weightsMismatch(head: String, expected: String, got: String, file: String)
@@ -16,8 +17,8 @@ public enum ProbeError: Error, CustomStringConvertible, Equatable {
       "\(path): the train rows hold \(found) class(es); a classifier needs at least 2."
     case .nonFinite(let path, let row, let image):
       "\(path): row \(row) (\(image)) holds NaN or infinite values; re-extract that image or remove the row."
-    case .badOption(let text):
-      text
+    case .invalidSetting(let setting, let reason):
+      "invalid probe setting \(setting.rawValue): \(reason)"
     case .notAHead(let path, let reason):
       "\(path): not a featx head (\(reason)). Pass a file written by `featx probe`."
     case .dimensionMismatch(let head, let expected, let got):
@@ -27,4 +28,19 @@ public enum ProbeError: Error, CustomStringConvertible, Equatable {
         + "Pass the same weights file with --weights."
     }
   }
+}
+
+/// The settings of `ProbeSettings` that `ProbeError.invalidSetting` can name.
+public enum ProbeSetting: String, Sendable {
+  case threads
+  case lambdas = "L2 strengths"
+  case maxIterations = "maximum iterations"
+  case sweepIterations = "iterations per L2 value of the sweep"
+  case validationFraction = "validation fraction"
+  case gramPrecision = "Gram precision"
+  case epochs
+  case batchSize = "batch size"
+  case learningRate = "learning rate"
+  case weightDecay = "weight decay"
+  case pooling
 }

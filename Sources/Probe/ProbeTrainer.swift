@@ -63,6 +63,34 @@ public struct ProbeSettings: Sendable {
     return s
   }
 
+  /// Checks every number before training starts.
+  /// - Throws: `ProbeError.invalidSetting` naming the first setting that cannot work.
+  public func validate() throws {
+    func bad(_ setting: ProbeSetting, _ reason: String) -> ProbeError { .invalidSetting(setting, reason: reason) }
+    guard threads >= 0 else { throw bad(.threads, "must be 0 (every CPU) or more, not \(threads)") }
+    switch solver {
+    case .lbfgs:
+      guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+        throw bad(.lambdas, "must be finite and non-negative")
+      }
+      guard maxIterations >= 1 else { throw bad(.maxIterations, "must be at least 1, not \(maxIterations)") }
+      guard sweepMaxIterations >= 1 else { throw bad(.sweepIterations, "must be at least 1, not \(sweepMaxIterations)") }
+      guard validationFraction > 0, validationFraction < 1 else {
+        throw bad(.validationFraction, "must be between 0 and 1, not \(validationFraction)")
+      }
+      _ = try gramPrecision.resolved()
+    case .adam:
+      guard epochs >= 1 else { throw bad(.epochs, "must be at least 1, not \(epochs)") }
+      guard batchSize >= 1 else { throw bad(.batchSize, "must be at least 1, not \(batchSize)") }
+      guard learningRate > 0, learningRate.isFinite else {
+        throw bad(.learningRate, "must be a positive number, not \(learningRate)")
+      }
+      guard weightDecay >= 0, weightDecay.isFinite else {
+        throw bad(.weightDecay, "must be a non-negative number, not \(weightDecay)")
+      }
+    }
+  }
+
   /// 10 down to 1e-6 in decades (scikit-learn's C = 1 is λ = 1/n: 6e-3 for 160 rows, 1e-4 for 9430).
   public static let defaultLambdas: [Double] = [10, 1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]
 }
@@ -116,7 +144,8 @@ public enum ProbeTrainer {
   public static func train(
     _ data: ProbeDataset, settings: ProbeSettings, progress: (ProbeEvent) -> Void = { _ in }
   ) throws -> TrainedProbe {
-    try GEMM.withThreads(settings.threads) {
+    try settings.validate()
+    return try GEMM.withThreads(settings.threads) {
       let started = Date()
       var result: TrainedProbe
       switch settings.solver {
@@ -139,9 +168,6 @@ public enum ProbeTrainer {
     let classes = data.classes.count
     let standardization = settings.standardize ? try Standardization.fit(data.train) : nil
     let lambdas = settings.lambdas.sorted(by: >)
-    guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
-      throw ProbeError.badOption("--l2 values must be finite and non-negative")
-    }
     var sweep: [SweepPoint] = []
     var best = lambdas[0]
     var start = [Float](repeating: 0, count: data.train.dimension * classes + classes)
@@ -212,9 +238,6 @@ public enum ProbeTrainer {
     let clock = Date()
     let classes = data.classes.count
     let lambdas = settings.lambdas.sorted(by: >)
-    guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
-      throw ProbeError.badOption("--l2 values must be finite and non-negative")
-    }
     let standardization = settings.standardize ? try Standardization.fit(data.train) : nil
     let (gram, testGram) = try GramMatrix.compute(
       train: data.train, test: data.test, standardization: standardization, precision: settings.gramPrecision)

@@ -89,12 +89,30 @@ struct ProbeCommand: ParsableCommand {
     guard ["default", "seed"].contains(recipe) else { throw ValidationError("--recipe must be default or seed") }
     if let valRatio { guard valRatio > 0, valRatio < 1 else { throw ValidationError("--val-ratio must be in (0, 1)") } }
     _ = try memoryLimit()
-    _ = try lambdas()
+    do { try settings().validate() } catch ProbeError.invalidSetting(let setting, let reason) {
+      throw ValidationError("\(Self.option(for: setting)) \(reason)")
+    }
   }
 
-  func run() throws {
-    try HDF5Guard.check(features, as: .store)
-    let data = try ProbeDataset.load(path: features, pool: pool, valRatio: valRatio, seed: seed, maxMemory: try memoryLimit())
+  /// The option that sets `setting` (the library names settings, not flags).
+  static func option(for setting: ProbeSetting) -> String {
+    switch setting {
+    case .threads: "--threads"
+    case .lambdas: "--l2"
+    case .maxIterations: "--max-iterations"
+    case .sweepIterations: "--sweep-iterations"
+    case .validationFraction: "the validation fraction"
+    case .gramPrecision: "--gram"
+    case .epochs: "--epochs"
+    case .batchSize: "--batch"
+    case .learningRate: "--lr"
+    case .weightDecay: "--weight-decay"
+    case .pooling: "--pool"
+    }
+  }
+
+  /// The training settings the options ask for.
+  func settings() throws -> ProbeSettings {
     var settings = recipe == "seed" ? ProbeSettings.seedRecipe : ProbeSettings()
     settings.threads = threads
     settings.seed = seed
@@ -107,6 +125,18 @@ struct ProbeCommand: ParsableCommand {
     if let lr { settings.learningRate = lr }
     if let batch { settings.batchSize = batch }
     if let weightDecay { settings.weightDecay = weightDecay }
+    return settings
+  }
+
+  func run() throws {
+    try HDF5Guard.check(features, as: .store)
+    let settings = try settings()
+    let data: ProbeDataset
+    do {
+      data = try ProbeDataset.load(path: features, pool: pool, valRatio: valRatio, seed: seed, maxMemory: try memoryLimit())
+    } catch ProbeError.invalidSetting(let setting, let reason) {
+      throw ValidationError("\(Self.option(for: setting)): \(reason)")
+    }
     guard let store = data.store else { return }
     if store.metadata.usesRandomWeights {
       Terminal.warn(
@@ -157,11 +187,11 @@ struct ProbeCommand: ParsableCommand {
 
   func lambdas() throws -> [Double]? {
     guard let l2 else { return nil }
-    let values = l2.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-    guard !values.isEmpty, values.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+    let values = l2.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.count == l2.split(separator: ",").count, values.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
       throw ValidationError("--l2 takes non-negative numbers, e.g. 1e-4 or 1e-2,1e-3,1e-4")
     }
-    return values.map { $0! }
+    return values
   }
 
   func memoryLimit() throws -> Int? {
@@ -174,7 +204,9 @@ struct ProbeCommand: ParsableCommand {
       factor = unit
       text.removeLast()
     }
-    guard let value = Double(text), value > 0 else { throw ValidationError("--max-memory takes a size like 2G or 500M") }
+    guard let value = Double(text), value > 0, value.isFinite, value * factor < 9e18 else {
+      throw ValidationError("--max-memory takes a size like 2G or 500M, not '\(maxMemory)'")
+    }
     return Int(value * factor)
   }
 }
