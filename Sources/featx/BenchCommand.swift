@@ -22,6 +22,26 @@ struct BenchCommand: ParsableCommand {
   @Flag(help: "Print one JSON object.")
   var json = false
 
+  func validate() throws {
+    guard batch >= 1 else { throw ValidationError("--batch must be at least 1 image, not \(batch)") }
+    guard size >= 32 else { throw ValidationError("--size must be at least 32 pixels, not \(size)") }
+    guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be a positive number, not \(seconds)") }
+  }
+
+  /// What `--json` prints.
+  struct Result: Encodable {
+    var arch: String
+    var layer: String
+    var batch: Int
+    var threads: Int
+    var size: Int
+    var imagesPerSecond: Double
+    var bestImagesPerSecond: Double
+    var gflops: Double
+    var iterations: Int
+    var warmupSeconds: Double
+  }
+
   func run() throws {
     var options = backbone
     if options.weights == nil { options.weights = "random" }
@@ -51,14 +71,11 @@ struct BenchCommand: ParsableCommand {
     let median = times[times.count / 2]
     let imagesPerSecond = Double(batch) / median
     let gflops = 2 * Double(net.multiplyAdds(height: size, width: size)) * imagesPerSecond / 1e9
-    let result: [String: Any] = [
-      "arch": net.name, "layer": net.layer, "batch": batch, "threads": net.threads, "size": size,
-      "images_per_second": imagesPerSecond, "gflops": gflops, "iterations": times.count, "warmup_seconds": warmup,
-      "best_images_per_second": Double(batch) / times[0],
-    ]
+    let result = Result(
+      arch: net.name, layer: net.layer, batch: batch, threads: net.threads, size: size, imagesPerSecond: imagesPerSecond,
+      bestImagesPerSecond: Double(batch) / times[0], gflops: gflops, iterations: times.count, warmupSeconds: warmup)
     if json {
-      let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
-      print(String(decoding: data, as: UTF8.self))
+      print(try JSONText.encode(result))
     } else {
       print(
         String(

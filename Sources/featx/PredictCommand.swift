@@ -42,7 +42,9 @@ struct PredictCommand: ParsableCommand {
   var threads: Int = 0
 
   func validate() throws {
-    guard topK >= 0 else { throw ValidationError("--top-k must be 0 (all) or more") }
+    guard topK >= 0 else { throw ValidationError("--top-k must be 0 (all) or more, not \(topK)") }
+    guard batch >= 1 else { throw ValidationError("--batch must be at least 1 image, not \(batch)") }
+    guard threads >= 0 else { throw ValidationError("--threads must be 0 (every CPU) or more, not \(threads)") }
     guard !images.isEmpty else { throw ValidationError("give at least one image or folder") }
   }
 
@@ -71,6 +73,19 @@ struct PredictCommand: ParsableCommand {
   }
 }
 
+/// One image in `featx predict --format json`.
+struct JSONPrediction: Encodable {
+  struct Ranked: Encodable {
+    var `class`: String
+    var label: Int
+    var probability: Double
+  }
+  var path: String
+  /// Why the image could not be classified (omitted when it was).
+  var error: String?
+  var predictions: [Ranked]
+}
+
 /// Output of `featx predict`.
 enum PredictionText {
   static func render(_ predictions: [Prediction], classes: [String], topK: Int, format: PredictCommand.Format) -> String {
@@ -83,18 +98,12 @@ enum PredictionText {
       }
       return out
     case .json:
-      let rows: [[String: Any]] = predictions.map { p in
-        var row: [String: Any] = ["path": p.path]
-        if let error = p.error { row["error"] = error }
-        row["predictions"] = p.top(topK).map {
-          ["class": classes[$0.index], "label": $0.index, "probability": Double($0.probability)]
-        }
-        return row
+      let rows = predictions.map { p in
+        JSONPrediction(
+          path: p.path, error: p.error,
+          predictions: p.top(topK).map { .init(class: classes[$0.index], label: $0.index, probability: Double($0.probability)) })
       }
-      let data =
-        (try? JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]))
-        ?? Data()
-      return String(decoding: data, as: UTF8.self) + "\n"
+      return ((try? JSONText.encode(rows)) ?? "[]") + "\n"
     case .csv:
       let k = topK > 0 ? min(topK, classes.count) : classes.count
       var header = ["path", "error"]
