@@ -163,12 +163,16 @@ public struct StoreMetadata: Sendable, Equatable {
 /// A feature store could not be read or written. The description names the file and what to do.
 public enum FeatureStoreError: Error, CustomStringConvertible, Equatable {
   case missingFile(path: String)
-  case notHDF5(path: String)
+  /// Not an HDF5 file; `looksLike` says what it is, when its first bytes tell ("a PNG image").
+  case notHDF5(path: String, looksLike: String?)
   case wrongFormat(path: String, found: String)
   case newerVersion(path: String, version: Int64)
   case missingDataset(path: String, name: String)
   case missingAttribute(path: String, name: String)
   case invalid(path: String, reason: String)
+  /// A value in a dataset that the format does not allow (e.g. a label that names no class); `row` is the
+  /// first such row.
+  case badValue(path: String, dataset: String, row: Int, reason: String)
   case incomplete(path: String, rowsComplete: Int, rows: Int)
   case hdf5(HDF5Error)
 
@@ -176,8 +180,9 @@ public enum FeatureStoreError: Error, CustomStringConvertible, Equatable {
     switch self {
     case .missingFile(let path):
       "\(path): no such file. Check the path, or create a store with `featx extract DATASET -o \(path)`."
-    case .notHDF5(let path):
-      "\(path): not an HDF5 file (no HDF5 signature). Pass a feature store written by `featx extract`."
+    case .notHDF5(let path, let looksLike):
+      "\(path): not an HDF5 file (\(looksLike.map { "it is \($0)" } ?? "no HDF5 signature")). "
+        + "Pass a feature store written by `featx extract`."
     case .wrongFormat(let path, let found):
       "\(path): not a featx feature store (format tag '\(found)', expected '\(StoreFormat.tag)'). "
         + "Pass a file written by `featx extract`."
@@ -190,6 +195,8 @@ public enum FeatureStoreError: Error, CustomStringConvertible, Equatable {
       "\(path): damaged feature store, attribute '\(name)' is missing. Re-run `featx extract` to rebuild it."
     case .invalid(let path, let reason):
       "\(path): damaged feature store: \(reason). Re-run `featx extract` to rebuild it."
+    case .badValue(let path, let dataset, let row, let reason):
+      "\(path): /\(dataset) row \(row) \(reason). Fix the program that wrote this store (docs/FORMAT.md), or re-run `featx extract`."
     case .incomplete(let path, let done, let rows):
       "\(path): extraction is incomplete (\(done) of \(rows) rows). Resume it by running the same `featx extract` command again."
     case .hdf5(let error):

@@ -1,4 +1,5 @@
 import CHDF5
+import Glibc
 
 /// An open HDF5 file. Closed when the last reference goes away.
 ///
@@ -42,11 +43,45 @@ public final class H5File {
     }
     guard id < 0 else { return id }
     let verb = mode == .truncate || mode == .createExclusive ? "create" : "open"
-    var detail = takeErrorStack()
-    if detail.contains("lock") {
-      detail = "it is open in another process (is another featx still writing it?); wait for it or stop it"
+    let stack = takeErrorStack()
+    let (failure, detail) = classifyOpenFailure(path, mode, stack)
+    throw HDF5Error(operation: "\(verb) HDF5 file \(path)", detail: detail, openFailure: failure)
+  }
+
+  /// Why `H5Fopen`/`H5Fcreate` failed, told apart so that only a file another process really holds is
+  /// reported as such: a lock error is believed only if taking the same lock ourselves fails too.
+  private static func classifyOpenFailure(_ path: String, _ mode: Mode, _ stack: String) -> (HDF5Error.OpenFailure, String) {
+    if let start = stack.firstRange(of: "truncated file: eof = ") {
+      let numbers = stack[start.upperBound...].split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+      let (bytes, expected) = (numbers.first ?? 0, numbers.count >= 3 ? numbers[2] : 0)
+      return (
+        .truncated,
+        "the file is truncated: it has \(bytes) bytes but its header says \(expected) (an interrupted copy or download, or a full disk); copy it again or re-create it"
+      )
     }
-    throw HDF5Error(operation: "\(verb) HDF5 file \(path)", detail: detail)
+    if stack.contains("unable to lock") {
+      if heldByAnotherProcess(path, exclusive: mode != .readOnly) {
+        return (.locked, "it is open in another process (is another featx still writing it?); wait for it or stop it")
+      }
+      return (
+        .lockingUnsupported,
+        "HDF5 could not lock it (\(stack)); on a file system without locks (some network mounts) set HDF5_USE_FILE_LOCKING=FALSE"
+      )
+    }
+    return (.other, stack)
+  }
+
+  /// True if another process holds a lock on `path` that conflicts with the one HDF5 takes (shared for
+  /// reading, exclusive for writing). HDF5 1.10 locks with `flock`.
+  private static func heldByAnotherProcess(_ path: String, exclusive: Bool) -> Bool {
+    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    if flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 {
+      flock(fd, LOCK_UN)
+      return false
+    }
+    return errno == EWOULDBLOCK
   }
 
   deinit { H5Fclose(id) }

@@ -9,10 +9,25 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable {
   public var operation: String
   /// The most specific lines of HDF5's error stack, innermost last (may be empty).
   public var detail: String
+  /// Why a file could not be opened or created (nil for other calls).
+  public var openFailure: OpenFailure?
 
-  public init(operation: String, detail: String) {
+  /// Why `H5Fopen` or `H5Fcreate` failed.
+  public enum OpenFailure: Sendable, Equatable {
+    /// Another process holds the file's lock (checked with the lock itself).
+    case locked
+    /// HDF5 reported a lock error, but nobody holds the lock: the file system does not support locks.
+    case lockingUnsupported
+    /// The file is shorter than its superblock says.
+    case truncated
+    /// Anything else: damaged structures, permissions, a missing folder.
+    case other
+  }
+
+  public init(operation: String, detail: String, openFailure: OpenFailure? = nil) {
     self.operation = operation
     self.detail = detail
+    self.openFailure = openFailure
   }
 
   public var description: String {

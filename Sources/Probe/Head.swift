@@ -186,7 +186,10 @@ public struct Head: Sendable {
   /// - Throws: `ProbeError.notAHead` naming the file for anything that is not a complete featx head.
   public static func read(path: String) throws -> Head {
     guard fileExists(path) else { throw ProbeError.notAHead(path: path, reason: "no such file") }
-    guard H5File.isHDF5(path: path) else { throw ProbeError.notAHead(path: path, reason: "not an HDF5 file") }
+    guard H5File.isHDF5(path: path) else {
+      throw ProbeError.notAHead(
+        path: path, reason: "not an HDF5 file; " + (FileSignature.describe(path).map { "it is \($0)" } ?? "no HDF5 signature"))
+    }
     do {
       let file = try H5File(path: path, mode: .readOnly)
       let root = try file.root()
