@@ -1,5 +1,6 @@
 import Glibc
 import HDF5
+import Support
 
 /// A feature store opened for reading: rows of feature vectors with their labels, paths and split.
 ///
@@ -42,7 +43,9 @@ public final class FeatureStore {
     self.path = path
     var info = stat()
     guard stat(path, &info) == 0 else { throw FeatureStoreError.missingFile(path: path) }
-    guard H5File.isHDF5(path: path) else { throw FeatureStoreError.notHDF5(path: path) }
+    guard H5File.isHDF5(path: path) else {
+      throw FeatureStoreError.notHDF5(path: path, looksLike: FileSignature.describe(path))
+    }
     do {
       let file = try H5File(path: path, mode: .readOnly)
       let root = try file.root()
@@ -118,14 +121,53 @@ public final class FeatureStore {
     guard isComplete else { throw FeatureStoreError.incomplete(path: path, rowsComplete: rowsComplete, rows: rows) }
   }
 
-  /// Labels (indices into `classes`; -1 for unlabelled images).
-  public func labels() throws -> [Int64] { try storeCall { try root.dataset(StoreFormat.labels).read(Int64.self) } }
+  /// Labels (indices into `classes`; -1 for unlabelled images), checked: every label is a class index,
+  /// or every label is -1 (an unlabelled store).
+  /// - Throws: `FeatureStoreError.badValue` naming the first bad row.
+  public func labels() throws -> [Int64] {
+    let labels = try storeCall { try root.dataset(StoreFormat.labels).read(Int64.self) }
+    try FeatureStore.checkLabels(labels, classes: classes.count, path: path)
+    return labels
+  }
+
+  /// The label rule of docs/FORMAT.md: all labels in 0..<classes, or all -1.
+  static func checkLabels(_ labels: [Int64], classes: Int, path: String) throws {
+    let unlabelled = labels.first == -1
+    for (row, label) in labels.enumerated() {
+      if unlabelled {
+        guard label == -1 else {
+          throw FeatureStoreError.badValue(
+            path: path, dataset: StoreFormat.labels, row: row,
+            reason: "holds \(label) while row 0 holds -1: a store is either labelled (0…C-1) or unlabelled (-1) throughout")
+        }
+      } else if label < 0 || label >= Int64(classes) {
+        let range = classes > 0 ? "0…\(classes - 1)" : "none: /classes is empty"
+        throw FeatureStoreError.badValue(
+          path: path, dataset: StoreFormat.labels, row: row,
+          reason: label == -1
+            ? "holds -1 (unlabelled) in a labelled store: a store is either labelled (0…C-1) or unlabelled (-1) throughout"
+            : "holds \(label), which is not a class index (the store has \(classes) classes: \(range))")
+      }
+    }
+  }
+
+  /// True if the store holds no labels (every row's label is -1), as extraction of an unlabelled folder writes.
+  public func isUnlabelled() throws -> Bool { try labels().first == -1 }
 
   /// Image paths relative to the dataset root.
   public func paths() throws -> [String] { try storeCall { try root.dataset(StoreFormat.paths).readStrings() } }
 
-  /// Split part of every row (`SplitPart` raw values).
-  public func split() throws -> [UInt8] { try storeCall { try root.dataset(StoreFormat.split).read(UInt8.self) } }
+  /// Split part of every row (`SplitPart` raw values), checked to be 0 (train) or 1 (test).
+  /// - Throws: `FeatureStoreError.badValue` naming the first bad row.
+  public func split() throws -> [UInt8] {
+    // Read as Int64 so that no value is clipped on the way (-1 in an int8 dataset would read as uint8 0).
+    let split = try storeCall { try root.dataset(StoreFormat.split).read(Int64.self) }
+    if let row = split.firstIndex(where: { $0 != 0 && $0 != 1 }) {
+      throw FeatureStoreError.badValue(
+        path: path, dataset: StoreFormat.split, row: row, reason: "holds \(split[row]); split values are 0 (train) or 1 (test)")
+    }
+    return split.map { UInt8($0) }
+  }
 
   /// Images that could not be read during extraction, with the reason.
   public func skipped() throws -> [(path: String, reason: String)] {

@@ -215,6 +215,7 @@ public struct ProbeDataset {
         .pooling, reason: "\(pool.rawValue) pooling needs a flattened [C, H, W] store; \(path) holds \(shape)")
     }
     let labels = try store.labels()
+    guard labels.first != -1 else { throw ProbeError.unlabelled(path: path) }
     let split = try store.split()
     var trainRows = labels.indices.filter { labels[$0] >= 0 && split[$0] == SplitPart.train.rawValue }
     var testRows = labels.indices.filter { labels[$0] >= 0 && split[$0] == SplitPart.test.rawValue }

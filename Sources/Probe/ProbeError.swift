@@ -1,6 +1,8 @@
 /// Training or prediction could not proceed. The description names the file and says what to do.
 public enum ProbeError: Error, CustomStringConvertible, Equatable {
   case noTrainRows(path: String)
+  /// The store holds no labels (label -1 on every row).
+  case unlabelled(path: String)
   case tooFewClasses(path: String, found: Int)
   case nonFinite(path: String, row: Int, image: String)
   /// A training setting that cannot work (the CLI names its option).
@@ -13,6 +15,9 @@ public enum ProbeError: Error, CustomStringConvertible, Equatable {
     switch self {
     case .noTrainRows(let path):
       "\(path): no labelled rows with split = train. Re-extract with --split 0.8 (or pass --val-ratio to carve a test part)."
+    case .unlabelled(let path):
+      "\(path): the store has no labels (label -1 on every row: its images were not in class folders). "
+        + "Train on a store extracted from a folder of class folders, or from a list with labels."
     case .tooFewClasses(let path, let found):
       "\(path): the train rows hold \(found) class(es); a classifier needs at least 2."
     case .nonFinite(let path, let row, let image):
