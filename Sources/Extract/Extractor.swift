@@ -176,6 +176,12 @@ public final class Extractor {
         throw ExtractError.interrupted(path: options.output, rowsComplete: start, rows: rows.count, signal: signal)
       }
     }
+    if !rows.paths.isEmpty, reasons.count == rows.paths.count, let first = reasons.keys.min() {
+      // Not one image could be read: an empty store would pass for a successful run.
+      writer.abandon()
+      throw ExtractError.noReadableImage(
+        root: options.listFile ?? options.root, count: rows.paths.count, first: rows.paths[first], reason: reasons[first] ?? "")
+    }
     summary.rows = try writer.finish(skipReasons: reasons)
     let skippedRows = reasons.keys.sorted()
     summary.skipped = skippedRows.map { (rows.paths[$0], reasons[$0]!) }

@@ -161,6 +161,12 @@ public final class FeatureStoreWriter {
     }
   }
 
+  /// Deletes the working store: for a run that produced nothing worth resuming (every image failed).
+  /// The open handle stays valid until the writer goes away; the path is gone at once.
+  public func abandon() {
+    unlink(path)
+  }
+
   /// Indices (among committed rows) of rows recorded as skipped.
   public func skippedRows() throws -> [Int] {
     let status = try storeCall { try rowStatus.read(UInt8.self, rows: 0..<rowsComplete) }

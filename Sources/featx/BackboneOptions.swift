@@ -33,6 +33,18 @@ struct BackboneOptions: ParsableArguments {
     _ = try Architecture.named(arch)
   }
 
+  /// The torchvision weights `--weights` names, if it names known ones (by tag or file name), without
+  /// reading any file: what `validate()` needs to know the weights' preprocessing.
+  func knownWeights() -> KnownWeights? {
+    guard let architecture = try? Architecture.named(arch) else { return nil }
+    guard let weights, weights != "auto" else { return KnownWeights.defaultFor(architecture) }
+    switch try? WeightsSource.parse(weights, arch: architecture) {
+    case .known(let known)?: return known
+    case .file(let path)?: return KnownWeights.all.first { $0.fileName == (path as NSString).lastPathComponent }
+    default: return nil
+    }
+  }
+
   /// Resolves and loads the weights, then builds the backbone. Says loudly when weights are random.
   func load(quiet: Bool = false) throws -> (backbone: Backbone, weightsName: String, known: KnownWeights?) {
     let architecture = try Architecture.named(arch)

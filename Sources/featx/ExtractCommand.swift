@@ -86,10 +86,13 @@ struct ExtractCommand: ParsableCommand {
   var quiet = false
 
   func validate() throws {
-    guard batch > 0 else { throw ValidationError("--batch must be at least 1") }
+    guard batch > 0 else { throw ValidationError("--batch must be at least 1 image, not \(batch)") }
+    guard maxPixels > 0 else { throw ValidationError("--max-pixels must be at least 1, not \(maxPixels)") }
     guard Preprocessing.presets[preset] != nil else { throw ValidationError("--preset must be imagenet or seed") }
     _ = try splitConfig()
     _ = try shardValue()
+    // Preprocessing that cannot work is refused before any weights or image are read.
+    _ = try preprocessing(backbone.knownWeights())
   }
 
   func run() throws {
@@ -149,15 +152,19 @@ struct ExtractCommand: ParsableCommand {
     var p = Preprocessing.presets[preset]!
     if preset == "imagenet", let known { p.resize = .shorter(known.resizeSize) }
     func ints(_ text: String) throws -> [Int] {
-      let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+      let values = text.split(separator: ",", omittingEmptySubsequences: false).map {
+        Int($0.trimmingCharacters(in: .whitespaces))
+      }
       guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
-        throw ValidationError("'\(text)' is not a size like 224 or 224,224")
+        throw ValidationError("'\(text)' is not a size like 224 or 224,224 (positive whole pixels)")
       }
       return values.map { $0! }
     }
     func floats(_ text: String) throws -> [Float] {
-      let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-      guard values.count == 3, values.allSatisfy({ $0 != nil }) else {
+      let values = text.split(separator: ",", omittingEmptySubsequences: false).map {
+        Float($0.trimmingCharacters(in: .whitespaces))
+      }
+      guard values.count == 3, values.allSatisfy({ $0?.isFinite == true }) else {
         throw ValidationError("'\(text)' is not three numbers R,G,B")
       }
       return values.map { $0! }
@@ -183,7 +190,15 @@ struct ExtractCommand: ParsableCommand {
       if let mean { p.mean = try floats(mean) }
       if let std { p.std = try floats(std) }
     }
-    try p.validate()
+    do { try p.validate() } catch let error as PreprocessingError {
+      let option =
+        switch error.parameter {
+        case .resize: "--resize"
+        case .crop: "--crop"
+        case .normalization: "--mean/--std"
+        }
+      throw ValidationError("\(option): \(error.reason)")
+    }
     return p
   }
 }
