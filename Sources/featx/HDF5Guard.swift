@@ -10,6 +10,12 @@ import Probe
 /// featx will read: attributes, strings, labels and a few rows. If the child dies from a signal or does not
 /// finish, featx refuses the file with a message instead of crashing; otherwise the caller opens it as usual
 /// (and reports any ordinary error itself). It costs one process start (~30 ms) per file.
+///
+/// libhdf5 does not behave the same on every run over some damaged files: one fuzzer input read fine in
+/// the child and then looped forever in the parent. So `read(_:as:_:)` also bounds the parent's own
+/// reading: if it has not finished by a deadline (the guard's timeout plus one second per 50 MB of file),
+/// featx prints the same refusal and exits with status 1, leaving no output behind (nothing is written
+/// while reading).
 enum HDF5Guard {
   enum Kind: String, ExpressibleByArgument { case store, head }
 
@@ -28,12 +34,34 @@ enum HDF5Guard {
     }
   }
 
+  /// `FEATX_HDF5_GUARD`: unset or `1` checks in a child and bounds the parent's read; `0` does neither;
+  /// `deadline` only bounds the parent's read (to test that bound on a file the child would refuse).
+  static var mode: String { ProcessInfo.processInfo.environment["FEATX_HDF5_GUARD"] ?? "1" }
+
+  /// Checks `path` in a child process (`check`), then runs `body`, which reads it, under a deadline.
+  static func read<R>(_ path: String, as kind: Kind, _ body: () throws -> R) throws -> R {
+    if mode != "deadline" { try check(path, as: kind) }
+    guard mode != "0" else { return try body() }
+    var info = stat()
+    let bytes = stat(path, &info) == 0 ? Double(info.st_size) : 0
+    let seconds = timeoutSeconds + bytes / 50e6
+    let refusal = Refused(path: path, reason: "libhdf5 did not finish reading it in \(Int(seconds.rounded())) s")
+    let timer = DispatchSource.makeTimerSource(queue: .global())
+    timer.schedule(deadline: .now() + seconds)
+    timer.setEventHandler {
+      // The reading thread is stuck inside libhdf5 and cannot be unwound: report and leave.
+      FileHandle.standardError.write(Data(("Error: \(refusal.description)\n").utf8))
+      _exit(1)
+    }
+    timer.resume()
+    defer { timer.cancel() }
+    return try body()
+  }
+
   /// Reads `path` in a child process first; throws `Refused` if libhdf5 crashes or hangs on it.
   /// `FEATX_HDF5_GUARD=0` skips the check.
   static func check(_ path: String, as kind: Kind) throws {
-    guard ProcessInfo.processInfo.environment["FEATX_HDF5_GUARD"] != "0",
-      FileManager.default.fileExists(atPath: path)
-    else { return }
+    guard mode != "0", FileManager.default.fileExists(atPath: path) else { return }
     let arguments = ["featx", "check-hdf5", "--kind", kind.rawValue, path]
     let argv = arguments.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }

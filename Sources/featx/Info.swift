@@ -14,8 +14,7 @@ struct Info: ParsableCommand {
   var json = false
 
   func run() throws {
-    try HDF5Guard.check(file, as: .store)
-    let summary = try StoreSummary(FeatureStore(path: file))
+    let summary = try HDF5Guard.read(file, as: .store) { try StoreSummary(FeatureStore(path: file)) }
     if json {
       print(try JSONText.encode(summary))
     } else {

@@ -49,8 +49,7 @@ struct PredictCommand: ParsableCommand {
   }
 
   func run() throws {
-    try HDF5Guard.check(head, as: .head)
-    let loaded = try Head.read(path: head)
+    let loaded = try HDF5Guard.read(head, as: .head) { try Head.read(path: head) }
     let predictor = try Predictor(head: loaded, headPath: head, weights: weights, threads: threads)
     if predictor.backbone.weights.isRandom {
       Terminal.warn(

@@ -129,11 +129,12 @@ struct ProbeCommand: ParsableCommand {
   }
 
   func run() throws {
-    try HDF5Guard.check(features, as: .store)
     let settings = try settings()
     let data: ProbeDataset
     do {
-      data = try ProbeDataset.load(path: features, pool: pool, valRatio: valRatio, seed: seed, maxMemory: try memoryLimit())
+      data = try HDF5Guard.read(features, as: .store) {
+        try ProbeDataset.load(path: features, pool: pool, valRatio: valRatio, seed: seed, maxMemory: try memoryLimit())
+      }
     } catch ProbeError.invalidSetting(let setting, let reason) {
       throw ValidationError("\(Self.option(for: setting)): \(reason)")
     }

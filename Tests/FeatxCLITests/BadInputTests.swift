@@ -185,3 +185,20 @@ struct CPULimitTests {
     #expect(report?["threads"] as? Int == 1, "\(pinned.stdout)")
   }
 }
+
+/// The parent's own read of an HDF5 file is bounded too: libhdf5 once read a fuzzer input fine in the
+/// guard's child and then looped forever in the parent.
+@Suite struct HDF5DeadlineTests {
+  @Test(arguments: [["info"], ["probe", "-o", "HEAD"], ["predict", "IMAGE"]])
+  func aReadThatNeverReturnsEndsInARefusal(command: [String]) throws {
+    let dir = TemporaryDirectory()
+    let file = TestPaths.fixture("fuzz/libhdf5/infinite-loop.h5").path
+    var arguments = [command[0], file] + command.dropFirst()
+    arguments = arguments.map { ["HEAD": dir.path("head.h5"), "IMAGE": dir.path("x.jpg")][$0] ?? $0 }
+    // `deadline`: no child check, so the loop happens in featx itself.
+    let result = try runFeatx(arguments, environment: ["FEATX_HDF5_GUARD": "deadline", "FEATX_HDF5_GUARD_TIMEOUT": "2"])
+    #expect(result.status == 1, "\(result.stderr)")
+    #expect(result.stderr.contains("\(file): libhdf5 did not finish reading it in 2 s"), "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir.path("head.h5")))
+  }
+}
