@@ -1,5 +1,10 @@
 // The subset of the ZIP format torch.save writes (PyTorch's "zip" checkpoints, since 1.6): uncompressed
 // ("stored") members, optionally zip64. Every offset and size is checked against the file's bounds.
+//
+// Hand-written on purpose: a checkpoint's members are stored, not compressed, so reading one needs only
+// its offsets, and the tensors are then read in place from the file's bytes. A zip library (libzip,
+// ZIPFoundation) would add a dependency for a decompressor featx never calls, copy every tensor, and
+// leave the checks on hostile offsets and sizes to code the fuzzers here do not reach.
 
 /// One member of a zip archive.
 struct ZipEntry {

@@ -9,6 +9,10 @@
 // bilinear ("triangle") filter, and torchvision 0.28 `transforms/functional.py`
 // (`_compute_resized_output_size`, `center_crop`).
 //
+// Hand-written on purpose: no C library resamples like Pillow (libswscale, pixman and cairo use other
+// filter supports, tap positions and rounding), and features equal torchvision's only when every pixel
+// equals PIL's.
+//
 // What has to match Pillow exactly (all reproduced below):
 // - the filter support is widened by `filterscale = max(in/out, 1)` (antialiasing when shrinking);
 // - tap positions: `center = (xx + 0.5) * scale`, `xmin = (int)(center - support + 0.5)` clamped to 0,

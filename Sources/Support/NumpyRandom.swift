@@ -12,6 +12,10 @@
 //   numpy/random/mtrand.pyx                            (RandomState.shuffle, RandomState.permutation)
 //   numpy/random/_mt19937.pyx                          (_legacy_seeding: an int seed -> mt19937_seed)
 //
+// Hand-written on purpose: no library reproduces numpy's legacy RandomState bit for bit (Swift's and
+// GameplayKit's generators, and numpy's newer Generator, all draw differently), and the bird workflow's
+// 80/20 split is `np.random.seed(2021); np.random.permutation(N)`.
+//
 // No Foundation: only `log` from the C math library is needed.
 
 #if canImport(Glibc)

@@ -1,5 +1,9 @@
 // Small numeric kernels that no chosen library provides, in C so that the compiler vectorises them
 // (Swift's SIMD square root is lane by lane) and builds one clone per instruction set.
+//
+// Hand-written on purpose: oneDNN has no optimiser step and no row-wise softmax/cross-entropy with
+// residuals, and BLAS has neither; the Adam step must also reproduce PyTorch's unfused operation order
+// so that the seed recipe's printed numbers follow PyTorch's, which a fused library kernel would not.
 #ifndef FEATX_CKERNELS_H
 #define FEATX_CKERNELS_H
 
