@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds the fuzzers' seed corpora from small valid (and a few hostile) files.
 
-    /work/venv/bin/python fuzz/make_seeds.py [OUT]        # OUT defaults to fuzz/seeds
+    .cache/bench-venv/bin/python fuzz/make_seeds.py [OUT]  # the venv bench/setup makes;        # OUT defaults to fuzz/seeds
 
 Writes OUT/checkpoint (FuzzCheckpoint), OUT/image (FuzzImage) and OUT/store (FuzzStore). Needs torch, numpy,
 h5py and Pillow (the repository's venv has them); the store seeds also use a built `featx` (release or

@@ -8,7 +8,7 @@
 #   FUZZ_RUNS=N          stop each harness after N executions instead of (or as well as) SECONDS
 #   FUZZ_KEEP_GOING=1    libFuzzer fork mode: keep fuzzing after a crash/OOM/timeout (for long campaigns)
 #   FUZZ_NO_BUILD=1      use the harnesses already built in fuzz/.build/debug
-#   PYTHON               interpreter for make_seeds.py (default /work/venv/bin/python, else python3)
+#   PYTHON               interpreter for make_seeds.py (default .cache/bench-venv/bin/python, made by bench/setup)
 #
 # Corpora grow in fuzz/corpus-<harness>/ (seeded from fuzz/seeds/, made by make_seeds.py), crashes land in
 # fuzz/artifacts/<harness>/, logs in fuzz/logs/. All are git-ignored. Exit status: 0 when no harness
@@ -21,7 +21,8 @@ SECONDS_EACH="${1:-60}"
 shift || true
 HARNESSES=("$@")
 [ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(FuzzCheckpoint FuzzImage FuzzStore)
-PYTHON="${PYTHON:-/work/venv/bin/python}"
+PYTHON="${PYTHON:-$REPO/.cache/bench-venv/bin/python}"
+[ -x "$PYTHON" ] || "$REPO/bench/setup" --python-only
 [ -x "$PYTHON" ] || PYTHON=python3
 NICE=(nice -n 10)
 

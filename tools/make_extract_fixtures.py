@@ -12,7 +12,7 @@ Writes (relative to the repository root, i.e. the parent of this script's folder
     Tests/Fixtures/images/torchvision_sizes.json    Resize(int) output sizes and CenterCrop offsets
 
 Usage:
-    /work/venv/bin/python tools/make_extract_fixtures.py [--datasets /work/shared/datasets]
+    .cache/bench-venv/bin/python tools/make_extract_fixtures.py [--datasets ../shared/datasets]
                                                          [--export-ppm DIR]
 
 The special images are crops of one dataset photo, re-encoded here with Pillow; the dataset photos used
@@ -473,7 +473,7 @@ def write_size_fixtures() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--datasets", default=os.environ.get("FEATX_DATASETS", "/work/shared/datasets"))
+    ap.add_argument("--datasets", default=os.environ.get("FEATX_DATASETS", str(Path(__file__).resolve().parents[2] / "shared" / "datasets")))
     ap.add_argument("--export-ppm", default=None, help="also write PPM copies here (not for committing)")
     ap.add_argument("--only", choices=["numpy", "images"], default=None)
     args = ap.parse_args()

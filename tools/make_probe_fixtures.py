@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference fixtures for featx's linear/softmax probe (Tests/Fixtures/probe/).
 
-    /work/venv/bin/python tools/make_probe_fixtures.py
+    .cache/bench-venv/bin/python tools/make_probe_fixtures.py
 
 Writes (relative to the repository root, i.e. the parent of this script's folder):
 

@@ -6,7 +6,7 @@ values) and average-pooled (1024), then fits scikit-learn's LogisticRegression (
 standardised train rows for C in a grid and records the test accuracy of each and the best. The test
 asserts that `featx probe` reaches at least sklearn's accuracy (within one test image).
 
-    /work/venv/bin/python tools/make_probe_real_reference.py   # needs featx built: swift build -c release
+    .cache/bench-venv/bin/python tools/make_probe_real_reference.py   # needs featx built: swift build -c release
 """
 import json
 import os

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Regenerate featx's backbone parity fixtures in Tests/Fixtures/backbones/.
 
-    /work/venv/bin/python tools/make_reference.py            # everything
-    /work/venv/bin/python tools/make_reference.py --only tiny bad
-    /work/venv/bin/python tools/make_reference.py --verify   # check what is on disk against torch
+    .cache/bench-venv/bin/python tools/make_reference.py            # everything
+    .cache/bench-venv/bin/python tools/make_reference.py --only tiny bad
+    .cache/bench-venv/bin/python tools/make_reference.py --verify   # check what is on disk against torch
 
 Parts (see Tests/Fixtures/backbones/README.md for what each file holds):
   full  full_reference.safetensors/.json + pixels/*.png: full-size densenet121/resnet18/resnet50,
@@ -28,6 +28,7 @@ import os
 import pickle
 import pickletools
 import shutil
+from pathlib import Path
 import struct
 import subprocess
 import sys
@@ -54,7 +55,7 @@ from torchvision.transforms import functional as TF  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(REPO, "Tests", "Fixtures", "backbones")
-DATASETS = "/work/shared/datasets"
+DATASETS = os.environ.get("FEATX_DATASETS", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 SEED = 0
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -104,7 +105,7 @@ def rel(path: str, root: str) -> str:
 # a. full-size parity reference
 
 IMAGES = [
-    # id, path relative to /work/shared/datasets
+    # id, path relative to ../shared/datasets
     ("bird_albatross", "cub_birds50/001.Black_footed_Albatross/0000.jpg"),
     ("bird_goldfinch", "cub_birds50/047.American_Goldfinch/0000.jpg"),
     ("flower_portrait", "flower_photos_small/roses/269037241_07fceff56a_m.jpg"),
