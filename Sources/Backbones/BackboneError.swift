@@ -27,14 +27,13 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
       if let looksLike { text += " (this looks like \(looksLike) weights, not \(arch))" }
       let shown = problems.prefix(8).joined(separator: "; ")
       let more = problems.count > 8 ? "; … and \(problems.count - 8) more" : ""
-      return text + ": \(shown)\(more). Pass --arch \(looksLike ?? "<the right architecture>") or the right weights file."
+      return text + ": \(shown)\(more)"
     case .hashMismatch(let path, let expectedPrefix, let actual):
       return "\(path): sha256 \(actual) does not start with \(expectedPrefix) as its name promises: the file is corrupt "
         + "or not the official one. Delete it and download it again."
     case .weightsUnavailable(let name, let url, let searched, let reason):
       return "cannot find weights \(name) (looked in \(searched.joined(separator: ", "))) and cannot download \(url): "
-        + "\(reason). Download it elsewhere and put it at \(searched.last ?? name), pass --weights PATH, "
-        + "or use --weights random for a smoke run."
+        + "\(reason). Download it elsewhere and put it at \(searched.last ?? name)"
     case .unknown(let kind, let value, let choices):
       return "unknown \(kind) '\(value)'; choose one of: \(choices.joined(separator: ", "))"
     case .inputTooSmall(let arch, let height, let width):

@@ -170,9 +170,7 @@ public enum DatasetWalk {
     case .display:
       let byDisplay = Dictionary(grouping: folders, by: displayName)
       if let clash = byDisplay.first(where: { $0.value.count > 1 }) {
-        throw ExtractError.dataset(
-          path: root,
-          reason: "folders \(clash.value.joined(separator: ", ")) share the display name \(clash.key); use --class-order folder")
+        throw ExtractError.displayNameClash(root: root, folders: clash.value, name: clash.key)
       }
       let sorted = folders.sorted { codePointLess(displayName($0), displayName($1)) }
       return (sorted.map(displayName), sorted, Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) }))

@@ -247,15 +247,12 @@ public final class Extractor {
   {
     let existing: FeatureStore
     do { existing = try FeatureStore(path: path) } catch {
-      throw ExtractError.output(
-        path: path, reason: "exists and is not a readable featx store (\(error)); pass --overwrite to replace it")
+      throw ExtractError.outputExists(path: path, why: "it is not a readable featx store (\(error))")
     }
     let differences = StoreComparison.differences(existing, metadata: metadata, rows: rows, dtype: options.dtype)
     guard differences.isEmpty else {
-      throw ExtractError.output(
-        path: path,
-        reason: "exists and was made with another configuration (\(differences.prefix(3).joined(separator: "; "))); "
-          + "pass --overwrite to replace it, or another -o")
+      throw ExtractError.outputExists(
+        path: path, why: "it was made with another configuration (\(differences.prefix(3).joined(separator: "; ")))")
     }
     if existing.isComplete {
       summary.alreadyComplete = true
@@ -272,7 +269,7 @@ public final class Extractor {
     let folder = (absolutePath(path) as NSString).deletingLastPathComponent
     guard fileExists(folder) else { throw ExtractError.output(path: path, reason: "the folder \(folder) does not exist") }
     guard access(folder, W_OK) == 0 else {
-      throw ExtractError.output(path: path, reason: "the folder \(folder) is not writable; choose another -o")
+      throw ExtractError.output(path: path, reason: "the folder \(folder) is not writable")
     }
   }
 }

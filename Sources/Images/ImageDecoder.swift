@@ -82,7 +82,7 @@ public final class ImageDecoder {
       throw ImageError(
         path: path, kind: .tooLarge,
         detail:
-          "\(width)x\(height) pixels exceed the limit of \(maxPixels) (decompression bomb guard; raise it with --max-pixels)")
+          "\(width)x\(height) pixels exceed the limit of \(maxPixels) (decompression bomb guard)")
     }
   }
 

@@ -55,7 +55,7 @@ public final class Predictor {
     } else {
       throw BackboneError.weightsUnavailable(
         name: e.weightsFile, url: "(not a torchvision file)", searched: resolver.searchPath.map { $0 + "/" + e.weightsFile },
-        reason: "\(headPath) was trained on features of this file; pass it with --weights PATH")
+        reason: "\(headPath) was trained on features of this file")
     }
     let dict = try resolver.load(source, arch: arch.config)
     guard dict.sha256 == e.weightsSHA256 else {

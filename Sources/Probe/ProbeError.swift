@@ -14,7 +14,7 @@ public enum ProbeError: Error, CustomStringConvertible, Equatable {
   public var description: String {
     switch self {
     case .noTrainRows(let path):
-      "\(path): no labelled rows with split = train. Re-extract with --split 0.8 (or pass --val-ratio to carve a test part)."
+      "\(path): no labelled rows with split = train"
     case .unlabelled(let path):
       "\(path): the store has no labels (label -1 on every row: its images were not in class folders). "
         + "Train on a store extracted from a folder of class folders, or from a list with labels."
@@ -29,8 +29,7 @@ public enum ProbeError: Error, CustomStringConvertible, Equatable {
     case .dimensionMismatch(let head, let expected, let got):
       "\(head) expects \(expected) features per image, but the backbone produced \(got): the head was trained on another layer or pooling."
     case .weightsMismatch(let head, let expected, let got, let file):
-      "\(file) has sha256 \(got), but \(head) was trained on features of weights with sha256 \(expected). "
-        + "Pass the same weights file with --weights."
+      "\(file) has sha256 \(got), but \(head) was trained on features of weights with sha256 \(expected)"
     }
   }
 }

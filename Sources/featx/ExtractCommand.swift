@@ -287,6 +287,9 @@ enum ExtractReport {
     if !s.skipped.isEmpty {
       out += "skipped \(s.skipped.count) unreadable image(s):\n"
       for (path, reason) in s.skipped { out += "  \(path): \(reason)\n" }
+      if s.skipped.contains(where: { $0.reason.contains("decompression bomb guard") }) {
+        out += "  (images above the pixel limit are refused as decompression bombs; raise it with --max-pixels)\n"
+      }
     }
     if !s.ignored.isEmpty {
       out += "ignored \(s.ignored.count) other file(s):\n"

@@ -21,7 +21,7 @@ enum Main {
   /// Every file featx opened is closed by then, so nothing is lost.
   static func exitReporting(_ error: Error) -> Never {
     let code = Featx.exitCode(for: error)
-    let message = Featx.fullMessage(for: error)
+    let message = OptionHints.withHint(Featx.fullMessage(for: error), for: error)
     if !message.isEmpty {
       if code == .success { print(message) } else { FileHandle.standardError.write(Data((message + "\n").utf8)) }
     }

@@ -115,6 +115,19 @@ import TestSupport
   }
 }
 
+/// The libraries say what is wrong; the CLI adds the option that fixes it.
+@Suite struct OptionHintTests {
+  @Test func anExistingStoreOfAnotherConfigurationPointsAtOverwrite() throws {
+    let dir = TemporaryDirectory()
+    let store = try BadInputTests.store(dir.path("s.h5"), labels: [0, 1, 2])
+    try FileManager.default.createDirectory(atPath: dir.path("data/a"), withIntermediateDirectories: true)
+    try Data("x".utf8).write(to: URL(fileURLWithPath: dir.path("data/a/1.jpg")))
+    let result = try runFeatx(["extract", dir.path("data"), "-o", store, "--arch", "resnet18", "--weights", "random"])
+    BadInputTests.expectRefusal(
+      result, ["\(store): exists and cannot be resumed: it was made with another configuration", "pass --overwrite to replace it"])
+  }
+}
+
 /// Open failures told apart: only a file whose lock another process holds is reported as "another process".
 @Suite struct HDF5OpenFailureTests {
   @Test func aTruncatedStoreIsCalledTruncated() throws {
