@@ -42,7 +42,7 @@ let package = Package(
     .target(name: "Extract", dependencies: ["Images", "Backbones", "FeatureStore", "Support"]),
     .target(name: "Probe", dependencies: ["DNNL", "CKernels", "FeatureStore", "HDF5", "Support"]),
     .target(name: "Predict", dependencies: ["Images", "Backbones", "FeatureStore", "Probe", "Support"]),
-    .target(name: "Charts", dependencies: ["CCairo", "CPNG", "Support"]),
+    .target(name: "Charts", dependencies: ["CCairo", "Support"]),
 
     // CLI
     .executableTarget(
@@ -62,7 +62,7 @@ let package = Package(
     .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "Support", "TestSupport"]),
     .testTarget(name: "ExtractTests", dependencies: ["Extract", "Images", "Backbones", "FeatureStore", "Support", "TestSupport"]),
     .testTarget(name: "ProbeTests", dependencies: ["Probe", "Backbones", "DNNL", "FeatureStore", "HDF5", "Support", "TestSupport"]),
-    .testTarget(name: "ChartsTests", dependencies: ["Charts", "CCairo", "CPNG", "TestSupport"]),
+    .testTarget(name: "ChartsTests", dependencies: ["Charts", "CCairo", "TestSupport"]),
     .testTarget(
       name: "FeatxCLITests",
       dependencies: ["featx", "Images", "Backbones", "Extract", "FeatureStore", "HDF5", "Probe", "Predict", "TestSupport"]),

@@ -2,7 +2,8 @@ import Foundation
 import Charts
 import Probe
 
-/// The pictures `featx probe --plot DIR` writes: loss and accuracy curves, and the confusion matrix.
+/// The pictures `featx probe --plot DIR` writes: loss and accuracy curves, and the confusion matrix, each as
+/// `<name>.png`, `<name>.svg` and `<name>.pdf`.
 enum ProbePlots {
   static func write(_ r: ProbeReport, to folder: String) throws {
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
