@@ -12,6 +12,8 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
   case weightsUnavailable(name: String, url: String, searched: [String], reason: String)
   /// An unknown architecture, layer or pooling name.
   case unknown(kind: String, value: String, choices: [String])
+  /// The memory for a network's weights or activations could not be allocated.
+  case outOfMemory(bytes: Int)
   /// The input image is too small for the architecture.
   case inputTooSmall(arch: String, height: Int, width: Int)
 
@@ -36,6 +38,8 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
         + "\(reason). Download it elsewhere and put it at \(searched.last ?? name)"
     case .unknown(let kind, let value, let choices):
       return "unknown \(kind) '\(value)'; choose one of: \(choices.joined(separator: ", "))"
+    case .outOfMemory(let bytes):
+      return "cannot allocate \(bytes >> 20) MiB for the network: use a smaller batch or free memory"
     case .inputTooSmall(let arch, let height, let width):
       return "input \(height)x\(width) is too small for \(arch): use images of at least 32x32 after preprocessing"
     }

@@ -16,11 +16,12 @@ final class AlignedBuffer: @unchecked Sendable {
   let pointer: UnsafeMutableRawPointer
   let bytes: Int
 
-  init(bytes: Int) {
+  /// - Throws: `BackboneError.outOfMemory` if `posix_memalign` cannot provide the bytes.
+  init(bytes: Int) throws {
     var p: UnsafeMutableRawPointer?
     let size = max(bytes, 64)
-    precondition(posix_memalign(&p, 64, size) == 0 && p != nil, "AlignedBuffer: out of memory for \(size) bytes")
-    pointer = p!
+    guard posix_memalign(&p, 64, size) == 0, let p else { throw BackboneError.outOfMemory(bytes: size) }
+    pointer = p
     self.bytes = bytes
     memset(pointer, 0, size)
   }
@@ -123,8 +124,8 @@ final class CompiledNetwork: @unchecked Sendable {
       let shape = graph.buffers[v.buffer]
       return try MemoryDescriptor([batch, v.channels, shape.height, shape.width], .float32, v.buffer == 0 ? .nchw : layout.tag)
     }
-    func constant(_ values: [Float]) -> Int {
-      let buffer = AlignedBuffer(bytes: values.count * 4)
+    func constant(_ values: [Float]) throws -> Int {
+      let buffer = try AlignedBuffer(bytes: values.count * 4)
       values.withUnsafeBufferPointer { buffer.floats.update(from: $0.baseAddress!, count: values.count) }
       constants.append(buffer)
       return constants.count - 1
@@ -171,7 +172,7 @@ final class CompiledNetwork: @unchecked Sendable {
             primitive: primitive,
             arguments: [
               (.source, .view(c.src), srcMD), (.weights, .constant(weightIndex), chosenMD),
-              (.bias, .constant(constant(bias)), biasMD), (.destination, .view(c.dst), dstMD),
+              (.bias, .constant(try constant(bias)), biasMD), (.destination, .view(c.dst), dstMD),
               (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
             ]))
 
@@ -189,10 +190,10 @@ final class CompiledNetwork: @unchecked Sendable {
             primitive: primitive,
             arguments: [
               (.source, .view(n.src), srcMD), (.destination, .view(n.dst), dstMD),
-              (.mean, .constant(constant(try tensor(n.norm + ".running_mean"))), vectorMD),
-              (.variance, .constant(constant(try tensor(n.norm + ".running_var"))), vectorMD),
-              (.scale, .constant(constant(try tensor(n.norm + ".weight"))), vectorMD),
-              (.shift, .constant(constant(try tensor(n.norm + ".bias"))), vectorMD),
+              (.mean, .constant(try constant(try tensor(n.norm + ".running_mean"))), vectorMD),
+              (.variance, .constant(try constant(try tensor(n.norm + ".running_var"))), vectorMD),
+              (.scale, .constant(try constant(try tensor(n.norm + ".weight"))), vectorMD),
+              (.shift, .constant(try constant(try tensor(n.norm + ".bias"))), vectorMD),
               (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
             ]))
 
@@ -280,8 +281,8 @@ final class Workspace: @unchecked Sendable {
   init(_ network: CompiledNetwork) throws {
     self.network = network
     stream = try DNNLStream(network.engine)
-    buffers = network.bufferBytes.enumerated().map { $0.offset == 0 ? nil : AlignedBuffer(bytes: $0.element) }
-    scratchpad = AlignedBuffer(bytes: network.scratchpadBytes)
+    buffers = try network.bufferBytes.enumerated().map { $0.offset == 0 ? nil : try AlignedBuffer(bytes: $0.element) }
+    scratchpad = try AlignedBuffer(bytes: network.scratchpadBytes)
     for step in network.steps {
       var stepArguments: [(ArgumentRole, DNNLMemory)] = []
       for (role, source, md) in step.arguments {
@@ -324,7 +325,7 @@ final class Workspace: @unchecked Sendable {
       return
     }
     let (paddedInput, paddedOutput) =
-      padding ?? (AlignedBuffer(bytes: n * inputStride * 4), AlignedBuffer(bytes: n * outputStride * 4))
+      try padding ?? (AlignedBuffer(bytes: n * inputStride * 4), AlignedBuffer(bytes: n * outputStride * 4))
     padding = (paddedInput, paddedOutput)
     paddedInput.floats.update(from: input + first * inputStride, count: images * inputStride)
     (paddedInput.floats + images * inputStride).update(repeating: 0, count: (n - images) * inputStride)
@@ -372,7 +373,7 @@ enum Network {
     _ values: [Float], from: MemoryDescriptor, to: MemoryDescriptor, engine: DNNLEngine, stream: DNNLStream,
     into constants: inout [AlignedBuffer]
   ) throws -> Int {
-    let target = AlignedBuffer(bytes: to.bytes)
+    let target = try AlignedBuffer(bytes: to.bytes)
     var source = values
     try source.withUnsafeMutableBytes { raw in
       let src = try DNNLMemory(from, engine, raw.baseAddress, "user weights")
