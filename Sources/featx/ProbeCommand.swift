@@ -76,7 +76,7 @@ struct ProbeCommand: ParsableCommand {
     help: "Stream rows from the file when they need more memory than this (e.g. 2G, 500M; default: 70% of available memory).")
   var maxMemory: String?
 
-  @Option(help: "Write loss/accuracy curves and a confusion-matrix heatmap (PNG and SVG) into this folder.")
+  @Option(help: "Write loss/accuracy curves and a confusion-matrix heatmap (PNG, SVG and PDF) into this folder.")
   var plot: String?
 
   @Flag(help: "Print the report as JSON.")
