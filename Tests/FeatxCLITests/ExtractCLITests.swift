@@ -96,26 +96,60 @@ struct ExtractCLITests {
     }
   }
 
+  /// SIGTERM once the first batch is committed (its progress line appears on stderr): featx finishes the
+  /// batch in flight, exits with 128 + 15, says how to resume, and the same command then completes the store.
   @Test func sigtermStopsAfterABatchAndSaysHowToResume() throws {
     let dir = TemporaryDirectory()
     let root = try linkedDataset(dir, classes: 6, perClass: 10)
     let path = dir.path("t.h5")
+    let arguments = ["extract", root, "-o", path, "--arch", "resnet18", "--weights", "random:0", "--batch", "2"]
     let process = Process()
     process.executableURL = TestPaths.featxBinary
-    process.arguments = ["extract", root, "-o", path, "--arch", "densenet121", "--weights", "random:0", "--batch", "2"]
+    process.arguments = arguments
     let err = Pipe()
     process.standardError = err
     process.standardOutput = FileHandle.nullDevice
     try process.run()
-    usleep(2_500_000)
-    kill(process.processIdentifier, SIGTERM)
+    // A hung featx must fail the test, not hang it: SIGKILL after 5 minutes.
+    let pid = process.processIdentifier
+    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: watchdog)
+    defer { watchdog.cancel() }
+    // Without --quiet and without a terminal, featx prints a progress line after the first batch.
+    var stderrData = Data()
+    var signalled = false
+    while true {
+      let chunk = err.fileHandleForReading.availableData
+      if chunk.isEmpty { break }
+      stderrData += chunk
+      if !signalled, String(decoding: stderrData, as: UTF8.self).contains(" images (") {
+        kill(process.processIdentifier, SIGTERM)
+        signalled = true
+      }
+    }
     process.waitUntilExit()
-    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    if process.terminationStatus == 0 { return }  // finished before the signal: nothing to check
-    #expect(process.terminationStatus == 143)
-    #expect(stderr.contains("run the same command again to resume"), "\(stderr)")
+    let stderr = String(decoding: stderrData, as: UTF8.self)
+    try #require(signalled, "no progress line before featx exited: \(stderr)")
+    #expect(process.terminationReason == .exit && process.terminationStatus == 143, "\(stderr)")
+    #expect(stderr.contains("stopping after the current batch (SIGTERM)"), "\(stderr)")
+    let message = try #require(
+      stderr.firstMatch(of: #/interrupted: (.+) holds (\d+) of (\d+) rows; run the same command again to resume/#),
+      "\(stderr)")
+    #expect(message.1 == path && message.3 == "60")
+    let done = try #require(Int(message.2))
+    #expect(done >= 2 && done < 60 && done % 2 == 0, "\(done) rows")
+    do {  // closed again before featx reopens it (HDF5 locks an open file)
+      let partial = try FeatureStore(path: path)
+      #expect(!partial.isComplete && partial.rowsComplete == done && partial.rows == 60)
+    }
+
+    let resumed = try runFeatx(arguments + ["--quiet"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(resumed.stdout.contains("resumed after row \(done)"), "\(resumed.stdout)")
+    #expect(resumed.stdout.contains("wrote \(path): 60 rows"), "\(resumed.stdout)")
     let store = try FeatureStore(path: path)
-    #expect(!store.isComplete)
+    #expect(store.isComplete && store.rowsComplete == 60 && store.rows == 60)
+    #expect(try store.paths().count == 60 && Set(try store.paths()).count == 60)
   }
 
   @Test func shardsMergeIntoTheSingleRunStore() throws {

@@ -77,11 +77,36 @@ import Testing
     }
   }
 
+  /// What each FuzzImage input does today, for the decoder and each recipe of `imageInputs`; a new input
+  /// needs its line here.
+  enum ImageOutcome: Equatable {
+    case decodes(width: Int, height: Int)
+    case refused(ImageError.Kind)
+  }
+
+  enum RecipeOutcome: Equatable {
+    case output(width: Int, height: Int)
+    case refused(ImageError.Kind, detail: String)
+  }
+
+  static let imageExpectations: [String: (decode: ImageOutcome, recipes: [RecipeOutcome])] = [
+    // One constant (128) column, 999999 rows: both shorter-side resizes would need hundreds of millions of
+    // pixels and are refused; the exact resize works.
+    "FuzzImage-extreme-aspect-resize.bin": (
+      .decodes(width: 1, height: 999_999),
+      [
+        .refused(.tooLarge, detail: "1x999999 resized to a shorter side of 256 would be 256x255999744 pixels"),
+        .refused(.tooLarge, detail: "1x999999 resized to a shorter side of 20 would be 20x19999980 pixels"),
+        .output(width: 13, height: 9),
+      ]
+    )
+  ]
+
   /// fuzz/Sources/FuzzImage: decode with a 4,000,000-pixel limit, then both preprocessing paths (and the
-  /// real ImageNet preset, which the harness leaves out for speed).
+  /// real ImageNet preset, which the harness leaves out for speed), each with its expected outcome.
   @Test func imageInputs() throws {
     let files = try Self.inputs("FuzzImage")
-    #expect(!files.isEmpty)
+    #expect(Set(files.map(\.lastPathComponent)) == Set(Self.imageExpectations.keys))
     let decoder = ImageDecoder(maxPixels: 4_000_000)
     let recipes = [
       Preprocessing.imagenet,
@@ -90,31 +115,89 @@ import Testing
       Preprocessing(resize: .exact(height: 9, width: 13), crop: nil, mean: nil, std: nil),
     ]
     for url in files {
+      let name = url.lastPathComponent
+      guard let expected = Self.imageExpectations[name] else { continue }
       let bytes = try Data(contentsOf: url)
       let image: RGBImage
-      do { image = try bytes.withUnsafeBytes { try decoder.decode($0, path: url.path) } } catch is ImageError { continue }
+      do {
+        image = try bytes.withUnsafeBytes { try decoder.decode($0, path: url.path) }
+      } catch let error as ImageError {
+        #expect(ImageOutcome.refused(error.kind) == expected.decode, "\(name): \(error)")
+        #expect(error.path == url.path && error.description.hasPrefix(url.path), "\(name): \(error)")
+        continue
+      }
+      #expect(ImageOutcome.decodes(width: image.width, height: image.height) == expected.decode, "\(name)")
       #expect(image.pixels.count == image.width * image.height * 3)
-      for recipe in recipes {
-        guard let out = try? recipe.pixels(image) else { continue }
-        var tensor = [Float](repeating: 0, count: 3 * out.width * out.height)
+      for (recipe, outcome) in zip(recipes, expected.recipes) {
+        let out: RGBImage
+        do {
+          out = try recipe.pixels(image, path: url.path)
+        } catch let error as ImageError {
+          #expect(RecipeOutcome.refused(error.kind, detail: error.detail) == outcome, "\(name): \(error)")
+          #expect(error.path == url.path, "\(name): \(error)")
+          continue
+        }
+        #expect(RecipeOutcome.output(width: out.width, height: out.height) == outcome, "\(name)")
+        #expect(out.pixels.count == out.width * out.height * 3)
+        var tensor = [Float](repeating: .nan, count: 3 * out.width * out.height)
         tensor.withUnsafeMutableBufferPointer { recipe.tensor(out, into: $0) }
+        let filled = tensor.allSatisfy(\.isFinite)
+        #expect(filled, "\(name): the tensor is not filled")
       }
     }
   }
 
-  /// fuzz/Sources/FuzzStore: the input as a feature store (every reader) and as a head.
+  /// What each FuzzStore input does today as a feature store and as a head, given the path it is read
+  /// from. Every one is refused on opening, with the error naming the file; a new input needs its line here.
+  static let storeExpectations: [String: (store: @Sendable (String) -> FeatureStoreError, head: @Sendable (String) -> ProbeError)] = [
+    "FuzzStore-classes-declared-count.bin": (
+      { .invalid(path: $0, reason: "/classes declares more entries than the file can hold") },
+      { .notAHead(path: $0, reason: "format tag 'featx-features'") }
+    ),
+    "FuzzStore-declared-rows-exceed-memory.bin": (
+      { .invalid(path: $0, reason: "it declares 1099511627776 rows in a file of 10688 bytes") },
+      { .notAHead(path: $0, reason: "format tag 'featx-features'") }
+    ),
+    "FuzzStore-feature-shape-overflow.bin": (
+      { .invalid(path: $0, reason: "feature_shape [4294967296, 4294967296] is not a valid shape") },
+      { .notAHead(path: $0, reason: "format tag 'featx-features'") }
+    ),
+    "FuzzStore-head-bias-declared-count.bin": (
+      { .wrongFormat(path: $0, found: "featx-head") },
+      { .notAHead(path: $0, reason: "weights of shape [512, 157] do not fit in the file") }
+    ),
+    "FuzzStore-head-classes-declared-count.bin": (
+      { .wrongFormat(path: $0, found: "featx-head") },
+      { .notAHead(path: $0, reason: "class_folders of shape [42949672962] does not match weights of shape [512, 2]") }
+    ),
+  ]
+
+  /// fuzz/Sources/FuzzStore: the input as a feature store (every reader) and as a head, each refused with
+  /// its expected error.
   @Test func storeInputs() throws {
     let files = try Self.inputs("FuzzStore")
-    #expect(!files.isEmpty)
+    #expect(Set(files.map(\.lastPathComponent)) == Set(Self.storeExpectations.keys))
     let tmp = TemporaryDirectory("featx-fuzz-regression")
     for url in files {
+      let name = url.lastPathComponent
+      guard let expected = Self.storeExpectations[name] else { continue }
       let path = tmp.url.appendingPathComponent(url.deletingPathExtension().lastPathComponent + ".h5").path
       try Data(contentsOf: url).write(to: URL(fileURLWithPath: path))
       do {
-        try FeatureStore(path: path).readEverySection()
-      } catch is FeatureStoreError {
+        let store = try FeatureStore(path: path)
+        Issue.record("\(name): opened as a store of \(store.rows) rows; readEverySection: \(String(describing: store.readEverySection()))")
+      } catch let error as FeatureStoreError {
+        #expect(error == expected.store(path), "\(name): \(error)")
+        #expect(error.description.hasPrefix(path + ": "), "\(name): \(error)")
       }
-      do { _ = try Head.read(path: path) } catch is ProbeError {}
+      do {
+        let head = try Head.read(path: path)
+        Issue.record("\(name): read as a head of \(head.classes.count) classes")
+      } catch let error as ProbeError {
+        #expect(error == expected.head(path), "\(name): \(error)")
+        #expect(error.description.hasPrefix(path + ": "), "\(name): \(error)")
+      }
     }
   }
 }
+

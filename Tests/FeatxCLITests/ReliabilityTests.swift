@@ -9,6 +9,8 @@ import TestSupport
   .serialized,
   .enabled(if: FileManager.default.fileExists(atPath: TestPaths.datasets.path), "the shared datasets are not available"))
 struct ReliabilityTests {
+  static var cub: String { TestPaths.datasets.appendingPathComponent("cub_birds50").path }
+
   /// Runs featx through bash with a file-size limit (SIGXFSZ ignored, so writes fail with EFBIG as on a full disk).
   func runLimited(_ arguments: [String], fileSizeKB: Int) throws -> CommandResult {
     let quoted = ([TestPaths.featxBinary.path] + arguments).map { "'\($0)'" }.joined(separator: " ")
@@ -78,32 +80,72 @@ struct ReliabilityTests {
     #expect(info.stdout.contains("鳥 bird"))
   }
 
-  @Test func readOnlyOutputFolder() throws {
+  /// Whether this process can mount a tmpfs (root with CAP_SYS_ADMIN, outside a locked-down container):
+  /// tried once, on a scratch folder, before the tests that need it are planned.
+  static let canMountTmpfs: Bool = {
+    guard geteuid() == 0 else { return false }
+    let dir = TemporaryDirectory("featx-mount-probe")
+    guard let mounted = try? runCommand("/bin/mount", ["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", dir.url.path]),
+      mounted.status == 0
+    else { return false }
+    _ = try? runCommand("/bin/umount", [dir.url.path])
+    return true
+  }()
+
+  /// A read-only file system refuses even root, so this is the case that binds in CI.
+  @Test(.enabled(if: canMountTmpfs, "needs to mount a read-only tmpfs (root with CAP_SYS_ADMIN); mount failed here"))
+  func readOnlyOutputFolder() throws {
     let dir = TemporaryDirectory()
     let root = try linkedDataset(dir, classes: 1, perClass: 2)
     let folder = dir.path("ro")
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    // Root ignores permission bits, so a read-only file system is the only honest test; skip without one.
     let mounted = try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", folder])
-    guard mounted.status == 0 else { return }
+    try #require(mounted.status == 0, "mount: \(mounted.stderr)")
     defer { _ = try? runCommand("/bin/umount", [folder]) }
     let result = try runFeatx(["extract", root, "-o", folder + "/f.h5", "--arch", "resnet18", "--weights", "random:0", "--quiet"])
     #expect(result.status != 0)
-    #expect(result.stderr.contains("not writable"), "\(result.stderr)")
-    #expect(result.stderr.contains(folder))
+    #expect(result.stderr.contains("the folder \(folder) is not writable"), "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: folder + "/f.h5"))
   }
 
-  /// Permission bits only bind non-root users; as root (CI) the test has nothing to check.
-  @Test func unreadableImageIsSkippedWithItsReason() throws {
-    guard geteuid() != 0 else { return }
-    let dir = TemporaryDirectory()
-    let root = try linkedDataset(dir, classes: 1, perClass: 2)
-    let locked = root + "/" + (try FileManager.default.contentsOfDirectory(atPath: root).sorted()[0]) + "/locked.jpg"
+  /// Permission bits bind only non-root users: as root (CI) featx runs as nobody.
+  @Test(.enabled(if: Unprivileged.isAvailable, Comment(rawValue: Unprivileged.unavailableReason ?? "")))
+  func unwritableOutputFolderAsAnUnprivilegedUser() throws {
+    let work = try Unprivileged.Workspace()
+    let root = try work.copyDataset(from: Self.cub, classes: 1, perClass: 2)
+    let folder = work.path("locked")
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+    chmod(folder, 0o555)
+    let result = try Unprivileged.runFeatx(
+      ["extract", root, "-o", folder + "/f.h5", "--arch", "resnet18", "--weights", "random:0", "--quiet"], in: work)
+    #expect(result.status == 1, "\(result.stderr)")
+    #expect(result.stderr.contains("the folder \(folder) is not writable"), "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: folder + "/f.h5"))
+  }
+
+  /// An image the user may not read is skipped with "unreadable", and the rest is extracted. As root (CI)
+  /// featx runs as nobody, since root reads a file of mode 0 anyway.
+  @Test(.enabled(if: Unprivileged.isAvailable, Comment(rawValue: Unprivileged.unavailableReason ?? "")))
+  func unreadableImageIsSkippedWithItsReason() throws {
+    let work = try Unprivileged.Workspace()
+    let root = try work.copyDataset(from: Self.cub, classes: 1, perClass: 2)
+    let folder = try FileManager.default.contentsOfDirectory(atPath: root).sorted()[0]
+    let locked = root + "/" + folder + "/locked.jpg"
     try Data(contentsOf: TestPaths.fixture("images/src/jpeg_420.jpg")).write(to: URL(fileURLWithPath: locked))
     chmod(locked, 0)
-    let result = try runFeatx(["extract", root, "-o", dir.path("f.h5"), "--arch", "resnet18", "--weights", "random:0", "--quiet"])
-    #expect(result.status == 0)
-    #expect(result.stdout.contains("locked.jpg: unreadable"), "\(result.stdout)")
+    let store = work.path("f.h5")
+    let result = try Unprivileged.runFeatx(
+      ["extract", root, "-o", store, "--arch", "resnet18", "--weights", "random:0", "--quiet"], in: work)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.contains("skipped 1 unreadable image(s):"), "\(result.stdout)")
+    #expect(result.stdout.contains("\(folder)/locked.jpg: unreadable"), "\(result.stdout)")
+    let s = try FeatureStore(path: store)
+    // The two readable images are the rows; the locked one is listed under /skipped with its reason.
+    #expect(s.isComplete && s.rows == 2)
+    #expect(try !s.paths().contains("\(folder)/locked.jpg"))
+    let skipped = try s.skipped()
+    #expect(skipped.map(\.path) == ["\(folder)/locked.jpg"])
+    #expect(skipped.first?.reason.hasPrefix("unreadable: ") == true, "\(skipped)")
   }
 
   @Test(arguments: ["zero", "text", "truncated", "store"])
