@@ -23,6 +23,8 @@ public final class Backbone: @unchecked Sendable {
   public let weights: StateDict
   /// Threads used by `run`.
   public let threads: Int
+  /// The numbers the network computes in.
+  public let precision: Precision
 
   /// Compiled networks by input size, threads and batch; idle workspaces by network.
   private struct Cache {
@@ -40,9 +42,10 @@ public final class Backbone: @unchecked Sendable {
   ///   - layer: layer to tap (default: `features` for DenseNet, `avgpool` for ResNet).
   ///   - pooling: how the tapped map becomes a vector.
   ///   - threads: worker threads; 0 means every CPU this process may use (`CPU.available`).
+  ///   - precision: float32 (torchvision's numbers) or bfloat16 (`Precision.resolve` checks the CPU).
   public init(
     name: String, config: ArchitectureConfig, weights: StateDict, layer: String? = nil, pooling: Pooling = .flatten,
-    threads: Int = 0
+    threads: Int = 0, precision: Precision = .float32
   ) throws {
     let layer = layer ?? config.defaultLayer
     guard config.layers.contains(layer) else {
@@ -54,13 +57,17 @@ public final class Backbone: @unchecked Sendable {
     self.pooling = pooling
     self.weights = try WeightCheck.conform(weights, to: config, name: name)
     self.threads = threads > 0 ? threads : CPU.available
+    self.precision = precision
   }
 
   /// A named torchvision architecture.
   public convenience init(
-    arch: Architecture, weights: StateDict, layer: String? = nil, pooling: Pooling = .flatten, threads: Int = 0
+    arch: Architecture, weights: StateDict, layer: String? = nil, pooling: Pooling = .flatten, threads: Int = 0,
+    precision: Precision = .float32
   ) throws {
-    try self.init(name: arch.rawValue, config: arch.config, weights: weights, layer: layer, pooling: pooling, threads: threads)
+    try self.init(
+      name: arch.rawValue, config: arch.config, weights: weights, layer: layer, pooling: pooling, threads: threads,
+      precision: precision)
   }
 
   /// Images per network execution where the architecture allows more than one (`FEATX_IMAGES_PER_RUN`).
@@ -164,7 +171,8 @@ public final class Backbone: @unchecked Sendable {
       // oneDNN picks each primitive's blocking for the thread count it is created with.
       let network = try OpenMP.withThreads(threadsPerImage) {
         try CompiledNetwork(
-          graph: graph, tap: tap, pooling: pooling, weights: weights, threadsPerImage: threadsPerImage, batch: batch)
+          graph: graph, tap: tap, pooling: pooling, weights: weights, threadsPerImage: threadsPerImage, batch: batch,
+          precision: precision)
       }
       cache.networks[key] = network
       return network

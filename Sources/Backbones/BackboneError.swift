@@ -1,3 +1,5 @@
+import DNNL
+
 /// A backbone could not be built, loaded or run. The description says what failed, on what, and what to do.
 public enum BackboneError: Error, CustomStringConvertible, Equatable {
   /// A weights file could not be parsed (corrupt, truncated, unsupported, or hostile).
@@ -12,6 +14,8 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
   case weightsUnavailable(name: String, url: String, searched: [String], reason: String)
   /// An unknown architecture, layer or pooling name.
   case unknown(kind: String, value: String, choices: [String])
+  /// bfloat16 was asked for on a CPU that does not multiply it natively.
+  case unsupportedPrecision(String)
   /// The memory for a network's weights or activations could not be allocated.
   case outOfMemory(bytes: Int)
   /// The input image is too small for the architecture.
@@ -38,6 +42,8 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
         + "\(reason). Download it elsewhere and put it at \(searched.last ?? name)"
     case .unknown(let kind, let value, let choices):
       return "unknown \(kind) '\(value)'; choose one of: \(choices.joined(separator: ", "))"
+    case .unsupportedPrecision(let choice):
+      return "precision \(choice) needs a CPU with AVX512_BF16 or AMX, which this one lacks (oneDNN sees \(CPU.isaName)); use f32 or auto"
     case .outOfMemory(let bytes):
       return "cannot allocate \(bytes >> 20) MiB for the network: use a smaller batch or free memory"
     case .inputTooSmall(let arch, let height, let width):

@@ -97,6 +97,12 @@ final class CompiledNetwork: @unchecked Sendable {
   let outputCount: Int
   /// Shape of one output before flattening, e.g. [1024, 7, 7] or [2048].
   let outputShape: [Int]
+  /// Element type of weights and activations (accumulation is always float32).
+  let precision: Precision
+  /// Bytes per activation value.
+  var elementBytes: Int { precision == .bfloat16 ? 2 : 4 }
+  /// In bfloat16, the workspace buffer holding the input image converted from the caller's float32.
+  var inputCopy: Int? { precision == .bfloat16 ? graph.buffers.count + 1 : nil }
 
   /// - Parameters:
   ///   - graph: the whole architecture for this input size.
@@ -104,9 +110,17 @@ final class CompiledNetwork: @unchecked Sendable {
   ///   - pooling: how the tap's map becomes the output.
   ///   - weights: validated state_dict.
   ///   - threadsPerImage: OpenMP threads each image's primitives use.
-  init(graph: Graph, tap: Tap, pooling: Pooling, weights: StateDict, threadsPerImage: Int, batch: Int = 1) throws {
+  ///   - precision: bfloat16 stores weights and activations as bfloat16 (products summed in float32);
+  ///     BatchNorm statistics, biases and the output stay float32.
+  init(
+    graph: Graph, tap: Tap, pooling: Pooling, weights: StateDict, threadsPerImage: Int, batch: Int = 1,
+    precision: Precision = .float32
+  ) throws {
     engine = try DNNLEngine.shared()
     self.graph = graph
+    self.precision = precision
+    let activation: ElementType = precision == .bfloat16 ? .bfloat16 : .float32
+    let inputCopy = precision == .bfloat16 ? graph.buffers.count + 1 : nil
     self.threadsPerImage = threadsPerImage
     precondition(
       batch == 1 || CompiledNetwork.usesWholeBuffers(graph, opCount: tap.opCount),
@@ -120,9 +134,30 @@ final class CompiledNetwork: @unchecked Sendable {
     let engine = self.engine
     let stream = try DNNLStream(engine)
 
+    /// The buffer an operation really reads: in bfloat16, the converted copy of the input.
+    func resolved(_ v: View) -> View {
+      guard v.buffer == 0, let inputCopy else { return v }
+      return View(buffer: inputCopy, channelOffset: v.channelOffset, channels: v.channels)
+    }
     func describe(_ v: View) throws -> MemoryDescriptor {
       let shape = graph.buffers[v.buffer]
-      return try MemoryDescriptor([batch, v.channels, shape.height, shape.width], .float32, v.buffer == 0 ? .nchw : layout.tag)
+      let dims = [batch, v.channels, shape.height, shape.width]
+      return try MemoryDescriptor(dims, activation, v.buffer == 0 ? .nchw : layout.tag)
+    }
+    if let inputCopy {
+      // float32 NCHW from the caller → bfloat16 NCHW, once per execution.
+      let whole = View(buffer: 0, channelOffset: 0, channels: graph.buffers[0].channels)
+      let shape = graph.buffers[0]
+      let from = try MemoryDescriptor([batch, whole.channels, shape.height, shape.width], .float32, .nchw)
+      let to = try describe(whole)
+      let convert = try DNNLPrimitive(reorderFrom: from, to: to, engine: engine, what: "input to bfloat16")
+      steps.append(
+        Step(
+          primitive: convert,
+          arguments: [
+            (.from, .view(whole), from),
+            (.to, .view(View(buffer: inputCopy, channelOffset: 0, channels: whole.channels)), to),
+          ]))
     }
     func constant(_ values: [Float]) throws -> Int {
       let buffer = try AlignedBuffer(bytes: values.count * 4)
@@ -145,7 +180,7 @@ final class CompiledNetwork: @unchecked Sendable {
         let dstMD = try describe(c.dst)
         let (o, g) = (c.dst.channels, c.groups)
         let weightDims = g == 1 ? [o, c.src.channels, c.kernel, c.kernel] : [g, o / g, c.src.channels / g, c.kernel, c.kernel]
-        let anyWeights = try MemoryDescriptor(weightDims, .float32, .any)
+        let anyWeights = try MemoryDescriptor(weightDims, activation, .any)
         let biasMD = try MemoryDescriptor([o], .float32, .a)
         let attributes = try DNNLAttributes()
         try attributes.setPostOps(sum: c.residual, relu: c.relu)
@@ -171,7 +206,7 @@ final class CompiledNetwork: @unchecked Sendable {
           Step(
             primitive: primitive,
             arguments: [
-              (.source, .view(c.src), srcMD), (.weights, .constant(weightIndex), chosenMD),
+              (.source, .view(resolved(c.src)), srcMD), (.weights, .constant(weightIndex), chosenMD),
               (.bias, .constant(try constant(bias)), biasMD), (.destination, .view(c.dst), dstMD),
               (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
             ]))
@@ -189,7 +224,7 @@ final class CompiledNetwork: @unchecked Sendable {
           Step(
             primitive: primitive,
             arguments: [
-              (.source, .view(n.src), srcMD), (.destination, .view(n.dst), dstMD),
+              (.source, .view(resolved(n.src)), srcMD), (.destination, .view(n.dst), dstMD),
               (.mean, .constant(try constant(try tensor(n.norm + ".running_mean"))), vectorMD),
               (.variance, .constant(try constant(try tensor(n.norm + ".running_var"))), vectorMD),
               (.scale, .constant(try constant(try tensor(n.norm + ".weight"))), vectorMD),
@@ -206,7 +241,7 @@ final class CompiledNetwork: @unchecked Sendable {
           Step(
             primitive: primitive,
             arguments: [
-              (.source, .view(p.src), srcMD), (.destination, .view(p.dst), dstMD),
+              (.source, .view(resolved(p.src)), srcMD), (.destination, .view(p.dst), dstMD),
               (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
             ]))
       }
@@ -221,10 +256,20 @@ final class CompiledNetwork: @unchecked Sendable {
     if pooling != .flatten {
       let pooledBuffer = graph.buffers.count  // a workspace-only buffer after the graph's own
       finalView = View(buffer: pooledBuffer, channelOffset: 0, channels: tap.view.channels)
+      // The pooled vector in float32 even from bfloat16 activations (the window sums in float32 anyway);
+      // where oneDNN has no such pooling, in the activations' type.
+      var primitive: DNNLPrimitive
       finalMD = try MemoryDescriptor([batch, tap.view.channels, 1, 1], .float32, layout.tag)
-      let primitive = try Network.pooling(
-        pooling == .max ? .max : .averageExcludingPadding, tapMD, finalMD, kernel: (oh, ow), stride: 1,
-        padding: 0, engine: engine, what: "\(pooling.rawValue) pooling of \(tap.name)")
+      do {
+        primitive = try Network.pooling(
+          pooling == .max ? .max : .averageExcludingPadding, tapMD, finalMD, kernel: (oh, ow), stride: 1,
+          padding: 0, engine: engine, what: "\(pooling.rawValue) pooling of \(tap.name)")
+      } catch where activation != .float32 {
+        finalMD = try MemoryDescriptor([batch, tap.view.channels, 1, 1], activation, layout.tag)
+        primitive = try Network.pooling(
+          pooling == .max ? .max : .averageExcludingPadding, tapMD, finalMD, kernel: (oh, ow), stride: 1,
+          padding: 0, engine: engine, what: "\(pooling.rawValue) pooling of \(tap.name)")
+      }
       steps.append(
         Step(
           primitive: primitive,
@@ -250,7 +295,10 @@ final class CompiledNetwork: @unchecked Sendable {
 
   /// Bytes of every buffer a workspace needs (the graph's, plus the pooled output).
   var bufferBytes: [Int] {
-    graph.buffers.map { batch * ($0.channels * $0.height * $0.width * 4 + 64) } + [batch * (outputCount * 4 + 64)]
+    let input = graph.buffers[0]
+    return graph.buffers.map { batch * ($0.channels * $0.height * $0.width * elementBytes + 64) }
+      + [batch * (outputCount * 4 + 64)]
+      + (inputCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 2 + 64)])
   }
 
   /// True if every operation up to `opCount` reads and writes whole buffers.
@@ -295,7 +343,7 @@ final class Workspace: @unchecked Sendable {
           let shape = network.graph.buffers.indices.contains(v.buffer) ? network.graph.buffers[v.buffer] : nil
           let planeFloats = (shape?.height ?? 1) * (shape?.width ?? 1) * network.batch
           guard let buffer = buffers[v.buffer] else { preconditionFailure("Workspace: buffer \(v.buffer) was not allocated") }
-          let pointer = buffer.pointer + v.channelOffset * planeFloats * 4
+          let pointer = buffer.pointer + v.channelOffset * planeFloats * network.elementBytes
           memory = try DNNLMemory(md, network.engine, pointer, "an activation")
         case .constant(let index):
           memory = try DNNLMemory(md, network.engine, network.constants[index].pointer, "a weight")

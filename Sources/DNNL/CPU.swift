@@ -81,6 +81,17 @@ public enum CPU {
     return dnnl_get_effective_cpu_isa().rawValue & bf16 == bf16
   }
 
+  /// oneDNN's name for the instruction set it uses, e.g. `avx512_core_bf16`.
+  public static var isaName: String {
+    let isa = dnnl_get_effective_cpu_isa()
+    let names: [(dnnl_cpu_isa_t, String)] = [
+      (dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"), (dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"),
+      (dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"), (dnnl_cpu_isa_avx512_core, "avx512_core"),
+      (dnnl_cpu_isa_avx2_vnni, "avx2_vnni"), (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx, "avx"), (dnnl_cpu_isa_sse41, "sse41"),
+    ]
+    return names.first { isa.rawValue & $0.0.rawValue == $0.0.rawValue }?.1 ?? "isa \(isa.rawValue)"
+  }
+
   /// True when oneDNN uses AVX-512 kernels (16 floats per register).
   public static var avx512: Bool {
     dnnl_get_effective_cpu_isa().rawValue >= dnnl_cpu_isa_avx512_core.rawValue

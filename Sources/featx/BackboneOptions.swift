@@ -25,12 +25,27 @@ struct BackboneOptions: ParsableArguments {
   @Option(help: "Pooling of the tapped layer: flatten (default; e.g. 1024x7x7 = 50176 values), avg or max (C values).")
   var pool: Pooling = .flatten
 
-  @Option(help: "Threads; 0 uses every core.")
+  @Option(help: "Threads; 0 uses every CPU this process may use (taskset, cgroup quota).")
   var threads: Int = 0
 
+  @Option(
+    help: """
+      Numbers of the backbone: f32 (torchvision's features), bf16 (weights and activations in bfloat16, sums in \
+      float32; faster where the CPU multiplies bfloat16 natively: AVX512_BF16 or AMX), or auto (bf16 where native, else f32).
+      """)
+  var precision: String = "f32"
+
   func validate() throws {
-    guard threads >= 0 else { throw ValidationError("--threads must be 0 (all cores) or more") }
+    guard threads >= 0 else { throw ValidationError("--threads must be 0 (every CPU) or more, not \(threads)") }
     _ = try Architecture.named(arch)
+    _ = try resolvedPrecision()
+  }
+
+  /// `--precision` on this CPU; a refusal names the option.
+  func resolvedPrecision() throws -> Precision {
+    do { return try Precision.resolve(precision) } catch let error as BackboneError {
+      throw ValidationError("--precision: \(error)")
+    }
   }
 
   /// The torchvision weights `--weights` names, if it names known ones (by tag or file name), without
@@ -77,7 +92,8 @@ struct BackboneOptions: ParsableArguments {
       name = k.fileName
       known = k
     }
-    let backbone = try Backbone(arch: architecture, weights: dict, layer: layer, pooling: pool, threads: threads)
+    let backbone = try Backbone(
+      arch: architecture, weights: dict, layer: layer, pooling: pool, threads: threads, precision: try resolvedPrecision())
     return (backbone, name, known)
   }
 }

@@ -34,6 +34,7 @@ struct BenchCommand: ParsableCommand {
     var layer: String
     var batch: Int
     var threads: Int
+    var precision: String
     var size: Int
     var imagesPerSecond: Double
     var bestImagesPerSecond: Double
@@ -72,15 +73,16 @@ struct BenchCommand: ParsableCommand {
     let imagesPerSecond = Double(batch) / median
     let gflops = 2 * Double(net.multiplyAdds(height: size, width: size)) * imagesPerSecond / 1e9
     let result = Result(
-      arch: net.name, layer: net.layer, batch: batch, threads: net.threads, size: size, imagesPerSecond: imagesPerSecond,
+      arch: net.name, layer: net.layer, batch: batch, threads: net.threads, precision: net.precision.rawValue, size: size,
+      imagesPerSecond: imagesPerSecond,
       bestImagesPerSecond: Double(batch) / times[0], gflops: gflops, iterations: times.count, warmupSeconds: warmup)
     if json {
       print(try JSONText.encode(result))
     } else {
       print(
         String(
-          format: "%@ (%@) batch %d, %d threads, %dx%d: %.1f img/s (best %.1f), %.0f GFLOPS, %d iterations",
-          net.name, net.layer, batch, net.threads, size, size, imagesPerSecond, Double(batch) / times[0], gflops, times.count))
+          format: "%@ (%@, %@) batch %d, %d threads, %dx%d: %.1f img/s (best %.1f), %.0f GFLOPS, %d iterations",
+          net.name, net.layer, net.precision.rawValue, batch, net.threads, size, size, imagesPerSecond, Double(batch) / times[0], gflops, times.count))
     }
   }
 }
