@@ -1,7 +1,9 @@
 // Finding the images of a dataset: torchvision's ImageFolder layout (one folder per class, images in it
-// or in its subfolders), a flat folder with no labels, or a CSV list of `path,label`. The order is a pure
-// function of the names (code-point order, as Python's `sorted`), never of the file system.
+// or in its subfolders), split folders (`train/<class>/…` beside `val/<class>/…` or `test/<class>/…`), a flat
+// folder with no labels, or a CSV list of `path,label`. The order is a pure function of the names
+// (code-point order, as Python's `sorted`), never of the file system.
 
+import FeatureStore
 import Foundation
 import Glibc
 import Support
@@ -12,10 +14,64 @@ public struct DatasetItem: Sendable, Equatable {
   public var relativePath: String
   /// Label (index into the classes), or -1 when unlabelled.
   public var label: Int64
+  /// The part its split folder gives (nil unless the dataset is made of split folders).
+  public var part: SplitPart?
 
-  public init(relativePath: String, label: Int64) {
+  public init(relativePath: String, label: Int64, part: SplitPart? = nil) {
     self.relativePath = relativePath
     self.label = label
+    self.part = part
+  }
+}
+
+/// The names of split folders, matched case-insensitively: `train`; `val`, `valid`, `validation`; `test`.
+public enum SplitFolderKind: String, Sendable, CaseIterable {
+  case train
+  case validation = "val"
+  case test
+
+  /// The kind a folder name denotes, or nil if it is not a split name.
+  public init?(folderName: String) {
+    switch folderName.lowercased() {
+    case "train": self = .train
+    case "val", "valid", "validation": self = .validation
+    case "test": self = .test
+    default: return nil
+    }
+  }
+}
+
+/// Which folder gives the test part when a dataset has both a validation folder (`val/`, `valid/`,
+/// `validation/`) and a `test/` folder; the other one is left out.
+public enum TestSplitChoice: String, Sendable, CaseIterable {
+  /// The validation folder (the default: torchvision's train/val scripts, the seed 004 workflow).
+  case val
+  case test
+}
+
+/// What the walk found in a dataset made of split folders.
+public struct SplitFolders: Sendable, Equatable {
+  /// One split folder: its name as on disk, its class folders and its image count.
+  public struct Folder: Sendable, Equatable {
+    public var name: String
+    public var classFolders: [String]
+    public var images: Int
+  }
+
+  /// The folder whose images are train (`train/`), if there is one.
+  public var train: Folder?
+  /// The folder whose images are test (`val/`, …, or `test/`), if there is one.
+  public var test: Folder?
+  /// Split folders whose images are not extracted (the validation or test folder not chosen as test).
+  public var leftOut: [Folder]
+  /// Class folders found under the train folder but not under the test folder (empty without both).
+  public var onlyInTrain: [String]
+  /// Class folders found under the test folder but not under the train folder.
+  public var onlyInTest: [String]
+
+  /// What the feature store records (`split_folders`).
+  public var record: SplitFolderRecord {
+    SplitFolderRecord(train: train?.name, test: test?.name, leftOut: leftOut.map(\.name))
   }
 }
 
@@ -37,6 +93,23 @@ public struct Dataset: Sendable {
   public var items: [DatasetItem]
   /// Hidden files, non-images and unreadable folders that were passed over.
   public var ignored: [IgnoredFile]
+  /// The split folders, when the dataset is made of them (every item then has a `part`).
+  public var splitFolders: SplitFolders?
+
+  public init(
+    root: String, classes: [String], classFolders: [String], items: [DatasetItem], ignored: [IgnoredFile],
+    splitFolders: SplitFolders? = nil
+  ) {
+    self.root = root
+    self.classes = classes
+    self.classFolders = classFolders
+    self.items = items
+    self.ignored = ignored
+    self.splitFolders = splitFolders
+  }
+
+  /// True when the images carry class labels.
+  public var isLabelled: Bool { !classes.isEmpty }
 }
 
 /// How class indices are assigned.
@@ -78,8 +151,23 @@ public enum DatasetWalk {
     a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars) { $0.value < $1.value }
   }
 
-  /// Walks a folder: ImageFolder layout if it has subfolders, else a flat, unlabelled folder.
-  public static func folder(_ root: String, classOrder: ClassOrder = .folder) throws -> Dataset {
+  /// The top-level folders of `root` named like split folders (empty if there are none or `root` cannot be
+  /// read): what decides, before any walk, whether the dataset is made of split folders.
+  public static func splitFolderNames(_ root: String) -> [String] {
+    guard let names = try? listDirectory(root) else { return [] }
+    return names.filter { !$0.hasPrefix(".") && SplitFolderKind(folderName: $0) != nil && isDirectory(root + "/" + $0) }
+      .sorted(by: codePointLess)
+  }
+
+  /// Walks a folder: split folders if its subfolders are named like splits (`train`, `val`, `valid`,
+  /// `validation`, `test`, any case), else the ImageFolder layout if it has subfolders, else a flat,
+  /// unlabelled folder.
+  ///
+  /// - Parameter testSplit: which folder gives the test part when there are both a validation and a
+  ///   test folder (nil: the validation folder). A choice naming a folder that does not exist is refused.
+  public static func folder(_ root: String, classOrder: ClassOrder = .folder, testSplit: TestSplitChoice? = nil) throws
+    -> Dataset
+  {
     var ignored: [IgnoredFile] = []
     let entries = try listDirectory(root)
     var folders: [String] = []
@@ -96,6 +184,18 @@ public enum DatasetWalk {
       }
     }
     folders.sort(by: codePointLess)
+    let splitNamed = folders.filter { SplitFolderKind(folderName: $0) != nil }
+    if !splitNamed.isEmpty {
+      let others = folders.filter { SplitFolderKind(folderName: $0) == nil }
+      guard others.isEmpty else {
+        throw ExtractError.mixedSplitFolders(root: root, splitFolders: splitNamed, others: others)
+      }
+      for name in looseFiles { ignored.append(IgnoredFile(path: name, reason: "outside any split folder")) }
+      return try splitFolderDataset(root, folders: folders, ignored: ignored, classOrder: classOrder, testSplit: testSplit)
+    }
+    if let testSplit {
+      throw ExtractError.missingSplitFolder(root: root, wanted: testSplit.rawValue, found: [])
+    }
     if folders.isEmpty {
       // A flat folder: predict-style extraction with no labels.
       var items: [DatasetItem] = []
@@ -159,7 +259,122 @@ public enum DatasetWalk {
     return Dataset(root: root, classes: named, classFolders: named, items: items, ignored: ignored)
   }
 
+  // MARK: - Split folders
+
+  /// `root/train/<class>/…` beside `root/val/<class>/…` or `root/test/<class>/…` (`folders` are all split names).
+  private static func splitFolderDataset(
+    _ root: String, folders: [String], ignored: [IgnoredFile], classOrder: ClassOrder, testSplit: TestSplitChoice?
+  ) throws -> Dataset {
+    var ignored = ignored
+    let byKind = Dictionary(grouping: folders) { SplitFolderKind(folderName: $0)! }
+    for kind in SplitFolderKind.allCases {
+      if let names = byKind[kind], names.count > 1 { throw ExtractError.duplicateSplitFolders(root: root, folders: names) }
+    }
+    let trainName = byKind[.train]?.first
+    let validationName = byKind[.validation]?.first
+    let testName = byKind[.test]?.first
+    var testFolderName: String?
+    var leftOutNames: [String] = []
+    switch (validationName, testName) {
+    case (let v?, let t?):
+      testFolderName = testSplit == .test ? t : v
+      leftOutNames = [testSplit == .test ? v : t]
+    case (let v?, nil):
+      if testSplit == .test { throw ExtractError.missingSplitFolder(root: root, wanted: "test", found: folders) }
+      testFolderName = v
+    case (nil, let t?):
+      if testSplit == .val { throw ExtractError.missingSplitFolder(root: root, wanted: "val", found: folders) }
+      testFolderName = t
+    case (nil, nil):
+      if let testSplit { throw ExtractError.missingSplitFolder(root: root, wanted: testSplit.rawValue, found: folders) }
+    }
+
+    // The class folders of each used split folder (checked: only class folders, no split names among them).
+    var classesOf: [String: [String]] = [:]
+    for name in [trainName, testFolderName].compactMap({ $0 }) {
+      classesOf[name] = try classFolders(inSplitFolder: name, root: root, ignored: &ignored)
+    }
+    let trainClasses = Set(trainName.flatMap { classesOf[$0] } ?? [])
+    let testClasses = Set(testFolderName.flatMap { classesOf[$0] } ?? [])
+    let union = trainClasses.union(testClasses).sorted(by: codePointLess)
+    let (classes, classFolders, labelOfFolder) = try assignLabels(union, order: classOrder, root: root)
+
+    var items: [DatasetItem] = []
+    var counts: [String: Int] = [:]
+    for (name, part) in [(trainName, SplitPart.train), (testFolderName, SplitPart.test)] {
+      guard let name else { continue }
+      for folder in classesOf[name]! {
+        var visited = Set<String>()
+        var files: [String] = []
+        collectFiles(root: root, relative: name + "/" + folder, visited: &visited, files: &files, ignored: &ignored)
+        for file in files.sorted(by: torchvisionOrder) {
+          items.append(DatasetItem(relativePath: file, label: Int64(labelOfFolder[folder]!), part: part))
+        }
+        counts[name, default: 0] += files.count
+      }
+    }
+    var leftOut: [SplitFolders.Folder] = []
+    for name in leftOutNames {
+      // Counted, not extracted: its images (and whatever else it holds) are reported as one left-out folder.
+      var visited = Set<String>()
+      var files: [String] = []
+      var unused: [IgnoredFile] = []
+      collectFiles(root: root, relative: name, visited: &visited, files: &files, ignored: &unused)
+      let classFolders = ((try? listDirectory(root + "/" + name)) ?? [])
+        .filter { !$0.hasPrefix(".") && isDirectory(root + "/" + name + "/" + $0) }.sorted(by: codePointLess)
+      leftOut.append(SplitFolders.Folder(name: name, classFolders: classFolders, images: files.count))
+      ignored.append(
+        IgnoredFile(
+          path: name + "/",
+          reason: "split folder left out (\(files.count) images): \(testFolderName ?? "another folder")/ is the test part"))
+    }
+    let both = trainName != nil && testFolderName != nil
+    let split = SplitFolders(
+      train: trainName.map { SplitFolders.Folder(name: $0, classFolders: classesOf[$0]!, images: counts[$0] ?? 0) },
+      test: testFolderName.map { SplitFolders.Folder(name: $0, classFolders: classesOf[$0]!, images: counts[$0] ?? 0) },
+      leftOut: leftOut,
+      onlyInTrain: both ? trainClasses.subtracting(testClasses).sorted(by: codePointLess) : [],
+      onlyInTest: both ? testClasses.subtracting(trainClasses).sorted(by: codePointLess) : [])
+    return Dataset(
+      root: root, classes: classes, classFolders: classFolders, items: items, ignored: ignored, splitFolders: split)
+  }
+
+  /// The class folders directly inside the split folder `name`, sorted. A split folder holds class folders
+  /// only: images beside them, no class folder at all, or a folder named like a split are refused (each
+  /// would otherwise give images a wrong class); hidden files and non-images are ignored.
+  private static func classFolders(inSplitFolder name: String, root: String, ignored: inout [IgnoredFile]) throws -> [String] {
+    let path = root + "/" + name
+    var folders: [String] = []
+    var images: [String] = []
+    for entry in try listDirectory(path) {
+      let relative = name + "/" + entry
+      if entry.hasPrefix(".") {
+        ignored.append(IgnoredFile(path: relative, reason: "hidden"))
+        continue
+      }
+      switch kind(of: path + "/" + entry) {
+      case .directory: folders.append(entry)
+      case .file:
+        if let why = notAnImage(entry) { ignored.append(IgnoredFile(path: relative, reason: why)) } else { images.append(entry) }
+      case .other(let why): ignored.append(IgnoredFile(path: relative, reason: why))
+      }
+    }
+    folders.sort(by: codePointLess)
+    images.sort(by: codePointLess)
+    guard !folders.isEmpty else { throw ExtractError.splitFolderWithoutClasses(folder: path, images: images.count) }
+    if let nested = folders.first(where: { SplitFolderKind(folderName: $0) != nil }) {
+      throw ExtractError.nestedSplitFolder(path: path + "/" + nested, parent: path)
+    }
+    if let first = images.first { throw ExtractError.looseImages(folder: path, count: images.count, first: first) }
+    return folders
+  }
+
   // MARK: - Helpers
+
+  private static func isDirectory(_ path: String) -> Bool {
+    if case .directory = kind(of: path) { return true }
+    return false
+  }
 
   private static func assignLabels(_ folders: [String], order: ClassOrder, root: String) throws
     -> (classes: [String], folders: [String], labelOf: [String: Int])

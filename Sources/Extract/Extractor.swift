@@ -11,7 +11,8 @@ import Support
 
 /// Everything `featx extract` needs besides the backbone.
 public struct ExtractOptions: Sendable {
-  /// Dataset folder (ImageFolder layout or a flat folder), or the root the list's paths are relative to.
+  /// Dataset folder (ImageFolder layout, split folders or a flat folder), or the root the list's paths are
+  /// relative to.
   public var root: String
   /// A CSV list of `path,label` instead of walking `root`.
   public var listFile: String?
@@ -20,6 +21,9 @@ public struct ExtractOptions: Sendable {
   public var preprocessing: Preprocessing
   public var split: SplitConfig
   public var classOrder: ClassOrder = .folder
+  /// Which split folder is the test part when the dataset has both a validation and a test folder (nil: the
+  /// validation folder).
+  public var testSplit: TestSplitChoice?
   /// Images per backbone batch (and per committed row batch).
   public var batchSize = 32
   public var dtype: FeatureDType = .float32
@@ -74,6 +78,8 @@ public struct ExtractSummary: Sendable {
   /// True if the store was already complete with this configuration (nothing was done).
   public var alreadyComplete: Bool
   public var featureShape: [Int]
+  /// The split folders the dataset was made of (nil for other layouts).
+  public var splitFolders: SplitFolders?
 }
 
 /// Extracts a dataset's features into a feature store.
@@ -101,12 +107,13 @@ public final class Extractor {
     let started = Date()
     let dataset =
       try options.listFile.map { try DatasetWalk.list($0, root: options.root) }
-      ?? DatasetWalk.folder(options.root, classOrder: options.classOrder)
+      ?? DatasetWalk.folder(options.root, classOrder: options.classOrder, testSplit: options.testSplit)
+    // The split is checked before the images are counted: a refused split is the more useful message.
+    let split = try options.split.assign(dataset, source: options.listFile ?? options.root)
     guard !dataset.items.isEmpty else {
       throw ExtractError.dataset(path: options.listFile ?? options.root, reason: "no JPEG or PNG images found")
     }
     let labels = dataset.items.map(\.label)
-    let split = options.split.assign(labels: labels)
     let all = dataset.items.count
     var range = 0..<all
     if let shard = options.shard {
@@ -121,14 +128,17 @@ public final class Extractor {
     let metadata = StoreMetadata(
       featxVersion: featxVersion, arch: backbone.name, weightsFile: weightsName, weightsSHA256: backbone.weights.sha256,
       layer: backbone.layer, pooling: backbone.pooling.rawValue, preprocess: options.preprocessing.json,
-      splitMode: options.split.mode, splitSeed: Int64(options.split.seed), splitRatio: options.split.ratio,
+      splitMode: options.split.mode, splitSeed: Int64(options.split.seed),
+      splitRatio: options.split.mode == .folders
+        ? Double(split.filter { $0 == SplitPart.train.rawValue }.count) / Double(max(1, split.count)) : options.split.ratio,
       created: ISO8601DateFormatter().string(from: started), source: absolutePath(options.root),
       featureShape: try backbone.outputShape(height: size.height, width: size.width),
-      shard: options.shard.map { "\($0.index)/\($0.count)" } ?? "", shardStart: range.lowerBound, datasetRows: all)
+      shard: options.shard.map { "\($0.index)/\($0.count)" } ?? "", shardStart: range.lowerBound, datasetRows: all,
+      splitFolders: dataset.splitFolders?.record)
 
     var summary = ExtractSummary(
       output: options.output, rows: 0, train: 0, test: 0, skipped: [], ignored: dataset.ignored, seconds: 0, processed: 0,
-      resumedFrom: 0, alreadyComplete: false, featureShape: metadata.featureShape)
+      resumedFrom: 0, alreadyComplete: false, featureShape: metadata.featureShape, splitFolders: dataset.splitFolders)
     guard let writer = try openOutput(metadata: metadata, rows: rows, summary: &summary) else {
       summary.seconds = Date().timeIntervalSince(started)
       return summary
@@ -292,6 +302,7 @@ public enum StoreComparison {
     check("split", e.splitMode, m.splitMode)
     check("split seed", e.splitSeed, m.splitSeed)
     check("split ratio", e.splitRatio, m.splitRatio)
+    check("split folders", e.splitFolders?.summary ?? "none", m.splitFolders?.summary ?? "none")
     check("feature shape", e.featureShape, m.featureShape)
     check("shard", e.shard, m.shard)
     check("dtype", store.dtype, dtype)

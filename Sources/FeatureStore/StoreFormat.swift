@@ -1,5 +1,6 @@
 // The feature-store format, version 1 (docs/FORMAT.md): names, attributes and the metadata value.
 
+import Foundation
 import HDF5
 
 /// Names and constants of the feature-store format. docs/FORMAT.md is the prose version of this file.
@@ -31,6 +32,51 @@ public enum SplitMode: String, Sendable, Codable, CaseIterable {
   case stratified
   /// Every row is train.
   case none
+  /// From the dataset's split folders (`train/`, `val/` or `test/`, each holding class folders).
+  case folders
+}
+
+/// Which split folders a `split_mode = folders` store was made from (the root attribute `split_folders`).
+public struct SplitFolderRecord: Sendable, Codable, Equatable {
+  /// The folder whose images are train (e.g. `train`), if any.
+  public var train: String?
+  /// The folder whose images are test (e.g. `val`), if any.
+  public var test: String?
+  /// Split folders whose images were not extracted (e.g. `test` when `val` is the test part).
+  public var leftOut: [String]
+
+  public init(train: String?, test: String?, leftOut: [String] = []) {
+    self.train = train
+    self.test = test
+    self.leftOut = leftOut
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case train, test
+    case leftOut = "left_out"
+  }
+
+  /// The attribute's JSON text, e.g. `{"left_out":["test"],"test":"val","train":"train"}`.
+  public var json: String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+  }
+
+  /// Parses the attribute's JSON text; nil if it is not such a record.
+  public static func parse(_ json: String) -> SplitFolderRecord? {
+    try? JSONDecoder().decode(SplitFolderRecord.self, from: Data(json.utf8))
+  }
+
+  /// `train/ → train, val/ → test (left out: test/)`.
+  public var summary: String {
+    var parts: [String] = []
+    if let train { parts.append("\(train)/ → train") }
+    if let test { parts.append("\(test)/ → test") }
+    var text = parts.joined(separator: ", ")
+    if !leftOut.isEmpty { text += " (left out: \(leftOut.map { $0 + "/" }.joined(separator: ", ")))" }
+    return text
+  }
 }
 
 /// Stored element type of `/features`.
@@ -80,12 +126,14 @@ public struct StoreMetadata: Sendable, Equatable {
   public var shardStart: Int
   /// Number of rows of the whole dataset (equals the store's rows unless sharded).
   public var datasetRows: Int
+  /// The split folders of a `split_mode = folders` store (nil otherwise).
+  public var splitFolders: SplitFolderRecord?
 
   public init(
     featxVersion: String, arch: String, weightsFile: String, weightsSHA256: String, layer: String,
     pooling: String, preprocess: String, splitMode: SplitMode, splitSeed: Int64, splitRatio: Double,
     created: String, source: String, featureShape: [Int], shard: String = "", shardStart: Int = 0,
-    datasetRows: Int = 0
+    datasetRows: Int = 0, splitFolders: SplitFolderRecord? = nil
   ) {
     self.featxVersion = featxVersion
     self.arch = arch
@@ -103,6 +151,7 @@ public struct StoreMetadata: Sendable, Equatable {
     self.shard = shard
     self.shardStart = shardStart
     self.datasetRows = datasetRows
+    self.splitFolders = splitFolders
   }
 
   /// Number of values per row.
@@ -130,6 +179,7 @@ public struct StoreMetadata: Sendable, Equatable {
     try a.set("shard", .string(shard))
     try a.set("shard_start", .int64(Int64(shardStart)))
     try a.set("dataset_rows", .int64(Int64(datasetRows)))
+    if let splitFolders { try a.set("split_folders", .string(splitFolders.json)) }
   }
 
   static func read(from root: H5Group, features: H5Dataset, path: String) throws -> StoreMetadata {
@@ -149,6 +199,13 @@ public struct StoreMetadata: Sendable, Equatable {
     guard let splitMode = SplitMode(rawValue: mode) else {
       throw FeatureStoreError.invalid(path: path, reason: "unknown split_mode '\(mode)'")
     }
+    var splitFolders: SplitFolderRecord?
+    if let text = try a.get("split_folders")?.stringValue {
+      guard let record = SplitFolderRecord.parse(text) else {
+        throw FeatureStoreError.invalid(path: path, reason: "split_folders is not a JSON record of split folders: \(text)")
+      }
+      splitFolders = record
+    }
     return StoreMetadata(
       featxVersion: try string("featx_version"), arch: try string("arch"), weightsFile: try string("weights_file"),
       weightsSHA256: try string("weights_sha256"), layer: try string("layer"), pooling: try string("pooling"),
@@ -156,7 +213,7 @@ public struct StoreMetadata: Sendable, Equatable {
       splitRatio: try a.get("split_ratio")?.float64Value ?? 0, created: try string("created"),
       source: try a.get("source")?.stringValue ?? "", featureShape: shape.map { Int($0) },
       shard: try a.get("shard")?.stringValue ?? "", shardStart: Int(try a.get("shard_start")?.int64Value ?? 0),
-      datasetRows: Int(try a.get("dataset_rows")?.int64Value ?? 0))
+      datasetRows: Int(try a.get("dataset_rows")?.int64Value ?? 0), splitFolders: splitFolders)
   }
 }
 

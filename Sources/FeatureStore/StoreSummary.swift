@@ -30,6 +30,8 @@ public struct StoreSummary: Codable, Sendable, Equatable {
   public var splitMode: String
   public var splitSeed: Int64
   public var splitRatio: Double
+  /// The split folders of a `folders` store (absent otherwise).
+  public var splitFolders: SplitFolderRecord?
   public var train: Int
   public var test: Int
   public var unlabelled: Int
@@ -80,6 +82,7 @@ public struct StoreSummary: Codable, Sendable, Equatable {
     splitMode = m.splitMode.rawValue
     splitSeed = m.splitSeed
     splitRatio = m.splitRatio
+    splitFolders = m.splitFolders
     self.train = train
     self.test = test
     self.unlabelled = unlabelled

@@ -8,6 +8,7 @@ import Foundation
 
 extension FeatureDType: ExpressibleByArgument {}
 extension ClassOrder: ExpressibleByArgument {}
+extension TestSplitChoice: ExpressibleByArgument {}
 
 /// `featx extract DATASET -o features.h5`: every image's feature vector into a feature store.
 struct ExtractCommand: ParsableCommand {
@@ -16,8 +17,10 @@ struct ExtractCommand: ParsableCommand {
     abstract: "Extract every image's features into an HDF5 feature store (resumable).",
     discussion: """
       DATASET is a folder with one subfolder per class (torchvision's ImageFolder layout, e.g. CUB-200's \
-      001.Black_footed_Albatross/…jpg), a flat folder of images (no labels), or, with --list, the root the \
-      list's paths are relative to. Rerunning an interrupted command resumes it.
+      001.Black_footed_Albatross/…jpg), a folder of split folders each holding class folders (train/<class>/… \
+      beside val/<class>/… or test/<class>/…; names matched in any case, val also as valid or validation: \
+      train is the train part, val or test the test part), a flat folder of images (no labels), or, with \
+      --list, the root the list's paths are relative to. Rerunning an interrupted command resumes it.
       """)
 
   @Argument(help: "Dataset folder.")
@@ -47,10 +50,19 @@ struct ExtractCommand: ParsableCommand {
   var std: String?
 
   @Option(
+    help: ArgumentHelp(
+      "Train/test split: a train ratio like 0.8 (random, numpy's permutation, the bird workflow; the default), stratified[:RATIO] (per class), none (all train), or folders.",
+      discussion: """
+        When DATASET holds split folders (train/, val/ or test/), the split comes from them (folders) and any \
+        other --split is refused: no image changes part.
+        """))
+  var split: String?
+
+  @Option(
     help:
-      "Train/test split: a train ratio like 0.8 (random, numpy's permutation, the bird workflow), stratified[:RATIO] (per class), or none (all train)."
+      "With split folders val/ (or valid/, validation/) and test/ both present: which one is the test part (default: val); the other is left out."
   )
-  var split: String = "0.8"
+  var testSplit: TestSplitChoice?
 
   @Option(help: "Seed of the split permutation (numpy's np.random.seed).")
   var splitSeed: UInt32 = 2021
@@ -90,6 +102,18 @@ struct ExtractCommand: ParsableCommand {
     guard maxPixels > 0 else { throw ValidationError("--max-pixels must be at least 1, not \(maxPixels)") }
     guard Preprocessing.presets[preset] != nil else { throw ValidationError("--preset must be imagenet or seed") }
     _ = try splitConfig()
+    if list == nil, let split, split != "folders" {
+      let found = DatasetWalk.splitFolderNames(dataset)
+      if !found.isEmpty {
+        throw ValidationError(
+          "--split \(split): \(dataset) holds the split folders \(found.map { $0 + "/" }.joined(separator: ", ")), "
+            + "so the split comes from them; drop --split (or use --list to split the images another way)")
+      }
+    }
+    if let testSplit, list != nil || DatasetWalk.splitFolderNames(dataset).isEmpty {
+      throw ValidationError(
+        "--test-split \(testSplit.rawValue): \(dataset) has no split folders (train/, val/, test/) to choose from")
+    }
     _ = try shardValue()
     // Preprocessing that cannot work is refused before any weights or image are read.
     _ = try preprocessing(backbone.knownWeights())
@@ -103,6 +127,7 @@ struct ExtractCommand: ParsableCommand {
       root: dataset, output: output, preprocessing: try preprocessing(loaded.known), split: try splitConfig())
     options.listFile = list
     options.classOrder = classOrder
+    options.testSplit = testSplit
     options.batchSize = batch
     options.dtype = dtype
     options.shard = try shardValue()
@@ -125,14 +150,20 @@ struct ExtractCommand: ParsableCommand {
   }
 
   func splitConfig() throws -> SplitConfig {
+    guard let split else {
+      // The default: the dataset's split folders if it has them, else the bird workflow's 80/20.
+      let folders = list == nil && !DatasetWalk.splitFolderNames(dataset).isEmpty
+      return SplitConfig(mode: folders ? .folders : .random, ratio: 0.8, seed: splitSeed)
+    }
     switch split {
+    case "folders": return SplitConfig(mode: .folders, ratio: 0.8, seed: splitSeed)
     case "none": return SplitConfig(mode: .none, ratio: 1, seed: splitSeed)
     case "stratified": return SplitConfig(mode: .stratified, ratio: 0.8, seed: splitSeed)
     default:
       let stratified = split.hasPrefix("stratified:")
       let text = stratified ? String(split.dropFirst("stratified:".count)) : split
       guard let ratio = Double(text), ratio > 0, ratio <= 1 else {
-        throw ValidationError("--split must be a ratio in (0, 1], stratified[:RATIO] or none, not '\(split)'")
+        throw ValidationError("--split must be a ratio in (0, 1], stratified[:RATIO], none or folders, not '\(split)'")
       }
       return SplitConfig(mode: stratified ? .stratified : .random, ratio: ratio, seed: splitSeed)
     }
@@ -279,6 +310,7 @@ enum ExtractReport {
     }
     out += "wrote \(s.output): \(s.rows) rows (train \(s.train), test \(s.test)), feature shape \(s.featureShape)"
     out += randomWeights ? " [SEEDED RANDOM WEIGHTS]\n" : "\n"
+    if let folders = s.splitFolders { out += splitFolderLines(folders) }
     if s.resumedFrom > 0 { out += "resumed after row \(s.resumedFrom)\n" }
     if s.processed > 0 {
       out += String(
@@ -295,6 +327,33 @@ enum ExtractReport {
       out += "ignored \(s.ignored.count) other file(s):\n"
       for item in s.ignored.prefix(20) { out += "  \(item.path): \(item.reason)\n" }
       if s.ignored.count > 20 { out += "  … and \(s.ignored.count - 20) more\n" }
+    }
+    return out
+  }
+
+  /// What was detected in a dataset of split folders, and the classes found in only one part.
+  static func splitFolderLines(_ f: SplitFolders) -> String {
+    func counted(_ folder: SplitFolders.Folder) -> String {
+      "\(folder.images) image\(folder.images == 1 ? "" : "s"), \(folder.classFolders.count) class\(folder.classFolders.count == 1 ? "" : "es")"
+    }
+    var parts: [String] = []
+    if let train = f.train { parts.append("\(train.name)/ → train (\(counted(train)))") }
+    if let test = f.test { parts.append("\(test.name)/ → test (\(counted(test)))") }
+    var out = "split folders: " + parts.joined(separator: ", ") + "\n"
+    for left in f.leftOut {
+      let choice = SplitFolderKind(folderName: left.name) == .test ? "test" : "val"
+      out +=
+        "  \(left.name)/ left out (\(left.images) images): \(f.test?.name ?? "")/ is the test part; "
+        + "--test-split \(choice) uses \(left.name)/ instead\n"
+    }
+    if f.train == nil { out += "  no train/ folder: every image is test (a store to evaluate a head on)\n" }
+    if f.test == nil { out += "  no val/ or test/ folder: every image is train\n" }
+    func names(_ folders: [String]) -> String {
+      folders.prefix(10).joined(separator: ", ") + (folders.count > 10 ? ", … (\(folders.count) in all)" : "")
+    }
+    if let train = f.train, let test = f.test {
+      if !f.onlyInTrain.isEmpty { out += "  classes only in \(train.name)/ (no test images): \(names(f.onlyInTrain))\n" }
+      if !f.onlyInTest.isEmpty { out += "  classes only in \(test.name)/ (no train images): \(names(f.onlyInTest))\n" }
     }
     return out
   }

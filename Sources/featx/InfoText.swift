@@ -20,7 +20,11 @@ enum InfoText {
         ? "SEEDED RANDOM WEIGHTS (\(s.weightsFile)): features carry no ImageNet knowledge"
         : "\(s.weightsFile) (sha256 \(s.weightsSHA256))")
     line("preprocess", s.preprocess)
-    line("split", s.splitMode == "none" ? "none (all train)" : "\(s.splitMode), ratio \(s.splitRatio), seed \(s.splitSeed)")
+    switch s.splitMode {
+    case "none": line("split", "none (all train)")
+    case "folders": line("split", "folders: " + (s.splitFolders?.summary ?? "(not recorded)"))
+    default: line("split", "\(s.splitMode), ratio \(s.splitRatio), seed \(s.splitSeed)")
+    }
     if !s.shard.isEmpty { line("shard", s.shard) }
     line("source", s.source)
     line("created", s.created)
