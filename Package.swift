@@ -65,7 +65,7 @@ let package = Package(
     .testTarget(name: "ChartsTests", dependencies: ["Charts", "CCairo", "TestSupport"]),
     .testTarget(
       name: "FeatxCLITests",
-      dependencies: ["featx", "Images", "Backbones", "Extract", "FeatureStore", "HDF5", "Probe", "Predict", "TestSupport"]),
+      dependencies: ["featx", "DNNL", "Images", "Backbones", "Extract", "FeatureStore", "HDF5", "Probe", "Predict", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -125,7 +125,7 @@ public final class Extractor {
     guard let size = options.preprocessing.fixedSize else {
       throw PreprocessingError(parameter: .crop, reason: "no fixed input size")
     }
-    let metadata = StoreMetadata(
+    var metadata = StoreMetadata(
       featxVersion: featxVersion, arch: backbone.name, weightsFile: weightsName, weightsSHA256: backbone.weights.sha256,
       layer: backbone.layer, pooling: backbone.pooling.rawValue, preprocess: options.preprocessing.json,
       splitMode: options.split.mode, splitSeed: Int64(options.split.seed),
@@ -135,6 +135,7 @@ public final class Extractor {
       featureShape: try backbone.outputShape(height: size.height, width: size.width),
       shard: options.shard.map { "\($0.index)/\($0.count)" } ?? "", shardStart: range.lowerBound, datasetRows: all,
       splitFolders: dataset.splitFolders?.record)
+    metadata.precision = backbone.precision.rawValue
 
     var summary = ExtractSummary(
       output: options.output, rows: 0, train: 0, test: 0, skipped: [], ignored: dataset.ignored, seconds: 0, processed: 0,
@@ -298,6 +299,7 @@ public enum StoreComparison {
     check("weights sha256", e.weightsSHA256, m.weightsSHA256)
     check("layer", e.layer, m.layer)
     check("pooling", e.pooling, m.pooling)
+    check("precision", e.precision, m.precision)
     check("preprocessing", e.preprocess, m.preprocess)
     check("split", e.splitMode, m.splitMode)
     check("split seed", e.splitSeed, m.splitSeed)

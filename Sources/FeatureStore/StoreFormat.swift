@@ -128,6 +128,8 @@ public struct StoreMetadata: Sendable, Equatable {
   public var datasetRows: Int
   /// The split folders of a `split_mode = folders` store (nil otherwise).
   public var splitFolders: SplitFolderRecord?
+  /// The numbers of the backbone: `f32` (absent in stores written before bf16 existed) or `bf16`.
+  public var precision = "f32"
 
   public init(
     featxVersion: String, arch: String, weightsFile: String, weightsSHA256: String, layer: String,
@@ -180,6 +182,7 @@ public struct StoreMetadata: Sendable, Equatable {
     try a.set("shard_start", .int64(Int64(shardStart)))
     try a.set("dataset_rows", .int64(Int64(datasetRows)))
     if let splitFolders { try a.set("split_folders", .string(splitFolders.json)) }
+    try a.set("precision", .string(precision))
   }
 
   static func read(from root: H5Group, features: H5Dataset, path: String) throws -> StoreMetadata {
@@ -206,7 +209,7 @@ public struct StoreMetadata: Sendable, Equatable {
       }
       splitFolders = record
     }
-    return StoreMetadata(
+    var metadata = StoreMetadata(
       featxVersion: try string("featx_version"), arch: try string("arch"), weightsFile: try string("weights_file"),
       weightsSHA256: try string("weights_sha256"), layer: try string("layer"), pooling: try string("pooling"),
       preprocess: try string("preprocess"), splitMode: splitMode, splitSeed: try int("split_seed"),
@@ -214,6 +217,11 @@ public struct StoreMetadata: Sendable, Equatable {
       source: try a.get("source")?.stringValue ?? "", featureShape: shape.map { Int($0) },
       shard: try a.get("shard")?.stringValue ?? "", shardStart: Int(try a.get("shard_start")?.int64Value ?? 0),
       datasetRows: Int(try a.get("dataset_rows")?.int64Value ?? 0), splitFolders: splitFolders)
+    metadata.precision = try a.get("precision")?.stringValue ?? "f32"
+    guard ["f32", "bf16"].contains(metadata.precision) else {
+      throw FeatureStoreError.invalid(path: path, reason: "unknown precision '\(metadata.precision)'")
+    }
+    return metadata
   }
 }
 

@@ -32,7 +32,8 @@ public enum StoreMerge {
       let m = store.metadata
       let same =
         m.arch == reference.arch && m.weightsSHA256 == reference.weightsSHA256 && m.layer == reference.layer
-        && m.pooling == reference.pooling && m.preprocess == reference.preprocess && m.splitMode == reference.splitMode
+        && m.pooling == reference.pooling && m.precision == reference.precision && m.preprocess == reference.preprocess
+        && m.splitMode == reference.splitMode
         && m.splitSeed == reference.splitSeed && m.splitRatio == reference.splitRatio && m.featureShape == reference.featureShape
         && m.datasetRows == reference.datasetRows && store.dtype == first.dtype && store.classes == first.classes
       guard same else {

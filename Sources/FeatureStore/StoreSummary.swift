@@ -26,6 +26,8 @@ public struct StoreSummary: Codable, Sendable, Equatable {
   public var randomWeights: Bool
   public var layer: String
   public var pooling: String
+  /// `f32` or `bf16`: the numbers the backbone computed in.
+  public var precision: String
   public var preprocess: String
   public var splitMode: String
   public var splitSeed: Int64
@@ -77,6 +79,7 @@ public struct StoreSummary: Codable, Sendable, Equatable {
     weightsSHA256 = m.weightsSHA256
     randomWeights = m.usesRandomWeights
     layer = m.layer
+    precision = m.precision
     pooling = m.pooling
     preprocess = m.preprocess
     splitMode = m.splitMode.rawValue

@@ -36,7 +36,8 @@ public final class Predictor {
   /// - Parameters:
   ///   - weights: a weights path to use instead of the file named in the head (same sha256 required).
   public init(
-    head: Head, headPath: String, weights: String? = nil, threads: Int = 0, resolver: WeightsResolver = WeightsResolver()
+    head: Head, headPath: String, weights: String? = nil, threads: Int = 0, precision: Precision? = nil,
+    resolver: WeightsResolver = WeightsResolver()
   )
     throws
   {
@@ -65,7 +66,9 @@ public final class Predictor {
     guard let pooling = Pooling(rawValue: head.effectivePooling) else {
       throw ProbeError.notAHead(path: headPath, reason: "unknown pooling \(head.effectivePooling)")
     }
-    backbone = try Backbone(arch: arch, weights: dict, layer: e.layer, pooling: pooling, threads: threads)
+    backbone = try Backbone(
+      arch: arch, weights: dict, layer: e.layer, pooling: pooling, threads: threads,
+      precision: precision ?? Precision(rawValue: e.precision) ?? .float32)
     do { preprocessing = try Preprocessing.fromJSON(e.preprocess) } catch {
       throw ProbeError.notAHead(path: headPath, reason: "unreadable preprocessing \(e.preprocess)")
     }

@@ -143,7 +143,7 @@ public struct Head: Sendable {
     for (key, value) in [
       ("arch", e.arch), ("weights_file", e.weightsFile), ("weights_sha256", e.weightsSHA256), ("layer", e.layer),
       ("pooling", e.pooling), ("preprocess", e.preprocess), ("store_created", e.created), ("store_source", e.source),
-      ("store_featx_version", e.featxVersion),
+      ("store_featx_version", e.featxVersion), ("precision", e.precision),
     ] {
       try a.set(key, .string(value))
     }
@@ -243,11 +243,16 @@ public struct Head: Sendable {
       guard let poolText = try a.get("probe_pool")?.stringValue, let pool = ProbePool(rawValue: poolText) else {
         throw ProbeError.notAHead(path: path, reason: "attribute probe_pool is missing")
       }
-      let extraction = StoreMetadata(
+      var extraction = StoreMetadata(
         featxVersion: try string("store_featx_version"), arch: try string("arch"), weightsFile: try string("weights_file"),
         weightsSHA256: try string("weights_sha256"), layer: try string("layer"), pooling: try string("pooling"),
         preprocess: try string("preprocess"), splitMode: .none, splitSeed: 0, splitRatio: 0, created: try string("store_created"),
         source: try string("store_source"), featureShape: (try a.get("feature_shape")?.int64Values ?? []).map { Int($0) })
+      // Heads written before bf16 existed have no precision: their features were float32.
+      extraction.precision = try a.get("precision")?.stringValue ?? "f32"
+      guard ["f32", "bf16"].contains(extraction.precision) else {
+        throw ProbeError.notAHead(path: path, reason: "unknown precision '\(extraction.precision)'")
+      }
       var head = Head(
         model: model, classes: classes, classFolders: folders, extraction: extraction, probePool: pool,
         standardization: standardization, reportJSON: try a.get("report")?.stringValue ?? "{}")

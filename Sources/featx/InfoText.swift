@@ -13,7 +13,7 @@ enum InfoText {
         ? "complete" : "INCOMPLETE: \(s.rowsComplete) of \(s.rows) rows written; rerun the same `featx extract` to resume")
     line("rows", "\(s.rows) (train \(s.train), test \(s.test)\(s.unlabelled > 0 ? ", unlabelled \(s.unlabelled)" : ""))")
     line("features", "\(s.dimension) values per row, \(s.dtype), feature_shape \(s.featureShape)")
-    line("backbone", "\(s.arch), layer \(s.layer), pooling \(s.pooling)")
+    line("backbone", "\(s.arch), layer \(s.layer), pooling \(s.pooling), precision \(s.precision)")
     line(
       "weights",
       s.randomWeights

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Backbones
+import DNNL
 import Extract
 import Images
 import Predict
@@ -38,19 +40,26 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "Images per batch.")
   var batch: Int = 32
 
-  @Option(help: "Threads; 0 uses every core.")
+  @Option(help: "Threads; 0 uses every CPU this process may use.")
   var threads: Int = 0
+
+  @Option(help: "Numbers of the backbone: f32, bf16 or auto (default: the precision the head's features were extracted in).")
+  var precision: String?
 
   func validate() throws {
     guard topK >= 0 else { throw ValidationError("--top-k must be 0 (all) or more, not \(topK)") }
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1 image, not \(batch)") }
     guard threads >= 0 else { throw ValidationError("--threads must be 0 (every CPU) or more, not \(threads)") }
+    if let precision {
+      do { _ = try Precision.resolve(precision) } catch { throw ValidationError("--precision: \(error)") }
+    }
     guard !images.isEmpty else { throw ValidationError("give at least one image or folder") }
   }
 
   func run() throws {
     let loaded = try HDF5Guard.read(head, as: .head) { try Head.read(path: head) }
-    let predictor = try Predictor(head: loaded, headPath: head, weights: weights, threads: threads)
+    let predictor = try Predictor(
+      head: loaded, headPath: head, weights: weights, threads: threads, precision: try backbonePrecision(for: loaded))
     if predictor.backbone.weights.isRandom {
       Terminal.warn(
         "WARNING: \(head) was trained on features of SEEDED RANDOM WEIGHTS; its predictions mean nothing for real images.")
@@ -69,6 +78,25 @@ struct PredictCommand: ParsableCommand {
     let failed = predictions.filter { $0.error != nil }
     for p in failed { Terminal.warn("\(p.path): \(p.error ?? "")") }
     if !failed.isEmpty { throw ExitCode(1) }
+  }
+}
+
+extension PredictCommand {
+  /// `--precision`, else the head's; a precision other than the head's features' is allowed with a warning,
+  /// and a bf16 head on a CPU without native bfloat16 runs in f32 (warned).
+  func backbonePrecision(for loaded: Head) throws -> Precision {
+    let trained = Precision(rawValue: loaded.extraction.precision) ?? .float32
+    let chosen: Precision
+    if let precision {
+      do { chosen = try Precision.resolve(precision) } catch { throw ValidationError("--precision: \(error)") }
+    } else {
+      chosen = trained == .bfloat16 && !CPU.nativeBFloat16 ? .float32 : trained
+    }
+    if chosen != trained {
+      Terminal.warn(
+        "warning: \(head) was trained on \(trained.rawValue) features; predicting in \(chosen.rawValue) gives slightly different features")
+    }
+    return chosen
   }
 }
 
