@@ -71,3 +71,41 @@ public enum Pooling: String, CaseIterable, Sendable {
   /// Maximum over H and W: C values.
   case max
 }
+
+/// One layer `--layer` can tap, at one input size (timm's `feature_info`, with shapes).
+public struct LayerInfo: Sendable, Equatable, Codable {
+  /// The layer's name, e.g. `features`, `denseblock3`, `layer4`.
+  public var name: String
+  /// Shape of its map for one image, `[C, H, W]`.
+  public var shape: [Int]
+  /// Input pixels per map pixel (the input height over H).
+  public var reduction: Int
+  /// True for the layer used when `--layer` is not given.
+  public var isDefault: Bool
+
+  /// Values per image for `pooling`: C·H·W flattened (C for the 1×1 `avgpool`), C pooled.
+  public func featureLength(_ pooling: Pooling) -> Int {
+    pooling == .flatten ? shape.reduce(1, *) : shape[0]
+  }
+}
+
+extension ArchitectureConfig {
+  /// Every tappable layer for `height` × `width` inputs, shallow to deep.
+  /// - Throws: `BackboneError.inputTooSmall` if a layer's map would vanish at that size.
+  public func layerInfo(height: Int, width: Int, arch: String) throws -> [LayerInfo] {
+    guard height >= 32, width >= 32 else { throw BackboneError.inputTooSmall(arch: arch, height: height, width: width) }
+    let graph = graph(height: height, width: width)
+    return try layers.map { name in
+      guard let tap = graph.taps.first(where: { $0.name == name }) else {
+        throw BackboneError.unknown(kind: "layer of \(arch)", value: name, choices: layers)
+      }
+      let buffer = graph.buffers[tap.view.buffer]
+      guard buffer.height >= 1, buffer.width >= 1 else {
+        throw BackboneError.inputTooSmall(arch: arch, height: height, width: width)
+      }
+      return LayerInfo(
+        name: name, shape: [tap.view.channels, buffer.height, buffer.width], reduction: max(1, height / buffer.height),
+        isDefault: name == defaultLayer)
+    }
+  }
+}

@@ -37,7 +37,7 @@ struct BackboneOptions: ParsableArguments {
 
   func validate() throws {
     guard threads >= 0 else { throw ValidationError("--threads must be 0 (every CPU) or more, not \(threads)") }
-    _ = try Architecture.named(arch)
+    do { _ = try Architecture.named(arch) } catch { throw ValidationError("--arch: \(error)") }
     _ = try resolvedPrecision()
   }
 

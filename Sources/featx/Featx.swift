@@ -54,6 +54,9 @@ struct Featx: ParsableCommand {
       stored features; backbone + head then classify new images.
       """,
     version: featxVersion,
-    subcommands: [ExtractCommand.self, ProbeCommand.self, PredictCommand.self, MergeCommand.self, Info.self, BenchCommand.self, CheckHDF5.self]
+    subcommands: [
+      ExtractCommand.self, ProbeCommand.self, PredictCommand.self, MergeCommand.self, Info.self, LayersCommand.self, BenchCommand.self,
+      CheckHDF5.self,
+    ]
   )
 }
