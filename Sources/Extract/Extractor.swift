@@ -136,6 +136,10 @@ public final class Extractor {
       shard: options.shard.map { "\($0.index)/\($0.count)" } ?? "", shardStart: range.lowerBound, datasetRows: all,
       splitFolders: dataset.splitFolders?.record)
     metadata.precision = backbone.precision.rawValue
+    // Where the weights are, so that predict finds them again (checked against the sha256 there).
+    let weights = backbone.weights
+    metadata.weightsPath =
+      weights.isRandom || weights.source.isEmpty ? "" : URL(fileURLWithPath: absolutePath(weights.source)).standardized.path
 
     var summary = ExtractSummary(
       output: options.output, rows: 0, train: 0, test: 0, skipped: [], ignored: dataset.ignored, seconds: 0, processed: 0,

@@ -130,6 +130,9 @@ public struct StoreMetadata: Sendable, Equatable {
   public var splitFolders: SplitFolderRecord?
   /// The numbers of the backbone: `f32` (absent in stores written before bf16 existed) or `bf16`.
   public var precision = "f32"
+  /// Absolute path of the weights file at extraction: empty for seeded random weights, nil when unknown
+  /// (stores and heads written before featx recorded it).
+  public var weightsPath: String?
 
   public init(
     featxVersion: String, arch: String, weightsFile: String, weightsSHA256: String, layer: String,
@@ -183,6 +186,7 @@ public struct StoreMetadata: Sendable, Equatable {
     try a.set("dataset_rows", .int64(Int64(datasetRows)))
     if let splitFolders { try a.set("split_folders", .string(splitFolders.json)) }
     try a.set("precision", .string(precision))
+    if let weightsPath { try a.set("weights_path", .string(weightsPath)) }
   }
 
   static func read(from root: H5Group, features: H5Dataset, path: String) throws -> StoreMetadata {
@@ -218,6 +222,7 @@ public struct StoreMetadata: Sendable, Equatable {
       shard: try a.get("shard")?.stringValue ?? "", shardStart: Int(try a.get("shard_start")?.int64Value ?? 0),
       datasetRows: Int(try a.get("dataset_rows")?.int64Value ?? 0), splitFolders: splitFolders)
     metadata.precision = try a.get("precision")?.stringValue ?? "f32"
+    metadata.weightsPath = try a.get("weights_path")?.stringValue
     guard ["f32", "bf16"].contains(metadata.precision) else {
       throw FeatureStoreError.invalid(path: path, reason: "unknown precision '\(metadata.precision)'")
     }

@@ -23,6 +23,8 @@ public struct StoreSummary: Codable, Sendable, Equatable {
   public var arch: String
   public var weightsFile: String
   public var weightsSHA256: String
+  /// Absolute path of the weights file at extraction (empty for random weights; absent when not recorded).
+  public var weightsPath: String?
   public var randomWeights: Bool
   public var layer: String
   public var pooling: String
@@ -77,6 +79,7 @@ public struct StoreSummary: Codable, Sendable, Equatable {
     arch = m.arch
     weightsFile = m.weightsFile
     weightsSHA256 = m.weightsSHA256
+    weightsPath = m.weightsPath
     randomWeights = m.usesRandomWeights
     layer = m.layer
     precision = m.precision

@@ -30,11 +30,14 @@ public final class Predictor {
   public let preprocessing: Preprocessing
   /// The weights file used (or `random:SEED`).
   public let weightsSource: String
+  /// Weights files found on the way that hold other bytes than the head's features came from (see `WeightsLookup`).
+  public let rejectedWeights: [RejectedWeights]
 
   /// Loads the backbone the head names and checks that the weights are the very ones its features came from.
   ///
   /// - Parameters:
-  ///   - weights: a weights path to use instead of the file named in the head (same sha256 required).
+  ///   - weights: weights to use when neither the path recorded at extraction nor the caches hold the file
+  ///     named in the head (same sha256 required).
   public init(
     head: Head, headPath: String, weights: String? = nil, threads: Int = 0, precision: Precision? = nil,
     resolver: WeightsResolver = WeightsResolver()
@@ -44,24 +47,9 @@ public final class Predictor {
     self.head = head
     let e = head.extraction
     let arch = try Architecture.named(e.arch)
-    let source: WeightsSource
-    if e.weightsSHA256.hasPrefix("random:"), weights == nil {
-      source = try WeightsSource.parse(e.weightsSHA256, arch: arch)
-    } else if let weights {
-      source = try WeightsSource.parse(weights, arch: arch)
-    } else if let known = KnownWeights.all.first(where: { $0.fileName == e.weightsFile }) {
-      source = .known(known)
-    } else if let found = resolver.searchPath.map({ $0 + "/" + e.weightsFile }).first(where: fileExists) {
-      source = .file(found)
-    } else {
-      throw BackboneError.weightsUnavailable(
-        name: e.weightsFile, url: "(not a torchvision file)", searched: resolver.searchPath.map { $0 + "/" + e.weightsFile },
-        reason: "\(headPath) was trained on features of this file")
-    }
-    let dict = try resolver.load(source, arch: arch.config)
-    guard dict.sha256 == e.weightsSHA256 else {
-      throw ProbeError.weightsMismatch(head: headPath, expected: e.weightsSHA256, got: dict.sha256, file: dict.source)
-    }
+    let lookup = try WeightsLookup.find(for: e, headPath: headPath, given: weights, arch: arch, resolver: resolver)
+    let dict = lookup.weights
+    rejectedWeights = lookup.rejected
     weightsSource = dict.source
     guard let pooling = Pooling(rawValue: head.effectivePooling) else {
       throw ProbeError.notAHead(path: headPath, reason: "unknown pooling \(head.effectivePooling)")

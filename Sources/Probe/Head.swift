@@ -148,6 +148,7 @@ public struct Head: Sendable {
       try a.set(key, .string(value))
     }
     try a.set("feature_shape", .int64s(e.featureShape.map { Int64($0) }))
+    if let path = e.weightsPath { try a.set("weights_path", .string(path)) }
     let weights = try root.createDataset("weights", type: .float32, shape: [model.dimension, model.classes])
     try model.weights.withUnsafeBufferPointer { try weights.write($0, rows: 0..<model.dimension) }
     try root.createDataset("bias", values: model.bias)
@@ -250,6 +251,8 @@ public struct Head: Sendable {
         source: try string("store_source"), featureShape: (try a.get("feature_shape")?.int64Values ?? []).map { Int($0) })
       // Heads written before bf16 existed have no precision: their features were float32.
       extraction.precision = try a.get("precision")?.stringValue ?? "f32"
+      // Absent from heads written before featx recorded where the weights were.
+      extraction.weightsPath = try a.get("weights_path")?.stringValue
       guard ["f32", "bf16"].contains(extraction.precision) else {
         throw ProbeError.notAHead(path: path, reason: "unknown precision '\(extraction.precision)'")
       }

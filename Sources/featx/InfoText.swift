@@ -18,7 +18,7 @@ enum InfoText {
       "weights",
       s.randomWeights
         ? "SEEDED RANDOM WEIGHTS (\(s.weightsFile)): features carry no ImageNet knowledge"
-        : "\(s.weightsFile) (sha256 \(s.weightsSHA256))")
+        : "\(s.weightsFile) (sha256 \(s.weightsSHA256))" + (s.weightsPath.map { $0.isEmpty ? "" : " at \($0)" } ?? ""))
     line("preprocess", s.preprocess)
     switch s.splitMode {
     case "none": line("split", "none (all train)")

@@ -14,7 +14,9 @@ struct PredictCommand: ParsableCommand {
     abstract: "Classify images (or every image of a folder) with a trained head.",
     discussion: """
       The head names the backbone, weights, layer, pooling and preprocessing its features came from; \
-      predict uses exactly those, and refuses a weights file whose sha256 differs.
+      predict uses exactly those, and refuses a weights file whose sha256 differs. The weights are looked \
+      for at the path recorded at extraction, then in $FEATX_WEIGHTS_DIR and the torch hub cache, then at \
+      --weights (then, for torchvision files, downloaded); each is checked against the head's sha256.
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, csv }
@@ -33,7 +35,7 @@ struct PredictCommand: ParsableCommand {
 
   @Option(
     help:
-      "Weights file, when the one named in the head is not in $FEATX_WEIGHTS_DIR or the torch hub cache (must have the same sha256)."
+      "Weights file, when the one extraction used is neither at the path the head records nor in $FEATX_WEIGHTS_DIR or the torch hub cache (must have the same sha256)."
   )
   var weights: String?
 
@@ -60,6 +62,13 @@ struct PredictCommand: ParsableCommand {
     let loaded = try HDF5Guard.read(head, as: .head) { try Head.read(path: head) }
     let predictor = try Predictor(
       head: loaded, headPath: head, weights: weights, threads: threads, precision: try backbonePrecision(for: loaded))
+    for rejected in predictor.rejectedWeights {
+      let origin = rejected.origin == .recorded ? "the weights file recorded in \(head) at extraction" : "a cached file of that name"
+      let problem = rejected.sha256.map { "has sha256 \($0)" } ?? "cannot be read (\(rejected.error ?? ""))"
+      Terminal.warn(
+        "warning: \(rejected.path) (\(origin)) \(problem), but \(head)'s features came from weights with sha256 "
+          + "\(loaded.extraction.weightsSHA256); using \(predictor.weightsSource) instead")
+    }
     if predictor.backbone.weights.isRandom {
       Terminal.warn(
         "WARNING: \(head) was trained on features of SEEDED RANDOM WEIGHTS; its predictions mean nothing for real images.")
