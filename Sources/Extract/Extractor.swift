@@ -160,8 +160,9 @@ public final class Extractor {
       }
     }
 
-    let prefetcher = BatchPrefetcher(
-      root: options.root, paths: rows.paths, preprocessing: options.preprocessing, size: size, maxPixels: options.maxPixels)
+    let prefetcher = BatchDecoder(
+      paths: rows.paths.map { options.root + "/" + $0 }, preprocessing: options.preprocessing, size: size,
+      maxPixels: options.maxPixels, maxWorkers: backbone.threads)
     let width = metadata.dimension
     var start = writer.rowsComplete
     var pending = start < rows.count ? prefetcher.start(start..<min(rows.count, start + options.batchSize)) : nil
@@ -175,7 +176,9 @@ public final class Extractor {
         throw ExtractError.badImage(failure.value)
       }
       var output = [Float](repeating: 0, count: batch.range.count * width)
+      let forward = DispatchTime.now().uptimeNanoseconds
       try runBackbone(batch, size: size, width: width, into: &output)
+      prefetcher.backboneTook(Double(DispatchTime.now().uptimeNanoseconds - forward) / 1e9, for: batch)
       let flags = batch.range.map { batch.failures[$0] != nil }
       try output.withUnsafeBufferPointer { try writer.commit(count: batch.range.count, values: $0, skipped: flags) }
       for (row, error) in batch.failures { reasons[row] = error.reason }

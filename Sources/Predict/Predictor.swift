@@ -5,6 +5,7 @@ import Backbones
 import Images
 import Probe
 import FeatureStore
+import Dispatch
 import Foundation
 import Support
 
@@ -68,52 +69,46 @@ public final class Predictor {
   }
 
   /// Classifies images in batches of `batch`; unreadable images get an error instead of probabilities.
+  /// The next batch is decoded (on as many cores as keep up with the backbone) while this one runs.
   public func classify(_ paths: [String], batch: Int = 32, maxPixels: Int = ImageDecoder.defaultMaxPixels) throws -> [Prediction]
   {
-    guard let size = preprocessing.fixedSize else { return [] }
-    let decoder = ImageDecoder(maxPixels: maxPixels)
+    guard let size = preprocessing.fixedSize, !paths.isEmpty else { return [] }
     let plane = 3 * size.height * size.width
+    let decoder = BatchDecoder(
+      paths: paths, preprocessing: preprocessing, size: size, maxPixels: maxPixels, maxWorkers: backbone.threads)
     var predictions: [Prediction] = []
-    var start = 0
-    while start < paths.count {
-      let part = Array(paths[start..<min(paths.count, start + batch)])
-      start += part.count
-      var tensors = [Float](repeating: 0, count: part.count * plane)
-      var good: [Int] = []
-      var errors: [Int: String] = [:]
-      for (i, path) in part.enumerated() {
-        do {
-          let image = try preprocessing.pixels(try decoder.decode(path: path), maxPixels: decoder.maxPixels, path: path)
-          tensors.withUnsafeMutableBufferPointer {
-            preprocessing.tensor(
-              image, into: UnsafeMutableBufferPointer(rebasing: $0[(good.count * plane)..<((good.count + 1) * plane)]))
-          }
-          good.append(i)
-        } catch {
-          errors[i] = (error as? ImageError)?.reason ?? "\(error)"
-        }
+    var pending: PendingBatch? = decoder.start(0..<min(paths.count, batch))
+    while let current = pending {
+      let decoded = current.wait()
+      let next = decoded.range.upperBound
+      pending = next < paths.count ? decoder.start(next..<min(paths.count, next + batch)) : nil
+      let good = decoded.range.filter { decoded.failures[$0] == nil }
+      var input = [Float](repeating: 0, count: good.count * plane)
+      for (slot, row) in good.enumerated() {
+        let offset = (row - decoded.range.lowerBound) * plane
+        input.replaceSubrange((slot * plane)..<((slot + 1) * plane), with: decoded.tensors[offset..<(offset + plane)])
       }
       var features = [Float](repeating: 0, count: good.count * head.model.dimension)
       if !good.isEmpty {
-        try tensors.withUnsafeBufferPointer { input in
+        let started = DispatchTime.now().uptimeNanoseconds
+        try input.withUnsafeBufferPointer { i in
           try features.withUnsafeMutableBufferPointer {
-            try backbone.run(
-              images: UnsafeBufferPointer(rebasing: input[0..<(good.count * plane)]), count: good.count, height: size.height,
-              width: size.width, into: $0)
+            try backbone.run(images: i, count: good.count, height: size.height, width: size.width, into: $0)
           }
         }
+        decoder.backboneTook(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, for: decoded)
       }
       let probabilities = try features.withUnsafeBufferPointer {
         Softmax.probabilities(try head.model.logits($0, rows: good.count), classes: head.model.classes)
       }
       var slot = 0
-      for (i, path) in part.enumerated() {
-        if let error = errors[i] {
-          predictions.append(Prediction(path: path, probabilities: nil, error: error))
+      let c = head.model.classes
+      for row in decoded.range {
+        if let error = decoded.failures[row] {
+          predictions.append(Prediction(path: paths[row], probabilities: nil, error: error.reason))
         } else {
-          let c = head.model.classes
           predictions.append(
-            Prediction(path: path, probabilities: Array(probabilities[(slot * c)..<((slot + 1) * c)]), error: nil))
+            Prediction(path: paths[row], probabilities: Array(probabilities[(slot * c)..<((slot + 1) * c)]), error: nil))
           slot += 1
         }
       }
