@@ -252,34 +252,36 @@ package final class DNNLPrimitive {
   private let what: String
 
   /// Creates the primitive from an operation descriptor (`dnnl_*_desc_t`).
-  private init(op: UnsafeRawPointer, attributes: DNNLAttributes?, engine: DNNLEngine, what: String) throws {
-    self.what = what
+  private convenience init(op: UnsafeRawPointer, attributes: DNNLAttributes?, engine: DNNLEngine, what: String) throws {
     var pd: dnnl_primitive_desc_t?
     try dnnl(
       dnnl_primitive_desc_create(&pd, op.assumingMemoryBound(to: dnnl_op_desc_t.self), attributes?.handle, engine.handle, nil),
       "create a primitive descriptor for \(what)")
-    let descriptor = try created(pd, "create a primitive descriptor for \(what)")
-    var primitive: dnnl_primitive_t?
-    let status = dnnl_primitive_create(&primitive, descriptor)
-    if status != dnnl_success { dnnl_primitive_desc_destroy(descriptor) }
-    try dnnl(status, "create the primitive for \(what)")
-    desc = descriptor
-    handle = try created(primitive, "create the primitive for \(what)")
+    try self.init(descriptor: try created(pd, "create a primitive descriptor for \(what)"), what: what)
   }
 
   /// A reorder from one layout to another.
-  package init(reorderFrom source: MemoryDescriptor, to target: MemoryDescriptor, engine: DNNLEngine, what: String) throws {
-    self.what = what
+  package convenience init(
+    reorderFrom source: MemoryDescriptor, to target: MemoryDescriptor, engine: DNNLEngine, what: String
+  ) throws {
     var (s, t) = (source.raw, target.raw)
     var pd: dnnl_primitive_desc_t?
     try dnnl(dnnl_reorder_primitive_desc_create(&pd, &s, engine.handle, &t, engine.handle, nil), "create a reorder for \(what)")
-    let descriptor = try created(pd, "create a reorder for \(what)")
+    try self.init(descriptor: try created(pd, "create a reorder for \(what)"), what: what)
+  }
+
+  /// Creates the primitive of a primitive descriptor, taking ownership of the descriptor (also on failure).
+  private init(descriptor: dnnl_primitive_desc_t, what: String) throws {
+    self.what = what
     var primitive: dnnl_primitive_t?
     let status = dnnl_primitive_create(&primitive, descriptor)
-    if status != dnnl_success { dnnl_primitive_desc_destroy(descriptor) }
-    try dnnl(status, "create the reorder for \(what)")
+    guard status == dnnl_success, let primitive else {
+      dnnl_primitive_desc_destroy(descriptor)
+      try dnnl(status, "create the primitive for \(what)")
+      throw DNNLError(operation: "create the primitive for \(what)", status: "no handle returned")
+    }
     desc = descriptor
-    handle = try created(primitive, "create the reorder for \(what)")
+    handle = primitive
   }
 
   /// An inference convolution with bias; the weights descriptor may be `.any` (query `weightsDescriptor`).

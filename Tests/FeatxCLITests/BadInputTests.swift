@@ -12,7 +12,7 @@ import TestSupport
   /// A complete store written through the library's writer, which writes the labels and split it is given
   /// (as h5py would: the writer does not check them, the reader does).
   static func store(
-    _ path: String, labels: [Int64], split: [UInt8]? = nil, classes: [String] = ["a", "b", "c"]
+    _ path: String, labels: [Int64], split: [UInt8]? = nil, classes: [String] = ["a", "b", "c"], values: [Float]? = nil
   ) throws -> String {
     let n = labels.count
     let metadata = StoreMetadata(
@@ -23,7 +23,7 @@ import TestSupport
       classes: classes, classFolders: classes, paths: (0..<n).map { "img\($0).jpg" }, labels: labels,
       split: split ?? (0..<n).map { UInt8($0 % 3 == 2 ? 1 : 0) })
     let writer = try FeatureStoreWriter.create(path: path, metadata: metadata, rows: rows, dtype: .float32)
-    let values = (0..<(2 * n)).map { Float($0 % 5) }
+    let values = values ?? (0..<(2 * n)).map { Float($0 % 5) }
     try values.withUnsafeBufferPointer { try writer.commit(count: n, values: $0, skipped: [Bool](repeating: false, count: n)) }
     try writer.finish(skipReasons: [:])
     return path

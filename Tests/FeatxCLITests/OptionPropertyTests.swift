@@ -17,7 +17,7 @@ struct OptionCase: CustomTestStringConvertible, Sendable {
 
 /// Random cases from a seeded generator: integers around the edges, decimals, and junk.
 func optionCases(count: Int, seed: UInt64) -> [OptionCase] {
-  var rng = SplitMix64Options(state: seed)
+  var rng = SplitMix64(state: seed)
   func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &rng) }
   func number() -> String {
     switch int(0...5) {
@@ -47,17 +47,6 @@ func optionCases(count: Int, seed: UInt64) -> [OptionCase] {
     let (command, option, rule) = rules[int(0...(rules.count - 1))]
     let value = number()
     return OptionCase(command: command, option: option, value: value, valid: rule(value))
-  }
-}
-
-struct SplitMix64Options: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
 

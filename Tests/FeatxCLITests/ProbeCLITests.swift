@@ -124,18 +124,7 @@ struct ProbeCLITests {
   @Test func probeRefusesBadStores() throws {
     let dir = TemporaryDirectory()
     func store(_ name: String, labels: [Int64], split: [UInt8], values: [Float]) throws -> String {
-      let path = dir.path(name)
-      let n = labels.count
-      let metadata = StoreMetadata(
-        featxVersion: "t", arch: "resnet18", weightsFile: "random:0", weightsSHA256: "random:0", layer: "avgpool",
-        pooling: "flatten", preprocess: "{}", splitMode: .random, splitSeed: 0, splitRatio: 0.8, created: "", source: "",
-        featureShape: [2], datasetRows: n)
-      let rows = StoreRows(
-        classes: ["a", "b"], classFolders: ["a", "b"], paths: (0..<n).map { "img\($0).jpg" }, labels: labels, split: split)
-      let writer = try FeatureStoreWriter.create(path: path, metadata: metadata, rows: rows, dtype: .float32)
-      try values.withUnsafeBufferPointer { try writer.commit(count: n, values: $0, skipped: [Bool](repeating: false, count: n)) }
-      try writer.finish(skipReasons: [:])
-      return path
+      try BadInputTests.store(dir.path(name), labels: labels, split: split, classes: ["a", "b"], values: values)
     }
     let values: [Float] = [1, 0, 0, 1, 1, 1, 0, 0]
     let noTrain = try store("notrain.h5", labels: [0, 1, 0, 1], split: [1, 1, 1, 1], values: values)
