@@ -62,30 +62,43 @@ public struct ProbeReport: Codable, Sendable {
     let metrics = { (matrix: FeatureMatrix) in try ProbeReport.evaluate(probe.model, matrix, classes: c) }
     let (trainMetrics, trainPredicted) = try metrics(data.train)
     var detail = (predicted: trainPredicted, labels: data.train.labels, part: "train")
+    var testMetrics: SplitMetrics?
     if let test = data.test {
-      let (testMetrics, testPredicted) = try metrics(test)
-      self.test = testMetrics
+      let (m, testPredicted) = try metrics(test)
+      testMetrics = m
       detail = (testPredicted, test.labels, "test")
-    } else {
-      self.test = nil
     }
-    train = trainMetrics
-    let matrix = Metrics.confusionMatrix(predicted: detail.predicted, labels: detail.labels, classes: c)
+    self.init(
+      solver: probe.settings.solver.rawValue, lambda: probe.lambda, seconds: probe.seconds, dimension: probe.model.dimension,
+      classes: data.classes, train: trainMetrics, test: testMetrics, predicted: detail.predicted, labels: detail.labels,
+      part: detail.part, sweep: probe.sweep, history: probe.history)
+  }
+
+  /// Every field, with per-class accuracy and the confusion matrix computed from `predicted` and `labels`
+  /// (the rows of `part`).
+  init(
+    solver: String, lambda: Double?, seconds: Double, dimension: Int, classes: [String], train: SplitMetrics,
+    test: SplitMetrics?, predicted: [Int], labels: [Int], part: String, sweep: [SweepPoint], history: [HistoryPoint]
+  ) {
+    let c = classes.count
+    let matrix = Metrics.confusionMatrix(predicted: predicted, labels: labels, classes: c)
     confusion = matrix
-    confusionOf = detail.part
+    confusionOf = part
     let accuracy = Metrics.perClassAccuracy(matrix)
     perClass = (0..<c).map {
-      ClassMetric(label: $0, name: data.classes[$0], rows: matrix[$0].reduce(0, +), accuracy: accuracy[$0])
+      ClassMetric(label: $0, name: classes[$0], rows: matrix[$0].reduce(0, +), accuracy: accuracy[$0])
     }
     .filter { $0.rows > 0 }
     .sorted { ($0.accuracy, $0.label) < ($1.accuracy, $1.label) }
-    solver = probe.settings.solver.rawValue
-    lambda = probe.lambda
-    seconds = probe.seconds
-    dimension = probe.model.dimension
-    classes = data.classes
-    sweep = probe.sweep
-    history = probe.history
+    self.solver = solver
+    self.lambda = lambda
+    self.seconds = seconds
+    self.dimension = dimension
+    self.classes = classes
+    self.train = train
+    self.test = test
+    self.sweep = sweep
+    self.history = history
   }
 }
 

@@ -204,8 +204,11 @@ public struct ProbeDataset {
   ///   - valRatio: when the store has no test rows, hold out this fraction of train as test.
   ///   - maxMemory: stream from the file when the rows need more bytes than this (default: 70% of the
   ///     memory available).
+  ///   - everyRowTrains: train on every labelled row, whatever its split (the test rows then come from
+  ///     elsewhere: `testing(on:)`).
   public static func load(
-    path: String, pool: ProbePool = .none, valRatio: Double? = nil, seed: UInt32 = 0, maxMemory: Int? = nil
+    path: String, pool: ProbePool = .none, valRatio: Double? = nil, seed: UInt32 = 0, maxMemory: Int? = nil,
+    everyRowTrains: Bool = false
   ) throws -> ProbeDataset {
     let store = try FeatureStore(path: path)
     try store.requireComplete()
@@ -217,8 +220,8 @@ public struct ProbeDataset {
     let labels = try store.labels()
     guard labels.first != -1 else { throw ProbeError.unlabelled(path: path) }
     let split = try store.split()
-    var trainRows = labels.indices.filter { labels[$0] >= 0 && split[$0] == SplitPart.train.rawValue }
-    var testRows = labels.indices.filter { labels[$0] >= 0 && split[$0] == SplitPart.test.rawValue }
+    var trainRows = labels.indices.filter { labels[$0] >= 0 && (everyRowTrains || split[$0] == SplitPart.train.rawValue) }
+    var testRows = everyRowTrains ? [] : labels.indices.filter { labels[$0] >= 0 && split[$0] == SplitPart.test.rawValue }
     if testRows.isEmpty, let valRatio, valRatio > 0 {
       let carved = SplitRows.holdOut(trainRows, labels: trainRows.map { Int(labels[$0]) }, fraction: valRatio, seed: seed)
       (trainRows, testRows) = (carved.keep, carved.held)

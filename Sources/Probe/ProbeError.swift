@@ -10,6 +10,13 @@ public enum ProbeError: Error, CustomStringConvertible, Equatable {
   case notAHead(path: String, reason: String)
   case dimensionMismatch(head: String, expected: Int, got: Int)
   case weightsMismatch(head: String, expected: String, got: String, file: String)
+  /// The store's features were made otherwise than `reference`'s (a head or a training store): the first
+  /// differing setting of the extraction fingerprint, with both values.
+  case fingerprintMismatch(reference: String, store: String, setting: String, expected: String, found: String)
+  /// A store to score holds no labelled row.
+  case nothingToScore(path: String)
+  /// Rows of a store to score belong to classes `reference` (with `known` classes) does not have.
+  case unknownClasses(store: String, reference: String, classes: [String], known: Int)
 
   public var description: String {
     switch self {
@@ -30,6 +37,17 @@ public enum ProbeError: Error, CustomStringConvertible, Equatable {
       "\(head) expects \(expected) features per image, but the backbone produced \(got): the head was trained on another layer or pooling."
     case .weightsMismatch(let head, let expected, let got, let file):
       "\(file) has sha256 \(got), but \(head) was trained on features of weights with sha256 \(expected)"
+    case .fingerprintMismatch(let reference, let store, let setting, let expected, let found):
+      "\(store): its features were extracted with \(setting) \(found), but \(reference)'s with \(setting) \(expected), "
+        + "so scores on it would mean nothing; extract its images again the way \(reference)'s were "
+        + "(`featx info` shows arch, weights, layer, pooling, preprocessing and precision)"
+    case .nothingToScore(let path):
+      "\(path): the store has no labels (label -1 on every row: its images were not in class folders), so there is "
+        + "nothing to score against; classify its images with `featx predict`, or extract a folder of class folders"
+    case .unknownClasses(let store, let reference, let classes, let known):
+      "\(store): rows of the class(es) \(classes.prefix(5).joined(separator: ", "))\(classes.count > 5 ? ", …" : "") "
+        + "are not among the \(known) classes of \(reference), so they cannot be scored; score them with a head "
+        + "trained on those classes, or extract the store without them"
     }
   }
 }

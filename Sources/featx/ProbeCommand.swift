@@ -66,6 +66,16 @@ struct ProbeCommand: ParsableCommand {
   @Option(help: "When the store has no test rows, hold out this fraction of train as test.")
   var valRatio: Double?
 
+  @Option(
+    help: ArgumentHelp(
+      "Report on this other feature store: train on every labelled row of FEATURES, test on every labelled row of this one.",
+      discussion: """
+        Both stores must hold features made the same way (arch, weights, layer, pooling, preprocessing, \
+        precision; the first difference is refused), and this one's classes must be among FEATURES' classes \
+        (matched by class folder, then by name).
+        """))
+  var test: String?
+
   @Option(help: "Seed for initialisation, shuffling and validation splits.")
   var seed: UInt32 = 0
 
@@ -88,6 +98,9 @@ struct ProbeCommand: ParsableCommand {
   func validate() throws {
     guard ["default", "seed"].contains(recipe) else { throw ValidationError("--recipe must be default or seed") }
     if let valRatio { guard valRatio > 0, valRatio < 1 else { throw ValidationError("--val-ratio must be in (0, 1)") } }
+    if test != nil, valRatio != nil {
+      throw ValidationError("--val-ratio holds out test rows from FEATURES, --test takes them from another store: give one")
+    }
     _ = try memoryLimit()
     do { try settings().validate() } catch ProbeError.invalidSetting(let setting, let reason) {
       throw ValidationError("\(Self.option(for: setting)) \(reason)")
@@ -130,10 +143,15 @@ struct ProbeCommand: ParsableCommand {
 
   func run() throws {
     let settings = try settings()
-    let data: ProbeDataset
+    var data: ProbeDataset
     do {
       data = try HDF5Guard.read(features, as: .store) {
-        try ProbeDataset.load(path: features, pool: pool, valRatio: valRatio, seed: seed, maxMemory: try memoryLimit())
+        try ProbeDataset.load(
+          path: features, pool: pool, valRatio: valRatio, seed: seed, maxMemory: try memoryLimit(), everyRowTrains: test != nil)
+      }
+      if let test {
+        let training = data
+        data = try HDF5Guard.read(test, as: .store) { try training.testing(on: test, maxMemory: try memoryLimit()) }
       }
     } catch ProbeError.invalidSetting(let setting, let reason) {
       throw ValidationError("\(Self.option(for: setting)): \(reason)")
@@ -147,7 +165,8 @@ struct ProbeCommand: ParsableCommand {
     if !quiet {
       Terminal.warn(
         "\(features): \(data.train.rows) train / \(data.test?.rows ?? 0) test rows, \(data.train.dimension) features, "
-          + "\(data.classes.count) classes\(data.train.isStreamed ? " (streamed from the file)" : "")")
+          + "\(data.classes.count) classes\(data.train.isStreamed ? " (streamed from the file)" : "")"
+          + (test.map { "; test rows from \($0)" } ?? ""))
     }
     let probe = try ProbeTrainer.train(data, settings: settings) { event in report(event, recipe: recipe) }
     let result = try ProbeReport(probe: probe, data: data)
@@ -232,13 +251,22 @@ enum ProbeText {
         "sweep (validation accuracy): "
         + r.sweep.map { String(format: "%@ %.4f", "\($0.lambda)", $0.validationAccuracy) }.joined(separator: ", ") + "\n"
     }
+    out += metrics(r)
+    out += "wrote \(output)\n"
+    if let plots { out += "plots in \(plots)\n" }
+    return out
+  }
+
+  /// The accuracy table (a part without rows is left out), the worst classes and the most confused pairs.
+  static func metrics(_ r: ProbeReport) -> String {
+    var out = ""
     out += "          rows   top-1   top-5    loss\n"
     func line(_ name: String, _ m: SplitMetrics) -> String {
       String(
         format: "%@ %6d  %.4f  %.4f  %.4f\n", name.padding(toLength: 6, withPad: " ", startingAt: 0), m.rows, m.top1, m.top5,
         m.loss)
     }
-    out += line("train", r.train)
+    if r.train.rows > 0 || r.test == nil { out += line("train", r.train) }
     if let test = r.test { out += line("test", test) }
     let worst = r.perClass.prefix(10)
     if !worst.isEmpty {
@@ -254,8 +282,6 @@ enum ProbeText {
       out += "most confused (\(r.confusionOf), true → predicted):\n"
       for c in confusions.prefix(5) { out += "  \(c.count)× \(r.classes[c.truth]) → \(r.classes[c.predicted])\n" }
     }
-    out += "wrote \(output)\n"
-    if let plots { out += "plots in \(plots)\n" }
     return out
   }
 }

@@ -1,0 +1,189 @@
+// Scoring a linear head on rows it was not trained on: a head on any labelled store (`featx evaluate`), a
+// probe on another store (`featx probe --test`), a head on labelled images (`featx predict` on a folder
+// tree). The rows must come from features made the same way as the head's (arch, weights, layer, pooling,
+// preprocessing, precision, feature shape), and their classes must be classes the head knows (matched by
+// class folder, then by name); the report is probe's, computed by the same code.
+
+import DNNL
+import FeatureStore
+import Foundation
+import Support
+
+extension StoreMetadata {
+  /// The first setting of the extraction fingerprint (arch, weights sha256, layer, pooling, preprocessing,
+  /// precision, feature shape) in which `other` differs from these, as (setting, this value, other's value).
+  public func fingerprintDifference(_ other: StoreMetadata) -> (setting: String, expected: String, found: String)? {
+    let settings: [(String, String, String)] = [
+      ("arch", arch, other.arch), ("weights sha256", weightsSHA256, other.weightsSHA256), ("layer", layer, other.layer),
+      ("pooling", pooling, other.pooling), ("preprocessing", preprocess, other.preprocess),
+      ("precision", precision, other.precision), ("feature shape", "\(featureShape)", "\(other.featureShape)"),
+    ]
+    return settings.first { $0.1 != $0.2 }.map { (setting: $0.0, expected: $0.1, found: $0.2) }
+  }
+}
+
+/// Labelled predictions of one part of the scored rows: logits `rows x classes` and true labels.
+public struct ScoredRows: Sendable {
+  public var logits: [Float]
+  public var labels: [Int]
+
+  public init(logits: [Float], labels: [Int]) {
+    self.logits = logits
+    self.labels = labels
+  }
+}
+
+extension ProbeReport {
+  /// The report of `model` on rows it was not trained on (no solver, sweep or history): `train` and `test`
+  /// are the parts the rows came from (a store's split, or split folders), either may be absent; per-class
+  /// accuracy and the confusion matrix describe test when there is a test part, else train.
+  public init(scored train: ScoredRows?, test: ScoredRows?, classes: [String], dimension: Int, seconds: Double) {
+    let c = classes.count
+    func metrics(_ s: ScoredRows) -> (SplitMetrics, [Int]) {
+      let predicted = s.labels.isEmpty ? [] : Metrics.argmax(s.logits, classes: c)
+      return (
+        SplitMetrics(
+          rows: s.labels.count, top1: Metrics.accuracy(predicted: predicted, labels: s.labels),
+          top5: Metrics.topK(s.logits, labels: s.labels, classes: c, k: min(5, c)),
+          loss: Softmax.meanCrossEntropy(s.logits, labels: s.labels, classes: c)),
+        predicted
+      )
+    }
+    let none = SplitMetrics(rows: 0, top1: .nan, top5: .nan, loss: .nan)
+    let trainPart = train.map(metrics)
+    let testPart = test.map(metrics)
+    let detail =
+      testPart.map { ($0.1, test!.labels, "test") } ?? trainPart.map { ($0.1, train!.labels, "train") } ?? ([], [], "test")
+    self.init(
+      solver: "evaluate", lambda: nil, seconds: seconds, dimension: dimension, classes: classes,
+      train: trainPart?.0 ?? none, test: testPart?.0, predicted: detail.0, labels: detail.1, part: detail.2, sweep: [],
+      history: [])
+  }
+
+  /// The report of `model` on the labelled rows of `matrices`, computed exactly as `featx probe` computes
+  /// its own (the same logits, in the same chunks).
+  public init(evaluating model: LinearModel, train: FeatureMatrix?, test: FeatureMatrix?, classes: [String], seconds: Double)
+    throws
+  {
+    func scored(_ m: FeatureMatrix?) throws -> ScoredRows? {
+      guard let m, m.rows > 0 else { return nil }
+      return ScoredRows(logits: try model.logits(m), labels: m.labels)
+    }
+    self.init(
+      scored: try scored(train), test: try scored(test), classes: classes, dimension: model.dimension, seconds: seconds)
+  }
+}
+
+/// The rows of a feature store in another class list's indices, checked against an extraction fingerprint.
+struct MappedStore {
+  var store: FeatureStore
+  /// Per store row: the index among the reference classes (-1: unlabelled).
+  var labels: [Int]
+  var split: [UInt8]
+
+  /// Opens `path` for scoring against `reference` (a head or a training store, named in messages).
+  static func open(
+    _ path: String, reference: String, expected: StoreMetadata, classes: [String], classFolders: [String], pool: ProbePool
+  ) throws -> MappedStore {
+    let store = try FeatureStore(path: path)
+    try store.requireComplete()
+    if let d = expected.fingerprintDifference(store.metadata) {
+      throw ProbeError.fingerprintMismatch(
+        reference: reference, store: path, setting: d.setting, expected: d.expected, found: d.found)
+    }
+    let shape = store.metadata.featureShape
+    if pool != .none, shape.count != 3 {
+      throw ProbeError.invalidSetting(
+        .pooling, reason: "\(pool.rawValue) pooling needs a flattened [C, H, W] store; \(path) holds \(shape)")
+    }
+    let raw = try store.labels()
+    guard raw.contains(where: { $0 >= 0 }) else { throw ProbeError.nothingToScore(path: path) }
+    // Class by class folder, else by display name.
+    var index: [Int] = []
+    var unknown: [String] = []
+    let used = Set(raw.filter { $0 >= 0 }.map { Int($0) })
+    for i in store.classes.indices {
+      if let j = classFolders.firstIndex(of: store.classFolders[i]) ?? classes.firstIndex(of: store.classes[i]) {
+        index.append(j)
+      } else {
+        index.append(-1)
+        if used.contains(i) { unknown.append(store.classFolders[i]) }
+      }
+    }
+    guard unknown.isEmpty else {
+      throw ProbeError.unknownClasses(store: path, reference: reference, classes: unknown, known: classes.count)
+    }
+    return MappedStore(store: store, labels: raw.map { $0 >= 0 ? index[Int($0)] : -1 }, split: try store.split())
+  }
+
+  /// Rows `rows` as a matrix (in memory, or streamed from the file when `stream`).
+  func matrix(_ rows: [Int], pool: ProbePool, stream: Bool) throws -> FeatureMatrix {
+    let shape = store.metadata.featureShape
+    let streamed = FeatureMatrix(streaming: store, storeRows: rows, labels: rows.map { labels[$0] }, pool: pool, mapShape: shape)
+    if stream { return streamed }
+    return FeatureMatrix(values: try streamed.values(), dimension: streamed.dimension, labels: streamed.labels, storeRows: rows)
+  }
+
+  /// Labelled rows of one split part (nil: every part).
+  func rows(_ part: SplitPart?) -> [Int] {
+    labels.indices.filter { labels[$0] >= 0 && (part == nil || split[$0] == part!.rawValue) }
+  }
+
+  func bytes(_ rows: Int, pool: ProbePool) -> Int {
+    rows * (pool == .none ? store.dimension : store.metadata.featureShape[0]) * 4
+  }
+}
+
+extension ProbeDataset {
+  /// This training data with every labelled row of the store at `path` as its test rows (`featx probe
+  /// --test`): features made the same way as the training store's, classes among its classes.
+  public func testing(on path: String, maxMemory: Int? = nil) throws -> ProbeDataset {
+    guard let training = store else {
+      throw ProbeError.invalidSetting(.validationFraction, reason: "rows built in memory have no store to compare with")
+    }
+    let other = try MappedStore.open(
+      path, reference: training.path, expected: training.metadata, classes: classes, classFolders: training.classFolders,
+      pool: pool)
+    let rows = other.rows(nil)
+    let budget = maxMemory ?? Int(Double(ProbeDataset.availableMemory()) * 0.7)
+    let test = try other.matrix(rows, pool: pool, stream: other.bytes(rows.count, pool: pool) > budget)
+    guard test.dimension == train.dimension else {
+      throw ProbeError.dimensionMismatch(head: training.path, expected: train.dimension, got: test.dimension)
+    }
+    return ProbeDataset(
+      store: training, train: train, test: test, classes: classes, featureShape: featureShape, pool: pool)
+  }
+}
+
+/// `featx evaluate`: a head's report on a labelled store.
+public enum Evaluation {
+  /// Scores `head` on the labelled rows of the store at `storePath`, part by part (its train and test rows).
+  ///
+  /// - Throws: `ProbeError.fingerprintMismatch` naming the first setting in which the store's features
+  ///   were made differently from the head's; `ProbeError.nothingToScore` for an unlabelled store;
+  ///   `ProbeError.unknownClasses` for rows of classes the head does not know.
+  public static func report(
+    head: Head, headPath: String, storePath: String, maxMemory: Int? = nil, threads: Int = 0
+  ) throws -> (report: ProbeReport, store: StoreMetadata) {
+    let started = Date()
+    let mapped = try MappedStore.open(
+      storePath, reference: headPath, expected: head.extraction, classes: head.classes, classFolders: head.classFolders,
+      pool: head.probePool)
+    let trainRows = mapped.rows(.train)
+    let testRows = mapped.rows(.test)
+    let budget = maxMemory ?? Int(Double(ProbeDataset.availableMemory()) * 0.7)
+    let stream = mapped.bytes(trainRows.count + testRows.count, pool: head.probePool) > budget
+    let train = try mapped.matrix(trainRows, pool: head.probePool, stream: stream)
+    let test = try mapped.matrix(testRows, pool: head.probePool, stream: stream)
+    guard train.dimension == head.model.dimension else {
+      throw ProbeError.dimensionMismatch(head: headPath, expected: head.model.dimension, got: train.dimension)
+    }
+    func scored() throws -> ProbeReport {
+      try ProbeReport(evaluating: head.model, train: train, test: test, classes: head.classes, seconds: 0)
+    }
+    // The default thread count is probe's own when it reports, so the numbers are the very same.
+    var report = threads > 0 ? try GEMM.withThreads(threads, scored) : try scored()
+    report.seconds = Date().timeIntervalSince(started)
+    return (report, mapped.store.metadata)
+  }
+}
