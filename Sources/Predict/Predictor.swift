@@ -15,6 +15,8 @@ public struct Prediction: Sendable {
   /// Probabilities of every class (softmax of the head's logits), or nil if the image could not be read.
   public var probabilities: [Float]?
   public var error: String?
+  /// The head's logits (what accuracy and loss are computed from), nil if the image could not be read.
+  public var logits: [Float]?
 
   /// The `k` most probable (class index, probability) pairs, most probable first (all for k = 0).
   public func top(_ k: Int) -> [(index: Int, probability: Float)] {
@@ -98,17 +100,18 @@ public final class Predictor {
         }
         decoder.backboneTook(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, for: decoded)
       }
-      let probabilities = try features.withUnsafeBufferPointer {
-        Softmax.probabilities(try head.model.logits($0, rows: good.count), classes: head.model.classes)
-      }
+      let logits = try features.withUnsafeBufferPointer { try head.model.logits($0, rows: good.count) }
+      let probabilities = Softmax.probabilities(logits, classes: head.model.classes)
       var slot = 0
       let c = head.model.classes
       for row in decoded.range {
         if let error = decoded.failures[row] {
           predictions.append(Prediction(path: paths[row], probabilities: nil, error: error.reason))
         } else {
+          let range = (slot * c)..<((slot + 1) * c)
           predictions.append(
-            Prediction(path: paths[row], probabilities: Array(probabilities[(slot * c)..<((slot + 1) * c)]), error: nil))
+            Prediction(
+              path: paths[row], probabilities: Array(probabilities[range]), error: nil, logits: Array(logits[range])))
           slot += 1
         }
       }

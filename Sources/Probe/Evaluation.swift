@@ -22,6 +22,14 @@ extension StoreMetadata {
   }
 }
 
+extension Head {
+  /// The head's index of a class folder: matched by folder name, else by class (display) name; nil when
+  /// the head does not know the class.
+  public func classIndex(folder: String, name: String) -> Int? {
+    classFolders.firstIndex(of: folder) ?? classes.firstIndex(of: name)
+  }
+}
+
 /// Labelled predictions of one part of the scored rows: logits `rows x classes` and true labels.
 public struct ScoredRows: Sendable {
   public var logits: [Float]

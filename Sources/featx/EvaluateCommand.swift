@@ -69,6 +69,17 @@ enum EvaluateText {
     return out
   }
 
+  /// The summary after `featx predict`'s per-image output on labelled folder trees.
+  static func renderImages(_ r: ProbeReport, head: String, trees: [String]) -> String {
+    let rows = r.train.rows + (r.test?.rows ?? 0)
+    var out = "\(head) on the labelled images of \(trees.joined(separator: ", ")): \(rows) images"
+    out += r.train.rows > 0 ? " (split folders: train and test parts)\n" : "\n"
+    if rows == 0 {
+      return out + "no labelled image could be read\n"
+    }
+    return out + ProbeText.metrics(r)
+  }
+
   /// `confusion.png`, `.svg` and `.pdf` in `folder` (the report has no training curves to draw).
   static func writePlot(_ r: ProbeReport, to folder: String) throws {
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Backbones
 import DNNL
 import Extract
+import FeatureStore
 import Images
 import Predict
 import Foundation
@@ -14,7 +15,10 @@ struct PredictCommand: ParsableCommand {
     abstract: "Classify images (or every image of a folder) with a trained head.",
     discussion: """
       The head names the backbone, weights, layer, pooling and preprocessing its features came from; \
-      predict uses exactly those, and refuses a weights file whose sha256 differs. The weights are looked \
+      predict uses exactly those, and refuses a weights file whose sha256 differs. A folder of class folders \
+      (or of split folders, as extract reads them) is labelled: after the per-image output predict prints \
+      its accuracy, per class and confusion summary like evaluate (on stderr with --format json or csv); \
+      class folders are matched to the head's classes by name. The weights are looked \
       for at the path recorded at extraction, then in $FEATX_WEIGHTS_DIR and the torch hub cache, then at \
       --weights (then, for torchvision files, downloaded); each is checked against the head's sha256.
       """)
@@ -73,17 +77,18 @@ struct PredictCommand: ParsableCommand {
       Terminal.warn(
         "WARNING: \(head) was trained on features of SEEDED RANDOM WEIGHTS; its predictions mean nothing for real images.")
     }
-    var paths: [String] = []
-    for item in images {
-      var isFolder: ObjCBool = false
-      if FileManager.default.fileExists(atPath: item, isDirectory: &isFolder), isFolder.boolValue {
-        paths += try DatasetWalk.folder(item).items.map { item + "/" + $0.relativePath }
-      } else {
-        paths.append(item)
-      }
+    let started = Date()
+    let inputs = try LabelledInputs(images, head: loaded, headPath: head)
+    for note in inputs.notes { Terminal.warn(note) }
+    let predictions = try predictor.classify(inputs.paths, batch: batch)
+    let truth = inputs.labels.map { $0.map { loaded.classes[$0] } }
+    print(
+      PredictionText.render(predictions, classes: loaded.classes, topK: topK, format: format, truth: truth), terminator: "")
+    if !inputs.trees.isEmpty {
+      let report = inputs.report(predictions, head: loaded, seconds: Date().timeIntervalSince(started))
+      let text = EvaluateText.renderImages(report, head: head, trees: inputs.trees)
+      if format == .text { print("\n" + text, terminator: "") } else { FileHandle.standardError.write(Data(text.utf8)) }
     }
-    let predictions = try predictor.classify(paths, batch: batch)
-    print(PredictionText.render(predictions, classes: loaded.classes, topK: topK, format: format), terminator: "")
     let failed = predictions.filter { $0.error != nil }
     for p in failed { Terminal.warn("\(p.path): \(p.error ?? "")") }
     if !failed.isEmpty { throw ExitCode(1) }
@@ -117,14 +122,95 @@ struct JSONPrediction: Encodable {
     var probability: Double
   }
   var path: String
+  /// The class of the image's folder, for images of a labelled folder tree (omitted otherwise).
+  var trueClass: String?
   /// Why the image could not be classified (omitted when it was).
   var error: String?
   var predictions: [Ranked]
 }
 
+/// What `featx predict` was given, walked: every image path, and for images of labelled folder trees
+/// (a folder of class folders, or of split folders) the head's index of their class and their part.
+struct LabelledInputs {
+  var paths: [String] = []
+  /// The head's class of each image; nil for single images, unlabelled folders and unknown classes.
+  var labels: [Int?] = []
+  var parts: [SplitPart] = []
+  /// The labelled folder trees among the inputs.
+  var trees: [String] = []
+  /// What the walk found that the user should know (left-out split folders, folders that are no class).
+  var notes: [String] = []
+
+  init(_ items: [String], head: Head, headPath: String) throws {
+    for item in items {
+      var isFolder: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: item, isDirectory: &isFolder), isFolder.boolValue else {
+        paths.append(item)
+        labels.append(nil)
+        parts.append(.test)
+        continue
+      }
+      let walk = try DatasetWalk.folder(item)
+      var index = walk.classFolders.indices.map { head.classIndex(folder: walk.classFolders[$0], name: walk.classes[$0]) }
+      if walk.isLabelled {
+        let used = Set(walk.items.map { Int($0.label) })
+        let unknown = walk.classFolders.indices.filter { index[$0] == nil && used.contains($0) }.map { walk.classFolders[$0] }
+        if unknown.count == used.count {
+          notes.append(
+            "note: \(item): none of its folders (\(Self.names(unknown))) is a class of \(headPath), so its images are "
+              + "classified without accuracy")
+          index = index.map { _ in nil }
+        } else {
+          trees.append(item)
+          if !unknown.isEmpty {
+            notes.append(
+              "note: \(item): the folders \(Self.names(unknown)) are not classes of \(headPath): their images are "
+                + "classified but not scored")
+          }
+        }
+      }
+      for left in walk.splitFolders?.leftOut ?? [] {
+        notes.append(
+          "note: \(item)/\(left.name)/ left out (\(left.images) images): \(walk.splitFolders?.test?.name ?? "")/ is the test part")
+      }
+      for image in walk.items {
+        paths.append(item + "/" + image.relativePath)
+        labels.append(image.label >= 0 ? index[Int(image.label)] : nil)
+        parts.append(image.part ?? .test)
+      }
+    }
+  }
+
+  static func names(_ folders: [String]) -> String {
+    folders.prefix(5).joined(separator: ", ") + (folders.count > 5 ? ", … (\(folders.count) in all)" : "")
+  }
+
+  /// Probe's report on the labelled images that could be read: split folders' train images as train, every
+  /// other labelled image as test.
+  func report(_ predictions: [Prediction], head: Head, seconds: Double) -> ProbeReport {
+    var train = ScoredRows(logits: [], labels: [])
+    var test = ScoredRows(logits: [], labels: [])
+    for (i, p) in predictions.enumerated() {
+      guard let label = labels[i], let logits = p.logits else { continue }
+      if parts[i] == .train {
+        train.logits += logits
+        train.labels.append(label)
+      } else {
+        test.logits += logits
+        test.labels.append(label)
+      }
+    }
+    return ProbeReport(
+      scored: train.labels.isEmpty ? nil : train, test: test.labels.isEmpty ? nil : test, classes: head.classes,
+      dimension: head.model.dimension, seconds: seconds)
+  }
+}
+
 /// Output of `featx predict`.
 enum PredictionText {
-  static func render(_ predictions: [Prediction], classes: [String], topK: Int, format: PredictCommand.Format) -> String {
+  static func render(
+    _ predictions: [Prediction], classes: [String], topK: Int, format: PredictCommand.Format, truth: [String?] = []
+  ) -> String {
     switch format {
     case .text:
       var out = ""
@@ -134,9 +220,9 @@ enum PredictionText {
       }
       return out
     case .json:
-      let rows = predictions.map { p in
+      let rows = predictions.enumerated().map { i, p in
         JSONPrediction(
-          path: p.path, error: p.error,
+          path: p.path, trueClass: i < truth.count ? truth[i] : nil, error: p.error,
           predictions: p.top(topK).map { .init(class: classes[$0.index], label: $0.index, probability: Double($0.probability)) })
       }
       return ((try? JSONText.encode(rows)) ?? "[]") + "\n"
