@@ -213,7 +213,8 @@ HELPER_C = r"""
 #include <string.h>
 #include <jpeglib.h>
 
-/* helper arith IN OUT [progressive]: the same coefficients, arithmetic-coded.
+/* helper arith IN OUT [progressive [huffman]]: the same coefficients, arithmetic-coded (or Huffman-coded,
+   with optimised tables, for a progressive copy Pillow's encoder cannot write).
    helper ycck RAW W H OUT: 4-channel raw samples (CMYK as PIL stores it) written as YCCK. */
 int main(int argc, char **argv) {
   struct jpeg_error_mgr jerr;
@@ -230,8 +231,8 @@ int main(int argc, char **argv) {
     jpeg_read_header(&src, TRUE);
     jvirt_barray_ptr *coefs = jpeg_read_coefficients(&src);
     jpeg_copy_critical_parameters(&src, &dst);
-    dst.arith_code = TRUE;
-    dst.optimize_coding = FALSE;
+    dst.arith_code = argc >= 6 ? FALSE : TRUE;
+    dst.optimize_coding = argc >= 6 ? TRUE : FALSE;
     if (argc >= 5) jpeg_simple_progression(&dst);
     jpeg_stdio_dest(&dst, out);
     jpeg_write_coefficients(&dst, coefs);
@@ -276,10 +277,10 @@ class JpegHelper:
         self.exe = tmp / "helper"
         subprocess.run(["cc", "-O1", "-o", str(self.exe), str(src), "-ljpeg"], check=True)
 
-    def arith(self, jpeg: bytes, progressive: bool = False) -> bytes:
+    def arith(self, jpeg: bytes, progressive: bool = False, huffman: bool = False) -> bytes:
         (self.tmp / "in.jpg").write_bytes(jpeg)
         args = [str(self.exe), "arith", str(self.tmp / "in.jpg"), str(self.tmp / "out.jpg")]
-        subprocess.run(args + (["progressive"] if progressive else []), check=True)
+        subprocess.run(args + (["progressive"] if progressive or huffman else []) + (["huffman"] if huffman else []), check=True)
         return (self.tmp / "out.jpg").read_bytes()
 
     def ycck(self, cmyk: np.ndarray) -> bytes:
@@ -555,6 +556,15 @@ def build(c: Corpus, helper: JpegHelper) -> None:
     c.add("jpeg_arith_progressive.jpg", helper.arith(pillow(pic, "JPEG", quality=85), progressive=True), "arithmetic-coded, progressive")
     c.add("jpeg_arith_L.jpg", helper.arith(pillow(pic.convert("L"), "JPEG", quality=85)), "arithmetic-coded greyscale")
     c.add("jpeg_arith_cmyk.jpg", helper.arith(cmyk), "arithmetic-coded CMYK")
+    # PIL hands libjpeg 64 KiB at a time (ImageFile.MAXBLOCK); the arithmetic decoder cannot suspend
+    # at the end of a block, the Huffman decoder resumes with the next one.
+    noisy = Image.fromarray(rng.integers(0, 256, (120, 200, 3), dtype=np.uint8))
+    big = pillow(noisy, "JPEG", quality=100, subsampling=0)
+    c.add("jpeg_arith_over_64k.jpg", helper.arith(big), "arithmetic-coded, 200x120 noise: the scan crosses PIL's 64 KiB read block", "unsupported")
+    c.add("jpeg_huffman_over_64k.jpg", big, "Huffman-coded, 200x120 noise: the scan crosses 64 KiB read blocks")
+    c.add("jpeg_progressive_over_64k.jpg", helper.arith(big, huffman=True), "progressive (libjpeg), 200x120 noise: the scans cross 64 KiB read blocks")
+    small = helper.arith(pillow(pic, "JPEG", quality=85))
+    c.add("jpeg_arith_big_comment.jpg", small[:2] + b"\xff\xfe\xff\xf0" + b"c" * 0xFFEE + small[2:], "arithmetic-coded after a 64 KiB comment: the header crosses the block, the scan does not")
 
     # ---------------- JPEG: broken variants
     base = pillow(pic, "JPEG", quality=85)
