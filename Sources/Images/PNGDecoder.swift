@@ -125,6 +125,8 @@ struct PNGStream {
   var defaultImage = false
   var tile: (offset: Int, x0: Int, y0: Int, x1: Int, y1: Int)?
   var idatLength = 0
+  /// Output space for text chunks (MAX_TEXT_CHUNK bytes), allocated at the first compressed one.
+  var textBuffer: [UInt8] = []
 
   // PngImageFile's state, fixed at the end of _open.
   var mode: PNGMode?
@@ -354,15 +356,15 @@ struct PNGStream {
 
   /// `_safe_zlib_decompress`: the text, nil when zlib fails (PIL then keeps an empty text), or a refusal
   /// when it decompresses past MAX_TEXT_CHUNK.
-  func inflateText(_ data: Range<Int>, _ type: String) throws -> [UInt8]? {
-    var out = [UInt8](repeating: 0, count: PNGStream.maxTextChunk)
+  mutating func inflateText(_ data: Range<Int>, _ type: String) throws -> ArraySlice<UInt8>? {
+    if textBuffer.isEmpty { textBuffer = [UInt8](repeating: 0, count: PNGStream.maxTextChunk) }
     var produced = 0
     let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-    let status = out.withUnsafeMutableBufferPointer {
+    let status = textBuffer.withUnsafeMutableBufferPointer {
       featx_inflate_bounded(base + data.lowerBound, data.count, $0.baseAddress, $0.count, &produced)
     }
     switch status {
-    case 0: return Array(out[0..<produced])
+    case 0: return textBuffer[0..<produced]
     case 1:
       throw error(
         .tooLarge, "\(type) chunk decompresses past \(PNGStream.maxTextChunk) bytes (PIL's MAX_TEXT_CHUNK: a decompression bomb)")
@@ -380,7 +382,7 @@ struct PNGStream {
       let nul2 = ((nul1 + 1)..<r.upperBound).first(where: { bytes[$0] == 0 })
     else { return }
     let (language, translated) = (r.lowerBound..<nul1, (nul1 + 1)..<nul2)
-    var text = Array(UnsafeRawBufferPointer(rebasing: bytes[(nul2 + 1)..<r.upperBound]))
+    var text = ArraySlice(UnsafeRawBufferPointer(rebasing: bytes[(nul2 + 1)..<r.upperBound]))
     if flag != 0 {
       guard method == 0 else { return }
       guard let inflated = try inflateText((nul2 + 1)..<r.upperBound, "iTXt") else { return }

@@ -34,7 +34,7 @@ import TestSupport
   }
 
   /// The real 80x60 JPEG fixture with its SOF0 frame header declaring `width` x `height` instead: a valid
-  /// header (every table present, TurboJPEG reads it) in front of scan data for 80x60 pixels.
+  /// header (every table present, libjpeg reads it) in front of scan data for 80x60 pixels.
   static func jpegDeclaring(width: Int, height: Int) throws -> [UInt8] {
     var bytes = [UInt8](try Data(contentsOf: TestPaths.fixture("images/src/jpeg_420.jpg")))
     var i = 2

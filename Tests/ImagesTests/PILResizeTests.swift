@@ -10,9 +10,9 @@
 // ExtractTests target):
 //   func loadReferenceRGB(_ url: URL) throws -> (width: Int, height: Int, pixels: [UInt8])
 //       Reads an 8-bit RGB PNG (every reference is colour type 2, bit depth 8, non-interlaced) with
-//       libpng; `pixels` interleaved RGB, rows top to bottom, no padding.
+//       featx's decoder; `pixels` interleaved RGB, rows top to bottom, no padding.
 //   func decodeImageFile(_ url: URL) throws -> RGBImage
-//       featx's production decoder (JPEG via TurboJPEG, PNG via libpng) producing what PIL's
+//       featx's production decoder (JPEG via libjpeg, PNG via zlib, both as PIL drives them) producing what PIL's
 //       `Image.open(url).convert('RGB')` produces.
 //
 // The tests on repository sources start from the PIL-decoded PNGs, so they exercise only the resize
