@@ -3,7 +3,7 @@
 //
 // Data flows one way: Images → Backbones → Extract → FeatureStore → Probe → Predict; Charts draws what
 // Probe reports. DNNL is the only target that imports oneDNN, Images the only one that imports the
-// image codecs, HDF5 the only one that imports libhdf5.
+// image codecs (libjpeg, zlib), HDF5 the only one that imports libhdf5.
 
 import PackageDescription
 
@@ -25,8 +25,8 @@ let package = Package(
   targets: [
     // C libraries (Debian packages; see scripts/install-deps)
     .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
-    .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
-    .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+    .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
     .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
     .systemLibrary(name: "CCairo", pkgConfig: "pangocairo", providers: [.apt(["libcairo2-dev", "libpango1.0-dev"])]),
@@ -36,7 +36,7 @@ let package = Package(
     .target(name: "CKernels"),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     .target(name: "DNNL", dependencies: ["CDNNL"]),
-    .target(name: "Images", dependencies: ["Support", "CTurboJPEG", "CPNG"]),
+    .target(name: "Images", dependencies: ["Support", "CJPEG", "CZlib"]),
     .target(name: "FeatureStore", dependencies: ["HDF5", "Support"]),
     .target(name: "Backbones", dependencies: ["DNNL", "Support"]),
     .target(name: "Extract", dependencies: ["Images", "Backbones", "FeatureStore", "Support"]),
@@ -65,7 +65,9 @@ let package = Package(
     .testTarget(name: "ChartsTests", dependencies: ["Charts", "CCairo", "TestSupport"]),
     .testTarget(
       name: "FeatxCLITests",
-      dependencies: ["featx", "DNNL", "Images", "Backbones", "Extract", "FeatureStore", "HDF5", "Probe", "Predict", "TestSupport"]),
+      dependencies: [
+        "featx", "DNNL", "Images", "Backbones", "Extract", "FeatureStore", "HDF5", "Probe", "Predict", "Support", "TestSupport",
+      ]),
   ],
   swiftLanguageModes: [.v6]
 )

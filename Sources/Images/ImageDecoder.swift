@@ -5,7 +5,7 @@
 // corpus in Tests/Fixtures/images/corpus (tools/make_decoder_corpus.py) holds every mode and many broken
 // files with PIL's decision on each.
 
-import CTurboJPEG
+import CJPEG
 import Support
 
 /// Why an image could not be read. Extraction records the text and skips the image.

@@ -3,10 +3,10 @@
 // as 12-bit samples or 2 components, before libjpeg sees the file), then libjpeg decodes with the
 // default ISLOW IDCT and fancy upsampling into rawmode L, RGB or CMYK;I (always inverted CMYK: PIL
 // assumes Adobe's convention whether or not the file has an Adobe segment), and convert("RGB") repeats
-// grey and applies cmyk2rgb. libjpeg runs through the shim in CTurboJPEG, which ignores warnings and
+// grey and applies cmyk2rgb. libjpeg runs through the shim in CJPEG, which ignores warnings and
 // suspends where PIL's reader does (see there).
 
-import CTurboJPEG
+import CJPEG
 
 enum JPEGDecoder {
   enum Mode { case l, rgb, cmyk }

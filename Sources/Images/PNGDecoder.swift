@@ -10,7 +10,7 @@
 // alpha dropped, never composited), 16-bit samples as PIL reduces them (the high byte of colour and
 // grey + alpha; grey as I;16 clipped to 255), APNG's frame 0 (the IDAT image, inside its fcTL region).
 
-import CPNG
+import CZlib
 
 enum PNGDecoder {
   static let magic: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]

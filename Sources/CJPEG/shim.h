@@ -9,8 +9,8 @@
 // - after the last block, a suspension is PIL's "image file is truncated", unless every scanline is
 //   already out (a missing EOI alone is fine).
 // error_exit must longjmp, which Swift cannot do, hence the setjmp in featx_jpeg_decode.
-#ifndef FEATX_CTURBOJPEG_SHIM_H
-#define FEATX_CTURBOJPEG_SHIM_H
+#ifndef FEATX_CJPEG_SHIM_H
+#define FEATX_CJPEG_SHIM_H
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdio.h>

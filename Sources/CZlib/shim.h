@@ -3,8 +3,8 @@
 // accepts or refuses follows from that code (an IDAT CRC is never checked, a zlib stream that ends on a
 // row boundary leaves the other rows black, a missing IEND is fine). featx ports that code and calls
 // zlib, the library both use; these wrappers exist because inflateInit is a macro Swift cannot import.
-#ifndef FEATX_CPNG_SHIM_H
-#define FEATX_CPNG_SHIM_H
+#ifndef FEATX_CZLIB_SHIM_H
+#define FEATX_CZLIB_SHIM_H
 #include <stdlib.h>
 #include <zlib.h>
 
