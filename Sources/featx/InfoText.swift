@@ -1,4 +1,5 @@
 import FeatureStore
+import Support
 
 /// The human-readable rendering of `featx info`.
 enum InfoText {
@@ -31,11 +32,12 @@ enum InfoText {
     line("skipped", "\(s.skipped.count) image(s)")
     for (path, reason) in s.skipped.sorted(by: { $0.key < $1.key }).prefix(20) { out += "  \(path): \(reason)\n" }
     out += "classes       \(s.classes.count)\n"
-    let width = max(5, s.classes.map(\.name.count).max() ?? 0)
-    out += "  label  " + "name".padding(toLength: width, withPad: " ", startingAt: 0) + "   rows  train   test\n"
+    // Columns by display width: a CJK character takes two terminal columns, a combining accent none.
+    let width = max(5, s.classes.map(\.name.displayWidth).max() ?? 0)
+    out += "  label  " + "name".padded(toWidth: width) + "   rows  train   test\n"
     for c in s.classes {
       out +=
-        "  " + pad(c.label, 5) + "  " + c.name.padding(toLength: width, withPad: " ", startingAt: 0)
+        "  " + pad(c.label, 5) + "  " + c.name.padded(toWidth: width)
         + " " + pad(c.rows, 6) + " " + pad(c.train, 6) + " " + pad(c.test, 6) + "\n"
     }
     return out

@@ -2,6 +2,7 @@ import ArgumentParser
 import FeatureStore
 import Foundation
 import Probe
+import Support
 
 extension ProbePool: ExpressibleByArgument {}
 extension GramPrecision: ExpressibleByArgument {}
@@ -271,7 +272,8 @@ enum ProbeText {
     let worst = r.perClass.prefix(10)
     if !worst.isEmpty {
       out += "worst classes (\(r.confusionOf)):\n"
-      for c in worst { out += String(format: "  %.3f  %@ (%d rows)\n", c.accuracy, c.name, c.rows) }
+      let width = worst.map(\.name.displayWidth).max() ?? 0
+      for c in worst { out += String(format: "  %.3f  ", c.accuracy) + c.name.padded(toWidth: width) + "  (\(c.rows) rows)\n" }
     }
     var confusions: [(count: Int, truth: Int, predicted: Int)] = []
     for (t, row) in r.confusion.enumerated() {

@@ -5,6 +5,7 @@
 import FeatureStore
 import Foundation
 import Glibc
+import Support
 import Testing
 import TestSupport
 
@@ -213,5 +214,22 @@ struct CPULimitTests {
     #expect(result.status == 1, "\(result.stderr)")
     #expect(result.stderr.contains("\(file): libhdf5 did not finish reading it in 2 s"), "\(result.stderr)")
     #expect(!FileManager.default.fileExists(atPath: dir.path("head.h5")))
+  }
+}
+
+/// `featx info`'s class table lines up in any script (issue #15): CJK characters take two columns,
+/// combining accents none.
+@Suite struct DisplayWidthCLITests {
+  @Test func infoAlignsClassNamesByDisplayWidth() throws {
+    let dir = TemporaryDirectory()
+    let classes = ["玫瑰", "向日葵", "Rose\u{301}", "daisy"]
+    let store = try BadInputTests.store(dir.path("s.h5"), labels: [0, 1, 2, 3, 0, 1], classes: classes)
+    let info = try runFeatx(["info", store])
+    #expect(info.status == 0, "\(info.stderr)")
+    let rows = info.stdout.split(separator: "\n").filter { line in classes.contains { line.contains($0) } }
+    #expect(rows.count == 4, "\(info.stdout)")
+    // The rows column ends at the same terminal column on every line.
+    let ends = Set(rows.map { String($0).displayWidth })
+    #expect(ends.count == 1, "\(info.stdout)")
   }
 }
