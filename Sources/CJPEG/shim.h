@@ -101,7 +101,7 @@ static inline void featx_jpeg_free(featx_jpeg *j) {
 /// finish) over PIL's 64 KiB blocks: 0 when every row is out, 1 when the data ran out first, -1 on a
 /// libjpeg error (`message`), -2 when libjpeg's image is not `row_bytes` x `height`.
 static inline int featx_jpeg_decode(featx_jpeg *j, const unsigned char *data, size_t size, int out_space,
-                                    unsigned char *out, size_t row_bytes, int height) {
+                                    int scale, unsigned char *out, size_t row_bytes, int height) {
   j->data = data;
   j->size = size;
   j->fed = 0;
@@ -138,6 +138,10 @@ static inline int featx_jpeg_decode(featx_jpeg *j, const unsigned char *data, si
       } while (ok == JPEG_HEADER_TABLES_ONLY);
       if (ok == JPEG_SUSPENDED) continue;
       j->cinfo.out_color_space = (J_COLOR_SPACE)out_space;
+      /* JpegDecode.c with Image.draft's decoderconfig (scale, 0): libjpeg's scaled IDCT, still ISLOW
+         with fancy upsampling. */
+      j->cinfo.scale_num = 1;
+      j->cinfo.scale_denom = (unsigned int)(scale > 1 ? scale : 1);
       state = 2;
     }
       /* fall through */

@@ -153,9 +153,13 @@ public final class Extractor {
     // Reasons of rows an earlier run skipped are found again by decoding those files once more.
     var reasons: [Int: String] = [:]
     let decoder = ImageDecoder(maxPixels: options.maxPixels)
+    let preprocessing = options.preprocessing
+    let draft = preprocessing.draftTargets
     for row in try writer.skippedRows() {
       let imagePath = options.root + "/" + rows.paths[row]
-      do { _ = try options.preprocessing.pixels(try decoder.decode(path: imagePath), maxPixels: decoder.maxPixels, path: imagePath) } catch {
+      do {
+        _ = try preprocessing.pixels(try decoder.decode(path: imagePath, draftTo: draft), maxPixels: decoder.maxPixels, path: imagePath)
+      } catch {
         reasons[row] = (error as? ImageError)?.reason ?? "\(error)"
       }
     }

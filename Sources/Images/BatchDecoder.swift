@@ -80,7 +80,8 @@ public final class BatchDecoder: @unchecked Sendable {
     let limit = max(1, maxWorkers)
     let fixed = workers ?? environment
     decoders = (0..<max(limit, fixed ?? 1)).map { _ in ImageDecoder(maxPixels: maxPixels) }
-    chosenWorkers = min(fixed ?? 1, decoders.count)
+    // The first batch decodes while nothing else runs: every worker. Later batches follow the measurement.
+    chosenWorkers = min(fixed ?? decoders.count, decoders.count)
     pinned = fixed != nil
   }
 
@@ -132,7 +133,8 @@ public final class BatchDecoder: @unchecked Sendable {
   private func decode(_ row: Int, into slice: UnsafeMutableBufferPointer<Float>, with decoder: ImageDecoder) -> ImageError? {
     let path = paths[row]
     do {
-      let image = try preprocessing.pixels(try decoder.decode(path: path), maxPixels: decoder.maxPixels, path: path)
+      let image = try preprocessing.pixels(
+        try decoder.decode(path: path, draftTo: preprocessing.draftTargets), maxPixels: decoder.maxPixels, path: path)
       guard image.width == size.width, image.height == size.height else {
         throw ImageError(path: path, kind: .unsupported, detail: "preprocessed to \(image.width)x\(image.height)")
       }

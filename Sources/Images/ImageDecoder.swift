@@ -56,21 +56,27 @@ public final class ImageDecoder {
   deinit { featx_jpeg_free(jpeg) }
 
   /// Reads and decodes the file at `path`.
-  public func decode(path: String) throws -> RGBImage {
+  ///
+  /// - Parameter draftTo: for JPEGs, PIL's `Image.draft("RGB", size)` with the size this returns for the
+  ///   image's width and height: libjpeg decodes at 1/2, 1/4 or 1/8 scale when the result stays at least
+  ///   that size. PNGs ignore it.
+  public func decode(path: String, draftTo: ((Int, Int) -> (width: Int, height: Int)?)? = nil) throws -> RGBImage {
     let bytes: [UInt8]
     do { bytes = try readFile(path, limit: 1 << 30) } catch let error as FileError {
       throw ImageError(path: path, kind: .unreadable, detail: error.reason)
     }
-    return try bytes.withUnsafeBytes { try decode($0, path: path) }
+    return try bytes.withUnsafeBytes { try decode($0, path: path, draftTo: draftTo) }
   }
 
   /// Decodes an image held in memory; `path` names it in errors.
-  public func decode(_ bytes: UnsafeRawBufferPointer, path: String) throws -> RGBImage {
+  public func decode(
+    _ bytes: UnsafeRawBufferPointer, path: String, draftTo: ((Int, Int) -> (width: Int, height: Int)?)? = nil
+  ) throws -> RGBImage {
     guard !bytes.isEmpty else { throw ImageError(path: path, kind: .empty, detail: "") }
     let check = { (width: Int, height: Int) throws in try self.checkSize(width, height, path) }
     // The signatures PIL's plugins accept (`_accept`).
     if bytes.count >= 3, bytes[0] == 0xff, bytes[1] == 0xd8, bytes[2] == 0xff {
-      return try JPEGDecoder.decode(bytes, path: path, handle: jpeg, checkSize: check)
+      return try JPEGDecoder.decode(bytes, path: path, handle: jpeg, checkSize: check, draftTo: draftTo)
     }
     if bytes.count >= 8, bytes.prefix(8).elementsEqual(PNGDecoder.magic) {
       return try PNGDecoder.decode(bytes, path: path, checkSize: check)

@@ -110,7 +110,8 @@ enum JPEGDecoder {
   }
 
   static func decode(
-    _ bytes: UnsafeRawBufferPointer, path: String, handle: UnsafeMutablePointer<featx_jpeg>?, checkSize: (Int, Int) throws -> Void
+    _ bytes: UnsafeRawBufferPointer, path: String, handle: UnsafeMutablePointer<featx_jpeg>?, checkSize: (Int, Int) throws -> Void,
+    draftTo target: ((Int, Int) -> (width: Int, height: Int)?)? = nil
   ) throws -> RGBImage {
     func fail(_ kind: ImageError.Kind, _ detail: String) -> ImageError { ImageError(path: path, kind: kind, detail: detail) }
     let header = try walk(bytes, path: path)
@@ -126,11 +127,17 @@ enum JPEGDecoder {
     guard let jpeg = handle else { throw fail(.unreadable, "libjpeg could not be initialised") }
     let channels = mode == .l ? 1 : mode == .rgb ? 3 : 4
     let outSpace = mode == .l ? featx_jcs_grayscale() : mode == .rgb ? featx_jcs_rgb() : featx_jcs_cmyk()
-    let (w, h) = (header.width, header.height)
+    // Image.draft("RGB", size): the largest of 8, 4, 2, 1 that min(W // width, H // height) reaches.
+    var scale = 1
+    if let target, let size = target(header.width, header.height), size.width > 0, size.height > 0 {
+      let ratio = min(header.width / size.width, header.height / size.height)
+      scale = [8, 4, 2, 1].first { ratio >= $0 } ?? 1
+    }
+    let (w, h) = ((header.width + scale - 1) / scale, (header.height + scale - 1) / scale)
     var raw = [UInt8](repeating: 0, count: w * h * channels)
     let source = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
     let status = raw.withUnsafeMutableBufferPointer {
-      featx_jpeg_decode(jpeg, source, bytes.count, outSpace, $0.baseAddress, w * channels, Int32(h))
+      featx_jpeg_decode(jpeg, source, bytes.count, outSpace, Int32(scale), $0.baseAddress, w * channels, Int32(h))
     }
     switch status {
     case 0: break

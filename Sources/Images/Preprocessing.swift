@@ -47,6 +47,10 @@ public struct Preprocessing: Codable, Equatable, Sendable {
   /// The interpolation (featx implements PIL's bilinear with antialiasing, torchvision's default).
   public var interpolation = "bilinear"
   public var antialias = true
+  /// `--draft`: JPEGs are decoded like PIL's `Image.draft("RGB", size)` with the size the resize produces
+  /// (libjpeg's scaled IDCT at 1/2, 1/4 or 1/8), then resized as usual. nil (absent from the JSON) is off,
+  /// so the preprocessing of stores written before it existed is unchanged.
+  public var draft: Bool?
 
   public init(resize: Resize?, crop: [Int]?, mean: [Float]?, std: [Float]?) {
     self.resize = resize
@@ -71,6 +75,24 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     if let crop { return (crop[0], crop[1]) }
     if case .exact(let h, let w)? = resize { return (h, w) }
     return nil
+  }
+
+  /// What `Image.draft` is given for a `width` × `height` image: the size the resize step produces, or
+  /// nil (no draft) without `draft` or a resize.
+  public func draftTarget(width: Int, height: Int) -> (width: Int, height: Int)? {
+    guard draft == true else { return nil }
+    switch resize {
+    case .exact(let h, let w)?: return (w, h)
+    case .shorter(let s)?: return resizedSize(width: width, height: height, shorter: s)
+    case nil: return nil
+    }
+  }
+
+  /// `draftTarget` as the decoder takes it, or nil without `draft`.
+  public var draftTargets: ((Int, Int) -> (width: Int, height: Int)?)? {
+    guard draft == true else { return nil }
+    let preprocessing = self
+    return { preprocessing.draftTarget(width: $0, height: $1) }
   }
 
   /// Canonical JSON (sorted keys), as stored in the `preprocess` attribute.

@@ -88,6 +88,12 @@ struct ExtractCommand: ParsableCommand {
   @Option(help: "Refuse images larger than this many pixels (decompression-bomb guard; the default is PIL's limit).")
   var maxPixels: Int = ImageDecoder.defaultMaxPixels
 
+  @Flag(
+    help:
+      "Decode JPEGs at 1/2, 1/4 or 1/8 scale when the result stays at least the resize's size, as PIL's Image.draft does (much faster on large photos; PNGs are unaffected)."
+  )
+  var draft = false
+
   @Flag(help: "Fail on the first unreadable image instead of skipping it.")
   var strict = false
 
@@ -220,6 +226,10 @@ struct ExtractCommand: ParsableCommand {
     } else {
       if let mean { p.mean = try floats(mean) }
       if let std { p.std = try floats(std) }
+    }
+    if draft {
+      guard p.resize != nil else { throw ValidationError("--draft needs a resize (it decodes JPEGs down to the resize's size)") }
+      p.draft = true
     }
     do { try p.validate() } catch let error as PreprocessingError {
       let option =
