@@ -234,9 +234,9 @@ final class CompiledNetwork: @unchecked Sendable {
 
       case .pool(let p):
         let (srcMD, dstMD) = (try describe(p.src), try describe(p.dst))
-        let primitive = try Network.pooling(
-          p.kind == .max ? .max : .averageExcludingPadding, srcMD, dstMD, kernel: p.kernel, stride: p.stride,
-          padding: p.padding, engine: engine, what: "\(p.kind) pooling")
+        let primitive = try DNNLPrimitive.pooling(
+          p.kind == .max ? .max : .averageExcludingPadding, source: srcMD, destination: dstMD, kernel: p.kernel,
+          stride: p.stride, padding: p.padding, engine: engine, what: "\(p.kind) pooling")
         steps.append(
           Step(
             primitive: primitive,
@@ -258,17 +258,16 @@ final class CompiledNetwork: @unchecked Sendable {
       finalView = View(buffer: pooledBuffer, channelOffset: 0, channels: tap.view.channels)
       // The pooled vector in float32 even from bfloat16 activations (the window sums in float32 anyway);
       // where oneDNN has no such pooling, in the activations' type.
-      var primitive: DNNLPrimitive
-      finalMD = try MemoryDescriptor([batch, tap.view.channels, 1, 1], .float32, layout.tag)
-      do {
-        primitive = try Network.pooling(
-          pooling == .max ? .max : .averageExcludingPadding, tapMD, finalMD, kernel: (oh, ow), stride: 1,
+      func globalPooling(into type: ElementType) throws -> (DNNLPrimitive, MemoryDescriptor) {
+        let md = try MemoryDescriptor([batch, tap.view.channels, 1, 1], type, layout.tag)
+        let primitive = try DNNLPrimitive.pooling(
+          pooling == .max ? .max : .averageExcludingPadding, source: tapMD, destination: md, kernel: (oh, ow), stride: 1,
           padding: 0, engine: engine, what: "\(pooling.rawValue) pooling of \(tap.name)")
-      } catch where activation != .float32 {
-        finalMD = try MemoryDescriptor([batch, tap.view.channels, 1, 1], activation, layout.tag)
-        primitive = try Network.pooling(
-          pooling == .max ? .max : .averageExcludingPadding, tapMD, finalMD, kernel: (oh, ow), stride: 1,
-          padding: 0, engine: engine, what: "\(pooling.rawValue) pooling of \(tap.name)")
+        return (primitive, md)
+      }
+      let primitive: DNNLPrimitive
+      do { (primitive, finalMD) = try globalPooling(into: .float32) } catch where activation != .float32 {
+        (primitive, finalMD) = try globalPooling(into: activation)
       }
       steps.append(
         Step(
@@ -432,12 +431,5 @@ enum Network {
     }
     constants.append(target)
     return constants.count - 1
-  }
-  static func pooling(
-    _ algorithm: PoolingAlgorithm, _ src: MemoryDescriptor, _ dst: MemoryDescriptor, kernel: (Int, Int), stride: Int,
-    padding: Int, engine: DNNLEngine, what: String
-  ) throws -> DNNLPrimitive {
-    try DNNLPrimitive.pooling(
-      algorithm, source: src, destination: dst, kernel: kernel, stride: stride, padding: padding, engine: engine, what: what)
   }
 }

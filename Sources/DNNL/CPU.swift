@@ -2,6 +2,7 @@
 // natively, and OpenMP's thread count (oneDNN's parallel regions follow it).
 
 import CDNNL
+import Foundation
 import Glibc
 
 /// How many CPUs this process may use, and what they can do.
@@ -71,7 +72,7 @@ public enum CPU {
     let n = fread(&buffer, 1, buffer.count - 1, file)
     guard n > 0 else { return nil }
     let text = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    return text.trimmingCharacters(in: " \n\t")
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
   /// True when oneDNN multiplies bfloat16 natively (AVX512_BF16 or AMX): twice float32's rate.
@@ -95,16 +96,6 @@ public enum CPU {
   /// True when oneDNN uses AVX-512 kernels (16 floats per register).
   public static var avx512: Bool {
     dnnl_get_effective_cpu_isa().rawValue >= dnnl_cpu_isa_avx512_core.rawValue
-  }
-}
-
-extension String {
-  fileprivate func trimmingCharacters(in set: String) -> String {
-    let skip = Set(set)
-    var s = Substring(self)
-    while let c = s.first, skip.contains(c) { s.removeFirst() }
-    while let c = s.last, skip.contains(c) { s.removeLast() }
-    return String(s)
   }
 }
 
