@@ -153,13 +153,8 @@ public final class Extractor {
     // Reasons of rows an earlier run skipped are found again by decoding those files once more.
     var reasons: [Int: String] = [:]
     let decoder = ImageDecoder(maxPixels: options.maxPixels)
-    let preprocessing = options.preprocessing
-    let draft = preprocessing.draftTargets
     for row in try writer.skippedRows() {
-      let imagePath = options.root + "/" + rows.paths[row]
-      do {
-        _ = try preprocessing.pixels(try decoder.decode(path: imagePath, draftTo: draft), maxPixels: decoder.maxPixels, path: imagePath)
-      } catch {
+      do { _ = try options.preprocessing.pixels(ofFileAt: options.root + "/" + rows.paths[row], decoder: decoder) } catch {
         reasons[row] = (error as? ImageError)?.reason ?? "\(error)"
       }
     }
@@ -217,30 +212,21 @@ public final class Extractor {
   /// Runs the backbone on the decodable images of a batch; skipped rows stay zero.
   private func runBackbone(_ batch: DecodedBatch, size: (height: Int, width: Int), width: Int, into output: inout [Float]) throws
   {
-    let good = batch.range.filter { batch.failures[$0] == nil }
+    let (good, input) = batch.decodedRows()
     guard !good.isEmpty else { return }
-    let plane = 3 * size.height * size.width
-    if good.count == batch.range.count {
-      try batch.tensors.withUnsafeBufferPointer { input in
-        try output.withUnsafeMutableBufferPointer {
-          try backbone.run(
-            images: input, count: good.count, height: size.height, width: size.width, into: $0, parallelism: .perImage)
-        }
+    func run(into features: UnsafeMutableBufferPointer<Float>) throws {
+      try input.withUnsafeBufferPointer {
+        try backbone.run(
+          images: $0, count: good.count, height: size.height, width: size.width, into: features, parallelism: .perImage)
       }
+    }
+    if good.count == batch.range.count {
+      try output.withUnsafeMutableBufferPointer { try run(into: $0) }
       return
     }
-    // Compact the good images, run them, and scatter the rows back.
-    var input = [Float](repeating: 0, count: good.count * plane)
-    for (i, row) in good.enumerated() {
-      let offset = (row - batch.range.lowerBound) * plane
-      input.replaceSubrange((i * plane)..<((i + 1) * plane), with: batch.tensors[offset..<(offset + plane)])
-    }
+    // Run the decoded images only, and scatter their rows back.
     var compact = [Float](repeating: 0, count: good.count * width)
-    try input.withUnsafeBufferPointer { i in
-      try compact.withUnsafeMutableBufferPointer {
-        try backbone.run(images: i, count: good.count, height: size.height, width: size.width, into: $0, parallelism: .perImage)
-      }
-    }
+    try compact.withUnsafeMutableBufferPointer { try run(into: $0) }
     for (i, row) in good.enumerated() {
       let offset = (row - batch.range.lowerBound) * width
       output.replaceSubrange(offset..<(offset + width), with: compact[(i * width)..<((i + 1) * width)])

@@ -27,6 +27,19 @@ public final class DecodedBatch: @unchecked Sendable {
     self.range = range
     tensors = [Float](repeating: 0, count: range.count * plane)
   }
+
+  /// The rows that decoded, and their tensors one after another (the batch's own array when every row did).
+  public func decodedRows() -> (rows: [Int], tensors: [Float]) {
+    let rows = range.filter { failures[$0] == nil }
+    guard rows.count < range.count else { return (rows, tensors) }
+    let plane = range.isEmpty ? 0 : tensors.count / range.count
+    var packed = [Float](repeating: 0, count: rows.count * plane)
+    for (slot, row) in rows.enumerated() {
+      let offset = (row - range.lowerBound) * plane
+      packed.replaceSubrange((slot * plane)..<((slot + 1) * plane), with: tensors[offset..<(offset + plane)])
+    }
+    return (rows, packed)
+  }
 }
 
 /// A batch being decoded in the background.
@@ -133,8 +146,7 @@ public final class BatchDecoder: @unchecked Sendable {
   private func decode(_ row: Int, into slice: UnsafeMutableBufferPointer<Float>, with decoder: ImageDecoder) -> ImageError? {
     let path = paths[row]
     do {
-      let image = try preprocessing.pixels(
-        try decoder.decode(path: path, draftTo: preprocessing.draftTargets), maxPixels: decoder.maxPixels, path: path)
+      let image = try preprocessing.pixels(ofFileAt: path, decoder: decoder)
       guard image.width == size.width, image.height == size.height else {
         throw ImageError(path: path, kind: .unsupported, detail: "preprocessed to \(image.width)x\(image.height)")
       }

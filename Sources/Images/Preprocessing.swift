@@ -144,6 +144,12 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     }
   }
 
+  /// The file at `path` decoded (drafted when `draft` is on) and resized and cropped: the one way every
+  /// caller turns a file into the network's uint8 image.
+  public func pixels(ofFileAt path: String, decoder: ImageDecoder) throws -> RGBImage {
+    try pixels(try decoder.decode(path: path, draftTo: draftTargets), maxPixels: decoder.maxPixels, path: path)
+  }
+
   /// Resizes and crops a decoded image as torchvision would (uint8 RGB, before ToTensor).
   ///
   /// - Parameter maxPixels: refuse a resize whose result would exceed this many pixels (a 1×999999

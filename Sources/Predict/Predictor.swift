@@ -75,7 +75,6 @@ public final class Predictor {
   public func classify(_ paths: [String], batch: Int = 32, maxPixels: Int = ImageDecoder.defaultMaxPixels) throws -> [Prediction]
   {
     guard let size = preprocessing.fixedSize, !paths.isEmpty else { return [] }
-    let plane = 3 * size.height * size.width
     let decoder = BatchDecoder(
       paths: paths, preprocessing: preprocessing, size: size, maxPixels: maxPixels, maxWorkers: backbone.threads)
     var predictions: [Prediction] = []
@@ -84,12 +83,7 @@ public final class Predictor {
       let decoded = current.wait()
       let next = decoded.range.upperBound
       pending = next < paths.count ? decoder.start(next..<min(paths.count, next + batch)) : nil
-      let good = decoded.range.filter { decoded.failures[$0] == nil }
-      var input = [Float](repeating: 0, count: good.count * plane)
-      for (slot, row) in good.enumerated() {
-        let offset = (row - decoded.range.lowerBound) * plane
-        input.replaceSubrange((slot * plane)..<((slot + 1) * plane), with: decoded.tensors[offset..<(offset + plane)])
-      }
+      let (good, input) = decoded.decodedRows()
       var features = [Float](repeating: 0, count: good.count * head.model.dimension)
       if !good.isEmpty {
         let started = DispatchTime.now().uptimeNanoseconds
