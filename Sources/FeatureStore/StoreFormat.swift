@@ -22,6 +22,8 @@ public enum StoreFormat {
   /// Per-row progress while a store is being written (absent from complete stores).
   static let rowStatus = "row_status"
   static let featureShape = "feature_shape"
+  /// Values of the `precision` attribute of stores and heads (absent: `f32`).
+  public static let precisions = ["f32", "bf16"]
 }
 
 /// How rows are assigned to the train and test parts.
@@ -223,7 +225,7 @@ public struct StoreMetadata: Sendable, Equatable {
       datasetRows: Int(try a.get("dataset_rows")?.int64Value ?? 0), splitFolders: splitFolders)
     metadata.precision = try a.get("precision")?.stringValue ?? "f32"
     metadata.weightsPath = try a.get("weights_path")?.stringValue
-    guard ["f32", "bf16"].contains(metadata.precision) else {
+    guard StoreFormat.precisions.contains(metadata.precision) else {
       throw FeatureStoreError.invalid(path: path, reason: "unknown precision '\(metadata.precision)'")
     }
     return metadata

@@ -266,7 +266,7 @@ public struct Head: Sendable {
       extraction.precision = try a.get("precision")?.stringValue ?? "f32"
       // Absent from heads written before featx recorded where the weights were.
       extraction.weightsPath = try a.get("weights_path")?.stringValue
-      guard ["f32", "bf16"].contains(extraction.precision) else {
+      guard StoreFormat.precisions.contains(extraction.precision) else {
         throw ProbeError.notAHead(path: path, reason: "unknown precision '\(extraction.precision)'")
       }
       var head = Head(

@@ -42,11 +42,7 @@ struct BackboneOptions: ParsableArguments {
   }
 
   /// `--precision` on this CPU; a refusal names the option.
-  func resolvedPrecision() throws -> Precision {
-    do { return try Precision.resolve(precision) } catch let error as BackboneError {
-      throw ValidationError("--precision: \(error)")
-    }
-  }
+  func resolvedPrecision() throws -> Precision { try Precision.option(precision) }
 
   /// The torchvision weights `--weights` names, if it names known ones (by tag or file name), without
   /// reading any file: what `validate()` needs to know the weights' preprocessing.
@@ -95,6 +91,13 @@ struct BackboneOptions: ParsableArguments {
     let backbone = try Backbone(
       arch: architecture, weights: dict, layer: layer, pooling: pool, threads: threads, precision: try resolvedPrecision())
     return (backbone, name, known)
+  }
+}
+
+extension Precision {
+  /// A `--precision` value on this CPU (`extract`, `bench`, `predict`); a refusal names the option.
+  static func option(_ text: String) throws -> Precision {
+    do { return try resolve(text) } catch { throw ValidationError("--precision: \(error)") }
   }
 }
 

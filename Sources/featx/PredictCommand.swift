@@ -56,9 +56,7 @@ struct PredictCommand: ParsableCommand {
     guard topK >= 0 else { throw ValidationError("--top-k must be 0 (all) or more, not \(topK)") }
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1 image, not \(batch)") }
     guard threads >= 0 else { throw ValidationError("--threads must be 0 (every CPU) or more, not \(threads)") }
-    if let precision {
-      do { _ = try Precision.resolve(precision) } catch { throw ValidationError("--precision: \(error)") }
-    }
+    if let precision { _ = try Precision.option(precision) }
     guard !images.isEmpty else { throw ValidationError("give at least one image or folder") }
   }
 
@@ -102,7 +100,7 @@ extension PredictCommand {
     let trained = Precision(rawValue: loaded.extraction.precision) ?? .float32
     let chosen: Precision
     if let precision {
-      do { chosen = try Precision.resolve(precision) } catch { throw ValidationError("--precision: \(error)") }
+      chosen = try Precision.option(precision)
     } else {
       chosen = trained == .bfloat16 && !CPU.nativeBFloat16 ? .float32 : trained
     }
