@@ -47,26 +47,6 @@ struct BFloat16FidelityTests {
     return all
   }()
 
-  /// Mean over images of the cosine after subtracting the reference's per-dimension mean.
-  static func meanCentredCosine(_ actual: [Float], _ reference: [Float], rows: Int) -> Double {
-    let width = reference.count / rows
-    var mean = [Double](repeating: 0, count: width)
-    for r in 0..<rows { for j in 0..<width { mean[j] += Double(reference[r * width + j]) / Double(rows) } }
-    var total = 0.0
-    for r in 0..<rows {
-      var (dot, na, nb) = (0.0, 0.0, 0.0)
-      for j in 0..<width {
-        let a = Double(actual[r * width + j]) - mean[j]
-        let b = Double(reference[r * width + j]) - mean[j]
-        dot += a * b
-        na += a * a
-        nb += b * b
-      }
-      total += dot / (na.squareRoot() * nb.squareRoot())
-    }
-    return total / Double(rows)
-  }
-
   @Test(arguments: [Architecture.resnet18, .resnet50, .densenet121])
   func bf16FeaturesAreAtLeastAsCloseAsPyTorchAutocast(arch: Architecture) throws {
     let reference = try #require(Self.reference)
@@ -86,8 +66,8 @@ struct BFloat16FidelityTests {
       }
       return out
     }
-    let f32 = Self.meanCentredCosine(try features(.float32), expected, rows: rows)
-    let bf16 = Self.meanCentredCosine(try features(.bfloat16), expected, rows: rows)
+    let f32 = ParityReport(actual: try features(.float32), reference: expected, rows: rows).meanCentredCosine
+    let bf16 = ParityReport(actual: try features(.bfloat16), reference: expected, rows: rows).meanCentredCosine
     // float32 is the parity promise; bfloat16 must be as faithful as PyTorch's own bfloat16.
     #expect(f32 >= 0.99999, "\(arch) f32 mean centred cosine \(f32)")
     #expect(

@@ -81,23 +81,23 @@ struct GeneratedStore {
         let text = "\(error)"
         return !text.contains("\n") && text.contains(path) && text.contains("/\(violation.dataset) row \(violation.row) ")
       }
-      return
-    }
-    let summary = try StoreSummary(store)
-    let unlabelled = generated.labels.first == -1
-    #expect(summary.unlabelled == (unlabelled ? generated.rows : 0))
-    #expect(summary.train == generated.split.filter { $0 == 0 }.count)
-    #expect(summary.test == generated.split.filter { $0 == 1 }.count)
-    for (label, count) in summary.classes.enumerated() {
-      let rows = generated.labels.indices.filter { generated.labels[$0] == Int64(label) }
-      #expect(count.rows == rows.count)
-      #expect(count.train == rows.filter { generated.split[$0] == 0 }.count)
-    }
-    // Features come back as written.
-    if generated.rows > 0 {
-      let d = store.dimension
-      let last = try store.row(generated.rows - 1)
-      #expect(last == (0..<d).map { Float((generated.rows - 1) * d + $0) })
+    } else {
+      let summary = try StoreSummary(store)
+      let unlabelled = generated.labels.first == -1
+      #expect(summary.unlabelled == (unlabelled ? generated.rows : 0))
+      #expect(summary.train == generated.split.filter { $0 == 0 }.count)
+      #expect(summary.test == generated.split.filter { $0 == 1 }.count)
+      for (label, count) in summary.classes.enumerated() {
+        let rows = generated.labels.indices.filter { generated.labels[$0] == Int64(label) }
+        #expect(count.rows == rows.count)
+        #expect(count.train == rows.filter { generated.split[$0] == 0 }.count)
+      }
+      // Features come back as written.
+      if generated.rows > 0 {
+        let d = store.dimension
+        let last = try store.row(generated.rows - 1)
+        #expect(last == (0..<d).map { Float((generated.rows - 1) * d + $0) })
+      }
     }
   }
 }

@@ -7,6 +7,8 @@ public struct ParityReport: CustomStringConvertible, Sendable {
   /// Smallest per-row cosine after subtracting the reference's per-column mean over rows (random-weight
   /// features share a large common component that plain cosine cannot see past); 1 with a single row.
   public var centredCosine: Double
+  /// Mean over rows of that centred cosine (issue #13's fidelity measure); 1 with a single row.
+  public var meanCentredCosine: Double
   /// max |actual - reference| / max |reference|.
   public var relativeMaxError: Double
 
@@ -30,6 +32,7 @@ public struct ParityReport: CustomStringConvertible, Sendable {
     for r in 0..<rows { for j in 0..<width { mean[j] += Double(reference[r * width + j]) / Double(rows) } }
     var worst = 1.0
     var worstCentred = 1.0
+    var sumCentred = 0.0
     for r in 0..<rows {
       let a = Array(actual[(r * width)..<((r + 1) * width)])
       let b = Array(reference[(r * width)..<((r + 1) * width)])
@@ -37,11 +40,14 @@ public struct ParityReport: CustomStringConvertible, Sendable {
       if rows > 1 {
         let ac = a.indices.map { Float(Double(a[$0]) - mean[$0]) }
         let bc = b.indices.map { Float(Double(b[$0]) - mean[$0]) }
-        worstCentred = min(worstCentred, TestSupport.cosine(ac, bc))
+        let centred = TestSupport.cosine(ac, bc)
+        worstCentred = min(worstCentred, centred)
+        sumCentred += centred
       }
     }
     cosine = worst
     centredCosine = worstCentred
+    meanCentredCosine = rows > 1 ? sumCentred / Double(rows) : 1
   }
 
   /// The issue's acceptance: cosine ≥ 0.99999 per image, max |Δ| ≤ 1e-3 · max |ref|, and the same
