@@ -47,18 +47,34 @@ enum ActivationLayout: Equatable {
   /// The blocked layout oneDNN's kernels prefer on this CPU.
   static var preferredBlock: Int { CPU.avx512 ? 16 : 8 }
 
-  /// Blocked if every view of the graph is block-aligned, else plain.
+  /// Blocked if every view of the graph is a whole buffer or block-aligned, else plain. (A whole buffer
+  /// of, say, 24 channels is blocked too: oneDNN pads it to 32 with zeros.)
   static func choose(for graph: Graph, ops: ArraySlice<GraphOp>) -> ActivationLayout {
     let block = preferredBlock
-    func aligned(_ v: View) -> Bool { v.buffer == 0 || (v.channelOffset % block == 0 && v.channels % block == 0) }
-    for op in ops {
-      switch op {
-      case .conv(let c): if !aligned(c.src) || !aligned(c.dst) { return .plain }
-      case .norm(let n): if !aligned(n.src) || !aligned(n.dst) { return .plain }
-      case .pool(let p): if !aligned(p.src) || !aligned(p.dst) { return .plain }
-      }
+    func aligned(_ v: View) -> Bool {
+      let buffer = graph.buffers[v.buffer]
+      if v.buffer == 0 || buffer.plain || (v.channelOffset == 0 && v.channels == buffer.channels) { return true }
+      return v.channelOffset % block == 0 && v.channels % block == 0
     }
-    return .blocked(block)
+    return ops.allSatisfy { $0.views.allSatisfy(aligned) } ? .blocked(block) : .plain
+  }
+
+  /// Channels a buffer of `channels` occupies in this layout (blocked layouts round up to the block).
+  func paddedChannels(_ channels: Int) -> Int {
+    guard case .blocked(let block) = self else { return channels }
+    return (channels + block - 1) / block * block
+  }
+}
+
+extension GraphOp {
+  /// The views the operation reads and writes.
+  var views: [View] {
+    switch self {
+    case .conv(let c): [c.src, c.dst]
+    case .norm(let n): [n.src, n.dst]
+    case .pool(let p): [p.src, p.dst]
+    case .affine(let a): [a.src, a.dst]
+    }
   }
 }
 
@@ -142,7 +158,7 @@ final class CompiledNetwork: @unchecked Sendable {
     func describe(_ v: View) throws -> MemoryDescriptor {
       let shape = graph.buffers[v.buffer]
       let dims = [batch, v.channels, shape.height, shape.width]
-      return try MemoryDescriptor(dims, activation, v.buffer == 0 ? .nchw : layout.tag)
+      return try MemoryDescriptor(dims, activation, v.buffer == 0 || shape.plain ? .nchw : layout.tag)
     }
     if let inputCopy {
       // float32 NCHW from the caller → bfloat16 NCHW, once per execution.
@@ -178,20 +194,21 @@ final class CompiledNetwork: @unchecked Sendable {
       case .conv(let c):
         let srcMD = try describe(c.src)
         let dstMD = try describe(c.dst)
-        let (o, g) = (c.dst.channels, c.groups)
-        let weightDims = g == 1 ? [o, c.src.channels, c.kernel, c.kernel] : [g, o / g, c.src.channels / g, c.kernel, c.kernel]
+        let (o, g, kh, kw) = (c.dst.channels, c.groups, c.kernel.height, c.kernel.width)
+        let weightDims = g == 1 ? [o, c.src.channels, kh, kw] : [g, o / g, c.src.channels / g, kh, kw]
         let anyWeights = try MemoryDescriptor(weightDims, activation, .any)
         let biasMD = try MemoryDescriptor([o], .float32, .a)
         let attributes = try DNNLAttributes()
         try attributes.setPostOps(sum: c.residual, relu: c.relu)
         let primitive = try DNNLPrimitive.convolution(
-          source: srcMD, weights: anyWeights, bias: biasMD, destination: dstMD, stride: c.stride, padding: c.padding,
+          source: srcMD, weights: anyWeights, bias: biasMD, destination: dstMD, stride: c.stride,
+          padding: (c.padding.height, c.padding.width),
           attributes: attributes, engine: engine, what: "convolution \(c.weight)")
         // Fold the BatchNorm that follows the convolution: w' = w * s, b' = beta - mean * s, s = gamma / sqrt(var + eps).
         var kernel = try tensor(c.weight)
         var bias = [Float](repeating: 0, count: o)
         if let norm = c.foldedNorm {
-          let (scale, shift) = try Network.normScaleShift(norm, tensor)
+          let (scale, shift) = try Network.normScaleShift(norm, epsilon: graph.normEpsilon, tensor)
           let perOutput = kernel.count / o
           for oc in 0..<o {
             for i in 0..<perOutput { kernel[oc * perOutput + i] = Float(Double(kernel[oc * perOutput + i]) * scale[oc]) }
@@ -215,7 +232,7 @@ final class CompiledNetwork: @unchecked Sendable {
         let srcMD = try describe(n.src)
         let dstMD = try describe(n.dst)
         let primitive = try DNNLPrimitive.batchNormalization(
-          source: srcMD, epsilon: Network.normEpsilon, relu: n.relu, engine: engine, what: "batch norm \(n.norm)")
+          source: srcMD, epsilon: graph.normEpsilon, relu: n.relu, engine: engine, what: "batch norm \(n.norm)")
         let vectorMD = try MemoryDescriptor([n.src.channels], .float32, .a)
         guard primitive.destinationDescriptor == dstMD else {
           throw DNNLError(operation: "lay out batch norm \(n.norm)", status: "unexpected destination layout")
@@ -234,14 +251,41 @@ final class CompiledNetwork: @unchecked Sendable {
 
       case .pool(let p):
         let (srcMD, dstMD) = (try describe(p.src), try describe(p.dst))
+        let algorithm: PoolingAlgorithm =
+          switch p.kind {
+          case .max: .max
+          case .average: .averageExcludingPadding
+          case .averageIncludingPadding: .averageIncludingPadding
+          }
         let primitive = try DNNLPrimitive.pooling(
-          p.kind == .max ? .max : .averageExcludingPadding, source: srcMD, destination: dstMD, kernel: p.kernel,
-          stride: p.stride, padding: p.padding, engine: engine, what: "\(p.kind) pooling")
+          algorithm, source: srcMD, destination: dstMD, kernel: p.kernel, stride: p.stride, padding: p.padding,
+          paddingEnd: p.paddingEnd.map { ($0.height, $0.width) }, engine: engine, what: "\(p.kind) pooling")
         steps.append(
           Step(
             primitive: primitive,
             arguments: [
               (.source, .view(resolved(p.src)), srcMD), (.destination, .view(p.dst), dstMD),
+              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+            ]))
+
+      case .affine(let a):
+        // Reads the caller's float32 image itself (not its bfloat16 copy): the product and the sum are
+        // rounded in float32 as torchvision's, and only the result takes the activations' type.
+        let shape = graph.buffers[a.src.buffer]
+        let srcMD = try MemoryDescriptor([batch, a.src.channels, shape.height, shape.width], .float32, .nchw)
+        let dstMD = try describe(a.dst)
+        let perChannel = try MemoryDescriptor([1, a.src.channels, 1, 1], .float32, .nchw)
+        let attributes = try DNNLAttributes()
+        try attributes.setPostOps([.binary(.add, perChannel)])
+        let primitive = try DNNLPrimitive.binary(
+          .mul, source: srcMD, source1: perChannel, destination: dstMD, attributes: attributes, engine: engine,
+          what: "input transform")
+        steps.append(
+          Step(
+            primitive: primitive,
+            arguments: [
+              (.source, .view(a.src), srcMD), (.source1, .constant(try constant(a.scale)), perChannel),
+              (.postOperand(0), .constant(try constant(a.shift)), perChannel), (.destination, .view(a.dst), dstMD),
               (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
             ]))
       }
@@ -285,7 +329,7 @@ final class CompiledNetwork: @unchecked Sendable {
 
     outputCount = tap.view.channels * oh * ow
     outputShape =
-      pooling == .flatten && !(oh == 1 && ow == 1 && tap.name == "avgpool")
+      pooling == .flatten && !(oh == 1 && ow == 1 && tap.isVector)
       ? [tap.view.channels, oh, ow] : [tap.view.channels]
     self.steps = steps
     self.constants = constants
@@ -295,7 +339,9 @@ final class CompiledNetwork: @unchecked Sendable {
   /// Bytes of every buffer a workspace needs (the graph's, plus the pooled output).
   var bufferBytes: [Int] {
     let input = graph.buffers[0]
-    return graph.buffers.map { batch * ($0.channels * $0.height * $0.width * elementBytes + 64) }
+    return graph.buffers.map {
+      batch * (($0.plain ? $0.channels : layout.paddedChannels($0.channels)) * $0.height * $0.width * elementBytes + 64)
+    }
       + [batch * (outputCount * 4 + 64)]
       + (inputCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 2 + 64)])
   }
@@ -303,13 +349,7 @@ final class CompiledNetwork: @unchecked Sendable {
   /// True if every operation up to `opCount` reads and writes whole buffers.
   static func usesWholeBuffers(_ graph: Graph, opCount: Int) -> Bool {
     func whole(_ v: View) -> Bool { v.channelOffset == 0 && v.channels == graph.buffers[v.buffer].channels }
-    return graph.ops.prefix(opCount).allSatisfy { op in
-      switch op {
-      case .conv(let c): whole(c.src) && whole(c.dst)
-      case .norm(let n): whole(n.src) && whole(n.dst)
-      case .pool(let p): whole(p.src) && whole(p.dst)
-      }
-    }
+    return graph.ops.prefix(opCount).allSatisfy { $0.views.allSatisfy(whole) }
   }
 }
 
@@ -397,11 +437,10 @@ final class Workspace: @unchecked Sendable {
 
 /// Shared helpers of network compilation.
 enum Network {
-  /// torchvision's BatchNorm2d epsilon.
-  static let normEpsilon: Float = 1e-5
-
   /// Per-channel scale and shift of an inference BatchNorm, in double precision.
-  static func normScaleShift(_ name: String, _ tensor: (String) throws -> [Float]) throws -> (scale: [Double], shift: [Double]) {
+  static func normScaleShift(
+    _ name: String, epsilon: Float, _ tensor: (String) throws -> [Float]
+  ) throws -> (scale: [Double], shift: [Double]) {
     let gamma = try tensor(name + ".weight")
     let beta = try tensor(name + ".bias")
     let mean = try tensor(name + ".running_mean")
@@ -409,7 +448,7 @@ enum Network {
     var scale = [Double](repeating: 0, count: gamma.count)
     var shift = scale
     for c in gamma.indices {
-      scale[c] = Double(gamma[c]) / (Double(variance[c]) + Double(normEpsilon)).squareRoot()
+      scale[c] = Double(gamma[c]) / (Double(variance[c]) + Double(epsilon)).squareRoot()
       shift[c] = Double(beta[c]) - Double(mean[c]) * scale[c]
     }
     return (scale, shift)

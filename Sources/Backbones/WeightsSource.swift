@@ -16,8 +16,10 @@ public struct KnownWeights: Sendable, Equatable {
   public var tag: String
   /// File name; the part after the last `-` is the first hex digits of the file's sha256.
   public var fileName: String
-  /// `transforms.Resize` size used for evaluation (the crop is 224 for all of these).
+  /// `transforms.Resize` size used for evaluation.
   public var resizeSize: Int
+  /// `transforms.CenterCrop` size used for evaluation.
+  public var cropSize = 224
 
   /// `https://download.pytorch.org/models/<fileName>`, or under `$FEATX_WEIGHTS_URL`.
   public var url: String { WeightsSource.baseURL + fileName }
@@ -40,6 +42,9 @@ public struct KnownWeights: Sendable, Equatable {
     KnownWeights(arch: .resnext50_32x4d, tag: "IMAGENET1K_V2", fileName: "resnext50_32x4d-1a0047aa.pth", resizeSize: 232),
     KnownWeights(arch: .resnext101_32x8d, tag: "IMAGENET1K_V1", fileName: "resnext101_32x8d-8ba56ff5.pth", resizeSize: 256),
     KnownWeights(arch: .resnext101_32x8d, tag: "IMAGENET1K_V2", fileName: "resnext101_32x8d-110c445d.pth", resizeSize: 232),
+    KnownWeights(
+      arch: .inception_v3, tag: "IMAGENET1K_V1", fileName: "inception_v3_google-0cc3c7bd.pth", resizeSize: 342, cropSize: 299),
+    KnownWeights(arch: .googlenet, tag: "IMAGENET1K_V1", fileName: "googlenet-1378be20.pth", resizeSize: 256),
   ]
 
   /// The default (V1) weights of an architecture.

@@ -184,10 +184,15 @@ struct ExtractCommand: ParsableCommand {
     return (parts[0], parts[1])
   }
 
-  /// The preset, adjusted to the weights' evaluation resize (e.g. 232 for ResNet50 V2), then overrides.
+  /// The preset, adjusted to the weights' evaluation resize and crop (e.g. 232 for ResNet50 V2; for random
+  /// or unknown weights, the architecture's default weights', e.g. 342 and 299 for Inception v3), then overrides.
   func preprocessing(_ known: KnownWeights?) throws -> Preprocessing {
     var p = Preprocessing.presets[preset]!
-    if preset == "imagenet", let known { p.resize = .shorter(known.resizeSize) }
+    let architectureDefault = (try? Architecture.named(backbone.arch)).map(KnownWeights.defaultFor)
+    if preset == "imagenet", let known = known ?? architectureDefault {
+      p.resize = .shorter(known.resizeSize)
+      p.crop = [known.cropSize, known.cropSize]
+    }
     func ints(_ text: String) throws -> [Int] {
       let values = text.split(separator: ",", omittingEmptySubsequences: false).map {
         Int($0.trimmingCharacters(in: .whitespaces))
