@@ -4,6 +4,7 @@ public enum Architecture: String, CaseIterable, Sendable {
   case resnet18, resnet34, resnet50, resnet101, resnet152
   case resnext50_32x4d, resnext101_32x8d
   case inception_v3, googlenet
+  case rdnet_tiny, rdnet_small, rdnet_base, rdnet_large
 
   /// The architecture's hyper-parameters.
   public var config: ArchitectureConfig {
@@ -21,6 +22,19 @@ public enum Architecture: String, CaseIterable, Sendable {
     case .resnext101_32x8d: .resNet(.resnext101_32x8d)
     case .inception_v3: .inceptionV3
     case .googlenet: .googLeNet
+    case .rdnet_tiny: .rdNet(.tiny)
+    case .rdnet_small: .rdNet(.small)
+    case .rdnet_base: .rdNet(.base)
+    case .rdnet_large: .rdNet(.large)
+    }
+  }
+
+  /// The Hugging Face hub repository of the architecture's published weights, for families torchvision
+  /// does not ship (RDNet: NAVER's ImageNet-1k weights).
+  public var hubRepository: String? {
+    switch self {
+    case .rdnet_tiny, .rdnet_small, .rdnet_base, .rdnet_large: "naver-ai/\(rawValue).nv_in1k"
+    default: nil
     }
   }
 
@@ -40,6 +54,7 @@ public enum ArchitectureConfig: Sendable, Equatable {
   case resNet(ResNet.Config)
   case inceptionV3
   case googLeNet
+  case rdNet(RDNet.Config)
 
   /// Tappable layers, shallow to deep.
   public var layers: [String] {
@@ -48,6 +63,7 @@ public enum ArchitectureConfig: Sendable, Equatable {
     case .resNet(let c): c.layerNames
     case .inceptionV3: InceptionV3.layers
     case .googLeNet: GoogLeNet.layers
+    case .rdNet(let c): c.layers
     }
   }
 
@@ -57,6 +73,7 @@ public enum ArchitectureConfig: Sendable, Equatable {
     switch self {
     case .denseNet: "features"
     case .resNet, .inceptionV3, .googLeNet: "avgpool"
+    case .rdNet: "pre_logits"
     }
   }
 
@@ -66,6 +83,7 @@ public enum ArchitectureConfig: Sendable, Equatable {
     case .resNet(let c): ResNet.graph(c, height: height, width: width)
     case .inceptionV3: InceptionV3.graph(height: height, width: width)
     case .googLeNet: GoogLeNet.graph(height: height, width: width)
+    case .rdNet(let c): RDNet.graph(c, height: height, width: width)
     }
   }
 

@@ -20,6 +20,8 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
   case outOfMemory(bytes: Int)
   /// The input image is too small for the architecture.
   case inputTooSmall(arch: String, height: Int, width: Int)
+  /// The architecture has no torchvision file to default to (RDNet's weights are on the Hugging Face hub).
+  case noDefaultWeights(arch: Architecture)
 
   public var description: String {
     switch self {
@@ -48,6 +50,9 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
       return "cannot allocate \(bytes >> 20) MiB for the network: use a smaller batch or free memory"
     case .inputTooSmall(let arch, let height, let width):
       return "input \(height)x\(width) is too small for \(arch): use images of at least 32x32 after preprocessing"
+    case .noDefaultWeights(let arch):
+      return "\(arch.rawValue) has no torchvision weights file: name its weights"
+        + (arch.hubRepository.map { " (hf-hub:\($0) on the Hugging Face hub)" } ?? "") + ", a file, or random"
     }
   }
 }

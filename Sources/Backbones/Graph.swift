@@ -5,6 +5,12 @@
 /// What a state_dict entry is, by the module that owns it.
 public enum ParameterKind: Sendable, Equatable {
   case convWeight, bnWeight, bnBias, bnRunningMean, bnRunningVar, bnBatchesTracked, linearWeight, linearBias
+  /// A convolution's own bias (timm's convolutions have one).
+  case convBias
+  /// LayerNorm's affine weight and bias.
+  case lnWeight, lnBias
+  /// A per-channel layer scale (`gamma`) multiplying a block's output.
+  case layerScale
 }
 
 /// One entry the architecture expects in a torchvision state_dict.
@@ -54,11 +60,24 @@ struct Extent: Equatable, ExpressibleByIntegerLiteral {
   var area: Int { height * width }
 }
 
+/// What runs on a convolution's result after its residual sum and ReLU, as oneDNN post-ops.
+enum Epilogue: Equatable {
+  /// GELU with the exact erf (PyTorch's `nn.GELU()`).
+  case gelu
+  /// `min(max(x / 6 + 1/2, 0), 1)` (PyTorch's `Hardsigmoid`).
+  case hardSigmoid
+  /// A per-channel product with this `[C]` tensor (a layer scale).
+  case scale(String)
+}
+
 /// A convolution with its BatchNorm folded in (torchvision convs here have no bias), optionally followed
 /// by a residual sum into the destination and a ReLU.
 struct ConvOp {
   var weight: String
   var foldedNorm: String?
+  /// The convolution's own bias tensor, if it has one.
+  var bias: String? = nil
+  var epilogue: [Epilogue] = []
   var src: View
   var dst: View
   var kernel: Extent
@@ -110,11 +129,36 @@ struct AffineOp {
   var shift: [Float]
 }
 
+/// LayerNorm over the channels of each pixel (timm's `LayerNorm2d`), whole buffers only.
+struct LayerNormOp {
+  var norm: String
+  var src: View
+  var dst: View
+}
+
+/// A copy from one view to another of the same shape: how a channels-last network concatenates.
+struct CopyOp {
+  var src: View
+  var dst: View
+}
+
+/// `dst = src * gate` with the `[C, 1, 1]` gate broadcast over the map, then an optional layer scale
+/// (squeeze-and-excitation's multiply).
+struct GateOp {
+  var src: View
+  var gate: View
+  var dst: View
+  var scale: String?
+}
+
 enum GraphOp {
   case conv(ConvOp)
   case norm(NormOp)
   case pool(PoolOp)
   case affine(AffineOp)
+  case layerNorm(LayerNormOp)
+  case copy(CopyOp)
+  case gate(GateOp)
 }
 
 /// A tappable output: its view once the first `opCount` operations ran.
@@ -136,6 +180,10 @@ struct Graph {
   var parameters: [ParameterSpec] = []
   /// Epsilon of every BatchNorm (torchvision's default 1e-5; Inception and GoogLeNet use 1e-3).
   var normEpsilon: Float = 1e-5
+  /// Epsilon of every LayerNorm (timm's LayerNorm2d: 1e-6).
+  var layerNormEpsilon: Float = 1e-6
+  /// Activations channels-last (NHWC) instead of channel-blocked: what LayerNorm over channels needs.
+  var channelsLast = false
   /// Scratch buffers by shape and slot, reused by every block that asks for the same one.
   private var scratchBuffers: [String: Int] = [:]
 
@@ -214,6 +262,16 @@ struct Graph {
       ParameterSpec(name: name + ".num_batches_tracked", shape: [], kind: .bnBatchesTracked, usedForFeatures: false))
   }
 
+  /// Registers a `[C]` tensor: a convolution's bias, a layer scale.
+  mutating func registerVector(_ name: String, channels: Int, kind: ParameterKind) {
+    parameters.append(ParameterSpec(name: name, shape: [channels], kind: kind, usedForFeatures: true))
+  }
+
+  mutating func registerLayerNorm(_ name: String, channels: Int) {
+    registerVector(name + ".weight", channels: channels, kind: .lnWeight)
+    registerVector(name + ".bias", channels: channels, kind: .lnBias)
+  }
+
   mutating func registerLinear(_ name: String, in inFeatures: Int, out: Int) {
     parameters.append(
       ParameterSpec(name: name + ".weight", shape: [out, inFeatures], kind: .linearWeight, usedForFeatures: false))
@@ -235,14 +293,25 @@ struct Graph {
   /// Appends a convolution (registering its weight) with an optional folded BatchNorm (registering it).
   mutating func conv(
     _ weight: String, norm: String?, from src: View, to dst: View, kernel: Extent, stride: Int = 1, padding: Extent = 0,
-    groups: Int = 1, residual: Bool = false, relu: Bool = false, register: Bool = true
+    groups: Int = 1, residual: Bool = false, relu: Bool = false, bias: Bool = false, epilogue: [Epilogue] = [],
+    register: Bool = true
   ) {
-    if register { registerConvAndNorm(weight, norm: norm, out: dst.channels, inPerGroup: src.channels / groups, kernel: kernel) }
+    if register {
+      registerConv(weight, out: dst.channels, inPerGroup: src.channels / groups, kernel: kernel)
+      if bias { registerVector(weight + ".bias", channels: dst.channels, kind: .convBias) }
+      if let norm { registerNorm(norm, channels: dst.channels) }
+    }
     ops.append(
       .conv(
         ConvOp(
-          weight: weight + ".weight", foldedNorm: norm, src: src, dst: dst, kernel: kernel, stride: stride,
-          padding: padding, groups: groups, residual: residual, relu: relu)))
+          weight: weight + ".weight", foldedNorm: norm, bias: bias ? weight + ".bias" : nil, epilogue: epilogue, src: src,
+          dst: dst, kernel: kernel, stride: stride, padding: padding, groups: groups, residual: residual, relu: relu)))
+  }
+
+  /// Appends a LayerNorm over channels (registering it).
+  mutating func layerNorm(_ name: String, from src: View, to dst: View) {
+    registerLayerNorm(name, channels: src.channels)
+    ops.append(.layerNorm(LayerNormOp(norm: name, src: src, dst: dst)))
   }
 
   /// Appends a standalone BatchNorm (registering it).

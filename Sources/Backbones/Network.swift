@@ -35,12 +35,15 @@ final class AlignedBuffer: @unchecked Sendable {
 enum ActivationLayout: Equatable {
   case plain
   case blocked(Int)
+  /// NHWC: a channel range is a strided view, so channels-last graphs concatenate with copies.
+  case channelsLast
 
   var tag: Layout {
     switch self {
     case .plain: .nchw
     case .blocked(16): .nChw16c
     case .blocked: .nChw8c
+    case .channelsLast: .nhwc
     }
   }
 
@@ -50,6 +53,7 @@ enum ActivationLayout: Equatable {
   /// Blocked if every view of the graph is a whole buffer or block-aligned, else plain. (A whole buffer
   /// of, say, 24 channels is blocked too: oneDNN pads it to 32 with zeros.)
   static func choose(for graph: Graph, ops: ArraySlice<GraphOp>) -> ActivationLayout {
+    if graph.channelsLast { return .channelsLast }
     let block = preferredBlock
     func aligned(_ v: View) -> Bool {
       let buffer = graph.buffers[v.buffer]
@@ -74,6 +78,9 @@ extension GraphOp {
     case .norm(let n): [n.src, n.dst]
     case .pool(let p): [p.src, p.dst]
     case .affine(let a): [a.src, a.dst]
+    case .layerNorm(let l): [l.src, l.dst]
+    case .copy(let c): [c.src, c.dst]
+    case .gate(let g): [g.src, g.gate, g.dst]
     }
   }
 }
@@ -158,8 +165,22 @@ final class CompiledNetwork: @unchecked Sendable {
     func describe(_ v: View) throws -> MemoryDescriptor {
       let shape = graph.buffers[v.buffer]
       let dims = [batch, v.channels, shape.height, shape.width]
+      if layout == .channelsLast, v.buffer != 0, !shape.plain, v.channels != shape.channels {
+        let c = shape.channels  // a channel range: pixels stay `c` apart
+        return try MemoryDescriptor(dims, activation, strides: [c * shape.height * shape.width, 1, shape.width * c, c])
+      }
       return try MemoryDescriptor(dims, activation, v.buffer == 0 || shape.plain ? .nchw : layout.tag)
     }
+    /// A whole channels-last buffer as the 2-D [pixels, channels] matrix LayerNorm normalises the rows of.
+    func pixelRows(_ v: View) throws -> MemoryDescriptor {
+      let shape = graph.buffers[v.buffer]
+      guard layout == .channelsLast, v.channels == shape.channels else {
+        throw DNNLError(operation: "lay out a layer norm", status: "needs a whole channels-last buffer")
+      }
+      return try MemoryDescriptor([batch * shape.height * shape.width, v.channels], activation, .ab)
+    }
+    /// A `[C]` tensor as the `[1, C, 1, 1]` operand of a per-channel binary operation.
+    let perChannel = { (channels: Int) in try MemoryDescriptor([1, channels, 1, 1], .float32, .nchw) }
     if let inputCopy {
       // float32 NCHW from the caller → bfloat16 NCHW, once per execution.
       let whole = View(buffer: 0, channelOffset: 0, channels: graph.buffers[0].channels)
@@ -199,20 +220,33 @@ final class CompiledNetwork: @unchecked Sendable {
         let anyWeights = try MemoryDescriptor(weightDims, activation, .any)
         let biasMD = try MemoryDescriptor([o], .float32, .a)
         let attributes = try DNNLAttributes()
-        try attributes.setPostOps(sum: c.residual, relu: c.relu)
+        var chain: [PostOp] = (c.residual ? [.sum] : []) + (c.relu ? [.eltwise(.relu)] : [])
+        var operands: [(ArgumentRole, ArgumentSource, MemoryDescriptor)] = []
+        for step in c.epilogue {
+          switch step {
+          case .gelu: chain.append(.eltwise(.geluErf))
+          case .hardSigmoid: chain += [.eltwise(.linear(alpha: 1 / 6, beta: 0.5)), .eltwise(.clip(low: 0, high: 1))]
+          case .scale(let name):
+            let md = try perChannel(o)
+            operands.append((.postOperand(chain.count), .constant(try constant(try tensor(name))), md))
+            chain.append(.binary(.mul, md))
+          }
+        }
+        try attributes.setPostOps(chain)
         let primitive = try DNNLPrimitive.convolution(
           source: srcMD, weights: anyWeights, bias: biasMD, destination: dstMD, stride: c.stride,
           padding: (c.padding.height, c.padding.width),
           attributes: attributes, engine: engine, what: "convolution \(c.weight)")
         // Fold the BatchNorm that follows the convolution: w' = w * s, b' = beta - mean * s, s = gamma / sqrt(var + eps).
         var kernel = try tensor(c.weight)
-        var bias = [Float](repeating: 0, count: o)
+        var bias = try c.bias.map(tensor) ?? [Float](repeating: 0, count: o)
         if let norm = c.foldedNorm {
+          // BN(conv + b) = conv * s + (b * s + shift)
           let (scale, shift) = try Network.normScaleShift(norm, epsilon: graph.normEpsilon, tensor)
           let perOutput = kernel.count / o
           for oc in 0..<o {
             for i in 0..<perOutput { kernel[oc * perOutput + i] = Float(Double(kernel[oc * perOutput + i]) * scale[oc]) }
-            bias[oc] = Float(shift[oc])
+            bias[oc] = Float(Double(bias[oc]) * scale[oc] + shift[oc])
           }
         }
         let userMD = try MemoryDescriptor(weightDims, .float32, g == 1 ? .oihw : .goihw)
@@ -226,7 +260,7 @@ final class CompiledNetwork: @unchecked Sendable {
               (.source, .view(resolved(c.src)), srcMD), (.weights, .constant(weightIndex), chosenMD),
               (.bias, .constant(try constant(bias)), biasMD), (.destination, .view(c.dst), dstMD),
               (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
-            ]))
+            ] + operands))
 
       case .norm(let n):
         let srcMD = try describe(n.src)
@@ -288,6 +322,47 @@ final class CompiledNetwork: @unchecked Sendable {
               (.postOperand(0), .constant(try constant(a.shift)), perChannel), (.destination, .view(a.dst), dstMD),
               (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
             ]))
+
+      case .layerNorm(let l):
+        let (srcMD, dstMD) = (try pixelRows(l.src), try pixelRows(l.dst))
+        let primitive = try DNNLPrimitive.layerNormalization(
+          data: srcMD, epsilon: graph.layerNormEpsilon, engine: engine, what: "layer norm \(l.norm)")
+        let vectorMD = try MemoryDescriptor([l.src.channels], .float32, .a)
+        steps.append(
+          Step(
+            primitive: primitive,
+            arguments: [
+              (.source, .view(resolved(l.src)), srcMD), (.destination, .view(l.dst), dstMD),
+              (.scale, .constant(try constant(try tensor(l.norm + ".weight"))), vectorMD),
+              (.shift, .constant(try constant(try tensor(l.norm + ".bias"))), vectorMD),
+              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+            ]))
+
+      case .copy(let c):
+        let (srcMD, dstMD) = (try describe(c.src), try describe(c.dst))
+        let primitive = try DNNLPrimitive(reorderFrom: srcMD, to: dstMD, engine: engine, what: "concatenation copy")
+        steps.append(
+          Step(primitive: primitive, arguments: [(.from, .view(resolved(c.src)), srcMD), (.to, .view(c.dst), dstMD)]))
+
+      case .gate(let g):
+        let (srcMD, gateMD, dstMD) = (try describe(g.src), try describe(g.gate), try describe(g.dst))
+        let attributes = try DNNLAttributes()
+        var operands: [(ArgumentRole, ArgumentSource, MemoryDescriptor)] = []
+        if let scale = g.scale {
+          let md = try perChannel(g.src.channels)
+          try attributes.setPostOps([.binary(.mul, md)])
+          operands.append((.postOperand(0), .constant(try constant(try tensor(scale))), md))
+        }
+        let primitive = try DNNLPrimitive.binary(
+          .mul, source: srcMD, source1: gateMD, destination: dstMD, attributes: attributes, engine: engine,
+          what: "squeeze-and-excitation gate")
+        steps.append(
+          Step(
+            primitive: primitive,
+            arguments: [
+              (.source, .view(resolved(g.src)), srcMD), (.source1, .view(g.gate), gateMD), (.destination, .view(g.dst), dstMD),
+              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+            ] + operands))
       }
     }
 
@@ -382,7 +457,9 @@ final class Workspace: @unchecked Sendable {
           let shape = network.graph.buffers.indices.contains(v.buffer) ? network.graph.buffers[v.buffer] : nil
           let planeFloats = (shape?.height ?? 1) * (shape?.width ?? 1) * network.batch
           guard let buffer = buffers[v.buffer] else { preconditionFailure("Workspace: buffer \(v.buffer) was not allocated") }
-          let pointer = buffer.pointer + v.channelOffset * planeFloats * network.elementBytes
+          // A channel range starts `channelOffset` planes in (NCHW and blocked) or values in (channels-last).
+          let stride = network.layout == .channelsLast && !(shape?.plain ?? false) ? 1 : planeFloats
+          let pointer = buffer.pointer + v.channelOffset * stride * network.elementBytes
           memory = try DNNLMemory(md, network.engine, pointer, "an activation")
         case .constant(let index):
           memory = try DNNLMemory(md, network.engine, network.constants[index].pointer, "a weight")

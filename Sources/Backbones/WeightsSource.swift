@@ -48,9 +48,14 @@ public struct KnownWeights: Sendable, Equatable {
   ]
 
   /// The default (V1) weights of an architecture.
-  public static func defaultFor(_ arch: Architecture) -> KnownWeights {
-    all.first { $0.arch == arch && $0.tag == "IMAGENET1K_V1" }!
+  public static func defaultFor(_ arch: Architecture) -> KnownWeights? {
+    all.first { $0.arch == arch && $0.tag == "IMAGENET1K_V1" }
   }
+}
+
+extension Architecture {
+  /// The square input its published weights are evaluated at (224; 299 for Inception v3).
+  public var evaluationSize: Int { KnownWeights.defaultFor(self)?.cropSize ?? 224 }
 }
 
 /// What `--weights` asked for.
@@ -73,7 +78,10 @@ public enum WeightsSource: Equatable, Sendable {
   /// `random[:SEED]`; a tag such as `IMAGENET1K_V2`; an existing path; or a torchvision file name.
   public static func parse(_ value: String?, arch: Architecture) throws -> WeightsSource {
     let text = value ?? ""
-    if text.isEmpty || text == "imagenet" || text == "DEFAULT" { return .known(KnownWeights.defaultFor(arch)) }
+    if text.isEmpty || text == "imagenet" || text == "DEFAULT" {
+      guard let known = KnownWeights.defaultFor(arch) else { throw BackboneError.noDefaultWeights(arch: arch) }
+      return .known(known)
+    }
     if text == "random" { return .random(seed: 0) }
     if text.hasPrefix("random:") {
       guard let seed = UInt32(text.dropFirst("random:".count)) else {

@@ -211,7 +211,7 @@ package enum Layout: Sendable, Equatable {
   /// 2-D row-major, and 2-D column-major.
   case ab, ba
   /// Activations: plain, and blocked by 8 or 16 channels.
-  case nchw, nChw8c, nChw16c
+  case nchw, nChw8c, nChw16c, nhwc
   /// Convolution weights, plain (grouped: `goihw`).
   case oihw, goihw
   /// Whatever the primitive prefers (only for descriptors passed to a primitive builder).
@@ -225,6 +225,7 @@ package enum Layout: Sendable, Equatable {
     case .nchw: dnnl_nchw
     case .nChw8c: dnnl_nChw8c
     case .nChw16c: dnnl_nChw16c
+    case .nhwc: dnnl_nhwc
     case .oihw: dnnl_oihw
     case .goihw: dnnl_goihw
     case .any: dnnl_format_tag_any
@@ -244,6 +245,16 @@ package struct MemoryDescriptor: @unchecked Sendable, Equatable {
     var md = dnnl_memory_desc_t()
     let d = dims.map { dnnl_dim_t($0) }
     try dnnl(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), d, type.raw, layout.raw), "describe a \(dims) tensor")
+    raw = md
+  }
+
+  /// A tensor whose consecutive indices along dimension `i` are `strides[i]` elements apart (e.g. a channel
+  /// range of a channels-last buffer).
+  package init(_ dims: [Int], _ type: ElementType, strides: [Int]) throws {
+    var md = dnnl_memory_desc_t()
+    let d = dims.map { dnnl_dim_t($0) }
+    let st = strides.map { dnnl_dim_t($0) }
+    try dnnl(dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), d, type.raw, st), "describe a strided \(dims) tensor")
     raw = md
   }
 

@@ -188,7 +188,7 @@ struct ExtractCommand: ParsableCommand {
   /// or unknown weights, the architecture's default weights', e.g. 342 and 299 for Inception v3), then overrides.
   func preprocessing(_ known: KnownWeights?) throws -> Preprocessing {
     var p = Preprocessing.presets[preset]!
-    let architectureDefault = (try? Architecture.named(backbone.arch)).map(KnownWeights.defaultFor)
+    let architectureDefault = (try? Architecture.named(backbone.arch)).flatMap(KnownWeights.defaultFor)
     if preset == "imagenet", let known = known ?? architectureDefault {
       p.resize = .shorter(known.resizeSize)
       p.crop = [known.cropSize, known.cropSize]

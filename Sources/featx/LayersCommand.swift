@@ -24,7 +24,7 @@ struct LayersCommand: ParsableCommand {
 
   func inputSize() throws -> (height: Int, width: Int) {
     guard let size else {
-      let crop = (try? Architecture.named(arch)).map { KnownWeights.defaultFor($0).cropSize } ?? 224
+      let crop = (try? Architecture.named(arch))?.evaluationSize ?? 224
       return (crop, crop)
     }
     let parts = size.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
