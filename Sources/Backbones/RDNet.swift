@@ -27,12 +27,15 @@ public enum RDNet {
     /// Classes of the (unused) classifier, for validating full checkpoints.
     public var numClasses = 1000
 
-    public init(initFeatures: Int, growthRates: [Int], blocks: [Int], downsample: [Bool], squeezeExcite: [Bool]) {
+    public init(
+      initFeatures: Int, growthRates: [Int], blocks: [Int], downsample: [Bool], squeezeExcite: [Bool], numClasses: Int = 1000
+    ) {
       self.initFeatures = initFeatures
       self.growthRates = growthRates
       self.blocks = blocks
       self.downsample = downsample
       self.squeezeExcite = squeezeExcite
+      self.numClasses = numClasses
     }
 
     /// timm's `rdnet_*` arguments: stage downsampling and block kinds follow one pattern per size.
