@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Probe accuracy on bfloat16 features beside float32 ones (issue #13: within 1 point on both shared
 # datasets). Extracts each dataset twice with the same backbone (f32, then bf16), trains the default
-# probe on each store, and prints the test top-1 of both.
+# probe on each store with a float32 Gram matrix (so that only the features' precision differs), and
+# prints the test top-1 of both.
 # Usage: bench/bf16_accuracy.sh [ARCH] [WEIGHTS]   (defaults: densenet121, auto = torchvision's file if present,
 #        else seeded random weights, said loudly). Needs a CPU with AVX512_BF16 or AMX.
 set -euo pipefail
@@ -21,7 +22,7 @@ for dataset in cub_birds50 flower_photos_small; do
     "$featx" extract "../shared/datasets/$dataset" -o "$store" --arch "$arch" --weights "$weights" --preset seed \
       --precision "$precision" --overwrite --quiet 2>/dev/null
     rm -f "$out/head-$dataset-$precision.h5"
-    line=$("$featx" probe "$store" -o "$out/head-$dataset-$precision.h5" 2>/dev/null | grep '^test ')
+    line=$("$featx" probe "$store" -o "$out/head-$dataset-$precision.h5" --gram f32 2>/dev/null | grep '^test ')
     top1[$precision]=$(echo "$line" | awk '{print $3}')
     rows=$(echo "$line" | awk '{print $2}')
   done
