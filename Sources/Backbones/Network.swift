@@ -126,6 +126,14 @@ final class CompiledNetwork: @unchecked Sendable {
   var elementBytes: Int { precision == .bfloat16 ? 2 : 4 }
   /// In bfloat16, the workspace buffer holding the input image converted from the caller's float32.
   var inputCopy: Int? { precision == .bfloat16 ? graph.buffers.count + 1 : nil }
+  /// In bfloat16, the float32 workspace buffer an input transform writes before its result is converted
+  /// (oneDNN's binary kernels have no fast float32 → bfloat16 path).
+  var affineCopy: Int? { Self.affineCopy(graph, precision) }
+
+  static func affineCopy(_ graph: Graph, _ precision: Precision) -> Int? {
+    let transforms = graph.ops.contains { if case .affine = $0 { true } else { false } }
+    return precision == .bfloat16 && transforms ? graph.buffers.count + 2 : nil
+  }
 
   /// - Parameters:
   ///   - graph: the whole architecture for this input size.
@@ -304,10 +312,12 @@ final class CompiledNetwork: @unchecked Sendable {
 
       case .affine(let a):
         // Reads the caller's float32 image itself (not its bfloat16 copy): the product and the sum are
-        // rounded in float32 as torchvision's, and only the result takes the activations' type.
+        // rounded in float32 as torchvision's, and only the result takes the activations' type (in
+        // bfloat16, through a float32 buffer and a conversion).
         let shape = graph.buffers[a.src.buffer]
         let srcMD = try MemoryDescriptor([batch, a.src.channels, shape.height, shape.width], .float32, .nchw)
-        let dstMD = try describe(a.dst)
+        let dstMD = srcMD
+        let result = Self.affineCopy(graph, precision).map { View(buffer: $0, channelOffset: 0, channels: a.dst.channels) } ?? a.dst
         let perChannel = try MemoryDescriptor([1, a.src.channels, 1, 1], .float32, .nchw)
         let attributes = try DNNLAttributes()
         try attributes.setPostOps([.binary(.add, perChannel)])
@@ -319,9 +329,14 @@ final class CompiledNetwork: @unchecked Sendable {
             primitive: primitive,
             arguments: [
               (.source, .view(a.src), srcMD), (.source1, .constant(try constant(a.scale)), perChannel),
-              (.postOperand(0), .constant(try constant(a.shift)), perChannel), (.destination, .view(a.dst), dstMD),
+              (.postOperand(0), .constant(try constant(a.shift)), perChannel), (.destination, .view(result), dstMD),
               (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
             ]))
+        if result != a.dst {
+          let converted = try describe(a.dst)
+          let convert = try DNNLPrimitive(reorderFrom: dstMD, to: converted, engine: engine, what: "input transform to bfloat16")
+          steps.append(Step(primitive: convert, arguments: [(.from, .view(result), dstMD), (.to, .view(a.dst), converted)]))
+        }
 
       case .layerNorm(let l):
         let (srcMD, dstMD) = (try pixelRows(l.src), try pixelRows(l.dst))
@@ -419,6 +434,7 @@ final class CompiledNetwork: @unchecked Sendable {
     }
       + [batch * (outputCount * 4 + 64)]
       + (inputCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 2 + 64)])
+      + (affineCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 4 + 64)])
   }
 
   /// True if every operation up to `opCount` reads and writes whole buffers.
