@@ -237,6 +237,7 @@ struct ExtractCommand: ParsableCommand {
         case .resize: "--resize"
         case .crop: "--crop"
         case .normalization: "--mean/--std"
+        case .interpolation: "--interpolation"
         }
       throw ValidationError("\(option): \(error.reason)")
     }
