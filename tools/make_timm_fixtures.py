@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""timm's config.json files and evaluation transforms, the ground truth of featx's `--weights hf-hub:`.
+
+    /work/main/.cache/venv/bin/python tools/make_timm_fixtures.py          # rewrite Tests/Fixtures/timm/
+    /work/main/.cache/venv/bin/python tools/make_timm_fixtures.py --check  # only compare disk with timm
+
+Writes Tests/Fixtures/timm/:
+
+- configs/<model>.json: the config.json timm's `push_to_hf_hub` / `save_for_hf` writes for real pretrained
+  tags (timm's own `save_config_for_hf` on `create_model(tag, pretrained=False)`, whose pretrained_cfg
+  comes from timm's registry: no download), for architectures featx builds and some it does not yet.
+- transforms.json: for each of those and for hand-written configs (the legacy single-dict form, missing
+  and null fields, squash, crop_pct 1, other sizes, border, non-square inputs), timm's resolved data
+  config (`resolve_data_config({}, model=model)` on `create_model('local-dir:FOLDER')`) and the
+  transform `create_transform(**data_config)` (is_training False) builds, step by step.
+
+It also checks that the Hugging Face cache layout featx's tests build (refs/main holding the commit,
+snapshots/<commit>/ files as relative symlinks into blobs/) is one huggingface_hub and timm resolve
+offline: `timm.create_model('hf-hub:timm/resnet18.a1_in1k', pretrained=True)` with HF_HUB_OFFLINE=1 loads
+from it, with model.safetensors preferred over pytorch_model.bin.
+
+Deterministic: a second run writes byte-identical files.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+
+import timm  # noqa: E402
+import torch  # noqa: E402
+from timm.data import create_transform, resolve_data_config  # noqa: E402
+from timm.models._hub import save_config_for_hf  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "Tests" / "Fixtures" / "timm"
+
+# Real pretrained tags: config.json as the hub holds them.
+TAGS = [
+    "resnet18.a1_in1k",
+    "resnet50.a1_in1k",
+    "resnet50.tv2_in1k",
+    "resnext50_32x4d.a1h_in1k",
+    "densenet121.tv_in1k",
+    "inception_v3.tv_in1k",
+    "rdnet_tiny.nv_in1k",
+    "vit_tiny_patch16_224.augreg_in21k_ft_in1k",
+]
+
+# Hand-written configs: what timm does with each (featx must do the same or refuse).
+CFG = {"input_size": [3, 224, 224], "interpolation": "bicubic", "crop_pct": 0.95, "crop_mode": "center"}
+SYNTHETIC = {
+    "legacy_single_dict": {"architecture": "resnet18", "num_classes": 10, "input_size": [3, 256, 256], "crop_pct": 0.9,
+                           "interpolation": "bilinear", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
+    "empty_pretrained_cfg": {"architecture": "resnet18", "num_classes": 1000, "pretrained_cfg": {}},
+    "null_fields": {"architecture": "resnet18", "pretrained_cfg": {"input_size": [3, 224, 224], "interpolation": None,
+                                                                   "crop_pct": None, "crop_mode": None, "mean": None, "std": None}},
+    "squash": {"architecture": "resnet18", "pretrained_cfg": {**CFG, "crop_mode": "squash", "crop_pct": 0.875}},
+    "squash_non_square": {"architecture": "resnet18", "pretrained_cfg": {**CFG, "crop_mode": "squash", "input_size": [3, 192, 256]}},
+    "crop_pct_1": {"architecture": "resnet50", "pretrained_cfg": {**CFG, "crop_pct": 1.0, "input_size": [3, 288, 288]}},
+    "crop_pct_0_875_bilinear": {"architecture": "densenet121", "pretrained_cfg": {**CFG, "crop_pct": 0.875, "interpolation": "bilinear"}},
+    "odd_size": {"architecture": "resnet18", "pretrained_cfg": {**CFG, "input_size": [3, 299, 299], "crop_pct": 0.8975}},
+    "border": {"architecture": "resnet18", "pretrained_cfg": {**CFG, "crop_mode": "border"}},
+    "center_non_square": {"architecture": "resnet18", "pretrained_cfg": {**CFG, "input_size": [3, 192, 256]}},
+    "lanczos": {"architecture": "resnet18", "pretrained_cfg": {**CFG, "interpolation": "lanczos"}},
+}
+
+
+def describe(transform) -> list[dict]:
+    """The steps of a torchvision Compose as plain data."""
+    steps = []
+    for t in transform.transforms:
+        name = type(t).__name__
+        if name == "Resize":
+            size = t.size if isinstance(t.size, int) else list(t.size)
+            steps.append({"Resize": {"size": size, "interpolation": t.interpolation.value}})
+        elif name == "CenterCrop":
+            steps.append({"CenterCrop": list(t.size)})
+        elif name == "Normalize":
+            # The tensors timm builds (float32), as Python floats.
+            steps.append({"Normalize": {"mean": [float(v) for v in torch.as_tensor(t.mean)],
+                                        "std": [float(v) for v in torch.as_tensor(t.std)]}})
+        elif name in ("MaybeToTensor", "ToTensor"):
+            steps.append({"ToTensor": {}})
+        else:
+            steps.append({name: repr(t)})
+    return steps
+
+
+def timm_transform(config: dict) -> dict:
+    """What timm makes of a config.json: the data config and the eval transform."""
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "config.json").write_text(json.dumps(config))
+        model = timm.create_model("local-dir:" + folder, pretrained=False)
+    data = resolve_data_config({}, model=model)
+    return {
+        "data_config": {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(data.items())},
+        "transform": describe(create_transform(**data, is_training=False)),
+    }
+
+
+def hub_config(tag: str) -> dict:
+    model = timm.create_model(tag, pretrained=False)
+    with tempfile.TemporaryDirectory() as folder:
+        save_config_for_hf(model, Path(folder, "config.json"))
+        return json.loads(Path(folder, "config.json").read_text())
+
+
+def check_cache_layout() -> None:
+    """timm + huggingface_hub load `hf-hub:` weights offline from the layout featx's tests make."""
+    code = r"""
+import hashlib, json, os, sys, types
+from pathlib import Path
+sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+import timm, torch, safetensors.torch
+cache, config = Path(sys.argv[1]), json.loads(sys.argv[2])
+repo = cache / "models--timm--resnet18.a1_in1k"
+commit = "0123456789abcdef0123456789abcdef01234567"
+def put(name, data):
+    sha = hashlib.sha256(data).hexdigest()
+    (repo / "blobs").mkdir(parents=True, exist_ok=True)
+    (repo / "blobs" / sha).write_bytes(data)
+    link = repo / "snapshots" / commit / name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(Path("../..") / "blobs" / sha)
+torch.manual_seed(0)
+safe = timm.create_model("resnet18").state_dict()
+torch.manual_seed(1)
+legacy = timm.create_model("resnet18").state_dict()
+put("config.json", json.dumps(config).encode())
+put("model.safetensors", safetensors.torch.save(safe))
+import io
+buf = io.BytesIO(); torch.save(legacy, buf); put("pytorch_model.bin", buf.getvalue())
+(repo / "refs").mkdir()
+(repo / "refs" / "main").write_text(commit)
+model = timm.create_model("hf-hub:timm/resnet18.a1_in1k", pretrained=True)
+loaded = model.state_dict()["conv1.weight"]
+assert torch.equal(loaded, safe["conv1.weight"]), "model.safetensors is not the file timm loaded"
+assert not torch.equal(loaded, legacy["conv1.weight"])
+print("ok")
+"""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=cache, HF_HUB_DISABLE_TELEMETRY="1")
+        out = subprocess.run([sys.executable, "-c", code, cache, json.dumps(hub_config("resnet18.a1_in1k"))],
+                             env=env, capture_output=True, text=True)
+        if out.returncode != 0 or out.stdout.strip() != "ok":
+            sys.exit(f"timm did not load hf-hub weights from the test cache layout:\n{out.stderr[-2000:]}")
+
+
+def build() -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    cases = []
+    for tag in TAGS:
+        config = hub_config(tag)
+        files[f"configs/{tag}.json"] = (json.dumps(config, indent=2) + "\n").encode()
+        cases.append({"name": tag, "config_file": f"configs/{tag}.json", **timm_transform(config)})
+    for name, config in SYNTHETIC.items():
+        try:
+            result = timm_transform(json.loads(json.dumps(config)))
+        except Exception as error:  # timm refuses it too
+            result = {"timm_error": f"{type(error).__name__}: {error}"}
+        cases.append({"name": name, "config": config, **result})
+    manifest = {
+        "generator": "tools/make_timm_fixtures.py",
+        "timm": timm.__version__,
+        "torch": torch.__version__,
+        "cases": cases,
+    }
+    files["transforms.json"] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+    return files
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="compare the files on disk with a fresh build")
+    args = parser.parse_args()
+    check_cache_layout()
+    files = build()
+    if args.check:
+        bad = [n for n, data in files.items() if not (OUT / n).is_file() or (OUT / n).read_bytes() != data]
+        for n in bad:
+            print(f"differs: {n}")
+        return 1 if bad else 0
+    for n, data in files.items():
+        (OUT / n).parent.mkdir(parents=True, exist_ok=True)
+        (OUT / n).write_bytes(data)
+    digest = hashlib.sha256(b"".join(files[n] for n in sorted(files))).hexdigest()[:12]
+    print(f"wrote {len(files)} files to {OUT} (content {digest}); the hub cache layout loads in timm offline")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
