@@ -109,6 +109,8 @@ public struct HubCache: Sendable {
   public var endpoint: String
   /// Why downloads are off (`FEATX_OFFLINE`, `HF_HUB_OFFLINE=1`, `TRANSFORMERS_OFFLINE=1`), or nil.
   public var offlineReason: String?
+  /// True when `root` is the default `~/.cache/huggingface/hub` (messages then need no `HF_HUB_CACHE=`).
+  public var isDefaultRoot: Bool
 
   /// Weight files of a hub model, in timm's order of preference (`load_state_dict_from_hf`: the
   /// safetensors file when the repository has one).
@@ -122,6 +124,7 @@ public struct HubCache: Sendable {
     }
     let hfHome = value("HF_HOME") ?? ((value("XDG_CACHE_HOME") ?? home + "/.cache") + "/huggingface")
     root = expanded(value("HF_HUB_CACHE") ?? value("HUGGINGFACE_HUB_CACHE") ?? expanded(hfHome) + "/hub")
+    isDefaultRoot = root == home + "/.cache/huggingface/hub"
     var endpoint = value("HF_ENDPOINT") ?? "https://huggingface.co"
     while endpoint.hasSuffix("/") { endpoint.removeLast() }
     self.endpoint = endpoint
@@ -188,7 +191,7 @@ public struct HubCache: Sendable {
   public func unavailable(_ repo: HubRepo, missing: String, needs: String, download: String) -> BackboneError {
     .hubUnavailable(
       repo: repo.description, cache: root, missing: missing, download: download, needs: needs,
-      command: (root == HubCache(environment: [:]).root ? "" : "HF_HUB_CACHE=\(root) ") + repo.downloadCommand)
+      command: (isDefaultRoot ? "" : "HF_HUB_CACHE=\(root) ") + repo.downloadCommand)
   }
 
   // MARK: - Writing the layout (downloads)

@@ -5,7 +5,8 @@
 //    redirects only while they stay on the hub's origin (a renamed repository); the hub answers an LFS file
 //    with a redirect to its CDN and puts the metadata on that very answer: `X-Repo-Commit` (the commit the
 //    revision points at), `X-Linked-Etag` (for LFS files the sha256 of the bytes; else `ETag`, the git blob
-//    id), `X-Linked-Size` (else `Content-Length`). A 404 means the repository has no such file.
+//    id), `X-Linked-Size` (else `Content-Length`). A 404 means the repository has no such file; a 401 or an
+//    `X-Error-Code` of RepositoryNotFound or GatedRepo that there is no public repository (featx sends no token).
 // 2. `GET` the redirect target (or the resolve URL), every redirect followed.
 // 3. The bytes are checked before anything is written: the size the hub announced and, when the etag is a
 //    sha256 (LFS files: the weights), that sha256. huggingface_hub names the blob after the etag but does
@@ -93,6 +94,12 @@ struct HubDownload {
     guard var url = URL(string: address) else { throw Failure(description: "bad URL \(address)") }
     for _ in 0..<10 {
       let answer = try HTTP.send(url, method: "HEAD", followRedirects: false)
+      let code = answer.headers["x-error-code"]
+      if code == "RepositoryNotFound" || code == "GatedRepo" || answer.status == 401 {
+        throw Failure(
+          description: "\(url.absoluteString) answered HTTP \(answer.status)\(Self.hubMessage(answer)): the hub has no public "
+            + "repository there (private and gated ones need a token, which featx does not send)")
+      }
       if answer.status == 404 { return nil }
       let location = answer.headers["location"].flatMap { URL(string: $0, relativeTo: url)?.absoluteURL }
       let redirect = (300..<400).contains(answer.status) && location != nil
