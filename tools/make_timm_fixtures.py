@@ -14,6 +14,16 @@ Writes Tests/Fixtures/timm/:
   config (`resolve_data_config({}, model=model)` on `create_model('local-dir:FOLDER')`) and the
   transform `create_transform(**data_config)` (is_training False) builds, step by step.
 
+- tiny_resnet.timm.bin + tiny_resnet.timm.json: `torch.save(model.state_dict())` of a small timm ResNet
+  (timm.models.resnet.ResNet, BasicBlock, one block per stage, seeded init), i.e. what a timm-saved
+  pytorch_model.bin holds, and every tensor's shape and sha256 (float32 or int64 little-endian bytes): for
+  the test that featx's restricted unpickler reads such a file with no new globals (the tool asserts the
+  pickle calls only collections.OrderedDict, torch._utils._rebuild_tensor_v2 and torch.FloatStorage /
+  LongStorage, as torchvision's files do).
+- rdnet_naver_style.pth: a NAVER-style RDNet checkpoint in miniature, `{"model": {"stem.stem.0.weight": …,
+  …}, "epoch": 300}`: the wrapper timm's rdnet `checkpoint_filter_fn` unwraps and the `stem.stem.` names it
+  renames to `stem.` (small random tensors); rdnet_naver_style.json: the keys timm's filter makes of it.
+
 It also checks that the Hugging Face cache layout featx's tests build (refs/main holding the commit,
 snapshots/<commit>/ files as relative symlinks into blobs/) is one huggingface_hub and timm resolve
 offline: `timm.create_model('hf-hub:timm/resnet18.a1_in1k', pretrained=True)` with HF_HUB_OFFLINE=1 loads
@@ -155,8 +165,69 @@ print("ok")
             sys.exit(f"timm did not load hf-hub weights from the test cache layout:\n{out.stderr[-2000:]}")
 
 
+def timm_saved_bin() -> tuple[bytes, bytes]:
+    """A small timm ResNet's state_dict saved as timm saves weights, and its tensors' sha256."""
+    import io
+    import pickletools
+    import zipfile
+
+    from timm.models.resnet import BasicBlock, ResNet
+
+    torch.manual_seed(0)
+    model = ResNet(block=BasicBlock, layers=[1, 1, 1, 1], channels=(8, 16, 16, 16), num_classes=10)
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so that every tensor's bytes are distinct
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+                m.num_batches_tracked.fill_(7)
+    state = model.state_dict()
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    data = buf.getvalue()
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    pickle = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
+    globals_ = {str(arg) for op, arg, _ in pickletools.genops(pickle) if op.name in ("GLOBAL", "STACK_GLOBAL", "INST")}
+    allowed = {"collections OrderedDict", "torch._utils _rebuild_tensor_v2", "torch FloatStorage", "torch LongStorage"}
+    assert globals_ <= allowed and not any(op.name == "STACK_GLOBAL" for op, _, _ in pickletools.genops(pickle)), globals_
+    tensors = [
+        {"key": k, "shape": list(v.shape), "dtype": str(v.dtype).removeprefix("torch."),
+         "sha256": hashlib.sha256(v.contiguous().numpy().astype("<f4" if v.is_floating_point() else "<i8").tobytes()).hexdigest()}
+        for k, v in state.items()
+    ]
+    info = {"generator": "tools/make_timm_fixtures.py", "pickle_globals": sorted(globals_), "tensors": tensors}
+    return data, (json.dumps(info, indent=1) + "\n").encode()
+
+
+def rdnet_naver_style() -> tuple[bytes, bytes]:
+    """{"model": state_dict with NAVER's stem.stem. names, "epoch": 300}, as torch.save writes it."""
+    import collections
+    import io
+
+    torch.manual_seed(0)
+    state = collections.OrderedDict(
+        [
+            ("stem.stem.0.weight", torch.randn(4, 3, 4, 4)),
+            ("stem.stem.0.bias", torch.randn(4)),
+            ("stem.stem.1.weight", torch.ones(4)),
+            ("stem.stem.1.bias", torch.zeros(4)),
+            ("stages.0.blocks.0.stem.stem.weight", torch.randn(4)),  # str.replace renames every occurrence
+            ("head.fc.weight", torch.randn(10, 4)),
+        ]
+    )
+    buf = io.BytesIO()
+    torch.save({"model": state, "epoch": 300}, buf)
+    from timm.models.rdnet import checkpoint_filter_fn
+
+    filtered = checkpoint_filter_fn(torch.load(io.BytesIO(buf.getvalue()), weights_only=True), None)
+    info = {"generator": "tools/make_timm_fixtures.py", "checkpoint_filter_fn_keys": list(filtered)}
+    return buf.getvalue(), (json.dumps(info, indent=1) + "\n").encode()
+
+
 def build() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
+    files["tiny_resnet.timm.bin"], files["tiny_resnet.timm.json"] = timm_saved_bin()
+    files["rdnet_naver_style.pth"], files["rdnet_naver_style.json"] = rdnet_naver_style()
     cases = []
     for tag in TAGS:
         config = hub_config(tag)
