@@ -64,6 +64,11 @@ struct BackboneOptions: ParsableArguments {
   /// names them: found in the Hugging Face cache or a folder, else downloaded. nil for other weights.
   func timmModel(resolver: WeightsResolver = WeightsResolver()) throws -> TimmModel? {
     guard let weights, weights != "auto", let timm = try TimmWeights.parse(weights) else { return nil }
+    if case .hub(let repo) = timm, case .missing = resolver.hfHub.lookup(repo), resolver.hfHub.offlineReason == nil,
+      resolver.allowDownload
+    {
+      Terminal.warn("downloading \(repo) from \(resolver.hfHub.endpoint) into \(resolver.hfHub.folder(of: repo))")
+    }
     let files = try resolver.locate(timm)
     let config = try TimmConfig.read(files.config)
     return TimmModel(files: files, config: config, architecture: try config.architecture(requested: arch))

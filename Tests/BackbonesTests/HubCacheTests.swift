@@ -200,44 +200,6 @@ private func failure(_ body: () throws -> Any) -> String {
   }
 }
 
-/// `python3 Tests/Fixtures/timm/fake_hub.py`: the hub's resolve endpoints with huggingface_hub's headers.
-final class FakeHub {
-  let process = Process()
-  let port: Int
-  let log: String
-  var endpoint: String { "http://127.0.0.1:\(port)" }
-
-  /// Serves `root/ORG/NAME/FILE` at `commit`; `badSHA256` files get a wrong X-Linked-Etag.
-  init(root: String, commit: String, badSHA256: [String] = []) throws {
-    log = (root as NSString).deletingLastPathComponent + "/requests.log"
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments =
-      ["python3", TestPaths.fixture("timm/fake_hub.py").path, root, commit] + badSHA256.flatMap { ["--bad-sha256", $0] }
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    var line = Data()
-    while !line.contains(0x0A) {
-      let chunk = out.fileHandleForReading.availableData
-      if chunk.isEmpty { break }
-      line.append(chunk)
-    }
-    port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-  }
-
-  /// The requests served so far, "METHOD PATH" each.
-  var requests: [String] {
-    ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-  }
-
-  /// SIGKILL: a child spawned from a Dispatch thread inherits its blocked signals, so SIGTERM may be ignored.
-  func stop() {
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-  }
-}
-
 @Suite struct HubDownloadTests {
   /// A served repository: config.json and the given weight files.
   func serve(_ dir: TemporaryDirectory, _ files: [String: [UInt8]], repo: String = repoID) throws -> String {

@@ -106,6 +106,38 @@ struct HubCLITests {
         == #"{"antialias":true,"interpolation":"bilinear","resize":{"mode":"exact","size":[224,224]}}"#)
   }
 
+  /// Not cached and online: one notice, then the files land in the cache layout (from fake_hub.py), and the
+  /// store equals the one made from the hand-laid cache.
+  @Test func extractDownloadsIntoTheCache() throws {
+    let dir = TemporaryDirectory()
+    let data = try flowerDataset(dir)
+    let (layout, weights, env) = try Self.cache(dir)
+    let offline = dir.path("offline.h5")
+    #expect(try runFeatx(["extract", data, "-o", offline, "--weights", "hf-hub:" + repoID, "--quiet"], environment: env).status == 0)
+
+    let served = dir.path("served/" + repoID)
+    try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: TestPaths.fixture("timm/configs/resnet18.a1_in1k.json").path, toPath: served + "/config.json")
+    try FileManager.default.copyItem(atPath: weights, toPath: served + "/model.safetensors")
+    let hub = try FakeHub(root: dir.path("served"), commit: commit)
+    defer { hub.stop() }
+    var online = env
+    online["HF_HUB_OFFLINE"] = nil
+    online["HF_HUB_CACHE"] = dir.path("fresh")
+    online["HF_ENDPOINT"] = hub.endpoint
+    let store = dir.path("online.h5")
+    let run = try runFeatx(["extract", data, "-o", store, "--weights", "hf-hub:" + repoID, "--quiet"], environment: online)
+    #expect(run.status == 0, "\(run.stderr)")
+    let fresh = HubCacheLayout(root: dir.path("fresh"))
+    #expect(run.stderr == "downloading hf-hub:\(repoID) from \(hub.endpoint) into \(fresh.folder(repoID))\n")
+    // The same layout (the config.json blob is named by its git blob id there, by a stand-in here).
+    #expect(fresh.files().filter { !$0.contains("/blobs/") } == layout.files().filter { !$0.contains("/blobs/") })
+    let weightsBlob = "models--timm--resnet18.a1_in1k/blobs/" + SHA256.hex(try readFile(weights))
+    #expect(fresh.files().count == 5 && fresh.files().contains(weightsBlob), "\(fresh.files())")
+    try expectSameRows(offline, store)
+    #expect(try FeatureStore(path: store).metadata.weightsFile == "hf-hub:\(repoID)@\(commit)")
+  }
+
   /// The head records the hub model; predict finds the snapshot at the recorded path, or, once the cache
   /// has moved, through $HF_HUB_CACHE at the recorded commit.
   @Test func predictResolvesTheRecordedCommit() throws {
