@@ -28,6 +28,7 @@ let package = Package(
     .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+    .systemLibrary(name: "CMalloc"),
     .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
     .systemLibrary(name: "CCairo", pkgConfig: "pangocairo", providers: [.apt(["libcairo2-dev", "libpango1.0-dev"])]),
 
@@ -48,7 +49,7 @@ let package = Package(
     .executableTarget(
       name: "featx",
       dependencies: [
-        "Images", "Backbones", "Extract", "FeatureStore", "Probe", "Predict", "Charts", "DNNL", "Support",
+        "Images", "Backbones", "Extract", "FeatureStore", "Probe", "Predict", "Charts", "DNNL", "Support", "CMalloc",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

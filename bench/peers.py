@@ -7,9 +7,13 @@
 
 Runs in the bench venv (.cache/bench-venv, made by bench/setup on first use; FEATX_BENCH_PYTHON overrides).
 
-Network: torchvision `weights=None` (seeded random init), float32, NCHW input [batch, 3, 224, 224].
+Network: torchvision `weights=None` (seeded random init), float32, NCHW input [batch, 3, S, S] with S the
+architecture's evaluation size (224; 299 for inception_v3).
   densenet121 -> `model.features`            -> [N, 1024, 7, 7]
   resnet18/50 -> everything up to `avgpool`  -> [N, 512 | 2048] (fc replaced by Identity)
+  inception_v3, googlenet (not in the default set) -> up to `avgpool` with transform_input=True, as
+                 torchvision builds them for its weights -> [N, 2048 | 1024] (fc replaced by Identity)
+  rdnet_tiny (not in the default set) -> timm `create_model('rdnet_tiny', num_classes=0)`: pre-logits [N, 1040]
 
 Engines (each measured in its own fresh subprocess so that thread pools of one engine never linger into
 the next):
@@ -20,7 +24,8 @@ the next):
              PERFORMANCE_HINT=LATENCY (one synchronous request) and THROUGHPUT (AsyncInferQueue with the
              plugin's optimal number of requests, each a full batch); the better one is reported
   openvino_bf16  (not in the default set) OpenVINO with its *default* precision, which is bf16 on CPUs
-             with AVX512_BF16/AMX: shown only to expose what an out-of-the-box OpenVINO run does
+             with AVX512_BF16/AMX: what an out-of-the-box OpenVINO run does
+  eager_bf16 (not in the default set) PyTorch eager, channels_last, under torch.autocast("cpu", bfloat16)
 
 Throughput: warm-up (>= 2 iterations and >= 2 s), then iterations until >= --seconds have passed;
 img/s is reported both as the median of per-iteration rates and as total images / total time.
@@ -49,8 +54,10 @@ import types
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache")
 ARCHS = ["densenet121", "resnet50", "resnet18"]
+OPTIONAL_ARCHS = ["inception_v3", "googlenet", "rdnet_tiny"]
 ENGINES = ["eager", "jit", "ort", "openvino"]
-OPTIONAL_ENGINES = ["openvino_bf16"]
+OPTIONAL_ENGINES = ["openvino_bf16", "eager_bf16"]
+SIZES = {"inception_v3": 299}
 OPSET = 17
 
 import bench_env  # noqa: E402
@@ -74,7 +81,13 @@ def build_extractor(arch: str):
     torch = import_torch()
     import torchvision.models as tvm
     torch.manual_seed(0)
-    m = getattr(tvm, arch)(weights=None)
+    if arch.startswith("rdnet"):
+        import timm
+        return timm.create_model(arch, pretrained=False, num_classes=0).eval()
+    if arch in ("inception_v3", "googlenet"):
+        m = getattr(tvm, arch)(weights=None, aux_logits=False, transform_input=True, init_weights=False)
+    else:
+        m = getattr(tvm, arch)(weights=None)
     if arch.startswith("densenet"):
         m = m.features
     else:
@@ -109,10 +122,11 @@ def count_flops(model, shape) -> int:
 
 def paths(arch: str, batch: int) -> dict:
     base = os.path.join(CACHE, "peers")
-    return {"dir": base,
+    size = SIZES.get(arch, 224)
+    return {"dir": base, "size": size,
             "state": os.path.join(base, f"{arch}-seed0.pt"),
             "onnx": os.path.join(base, f"{arch}-b{batch}-opset{OPSET}.onnx"),
-            "input": os.path.join(base, f"input-b{batch}.npy"),
+            "input": os.path.join(base, f"input-b{batch}.npy" if size == 224 else f"input-b{batch}-{size}.npy"),
             "ref": os.path.join(base, f"{arch}-b{batch}-ref.npy")}
 
 
@@ -124,11 +138,12 @@ def prepare(arch: str, batch: int, need_onnx: bool, threads: int) -> dict:
     p = paths(arch, batch)
     os.makedirs(p["dir"], exist_ok=True)
     model = build_extractor(arch)
-    flops = count_flops(model, (1, 3, 224, 224))
+    size = p["size"]
+    flops = count_flops(model, (1, 3, size, size))
     if not os.path.exists(p["state"]):
         torch.save(model.state_dict(), p["state"])
     if not os.path.exists(p["input"]):
-        np.save(p["input"], np.random.RandomState(0).rand(batch, 3, 224, 224).astype(np.float32))
+        np.save(p["input"], np.random.RandomState(0).rand(batch, 3, size, size).astype(np.float32))
     x = torch.from_numpy(np.load(p["input"]))
     if not os.path.exists(p["ref"]):
         with torch.inference_mode():
@@ -193,7 +208,7 @@ def worker(cfg: dict) -> dict:
     res: dict = {"arch": arch, "engine": eng}
     t_setup = time.perf_counter()
 
-    if eng in ("eager", "jit"):
+    if eng in ("eager", "jit", "eager_bf16"):
         torch = import_torch()
         torch.set_num_threads(threads)
         torch.set_num_interop_threads(1)
@@ -204,6 +219,13 @@ def worker(cfg: dict) -> dict:
             def step():
                 with torch.inference_mode():
                     return model(x)
+        elif eng == "eager_bf16":
+            model = model.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+
+            def step():
+                with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+                    return model(x).float()
         else:
             import warnings
             warnings.simplefilter("ignore")
@@ -326,7 +348,8 @@ def run_engine(arch: str, eng: str, a) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arch", default=",".join(ARCHS), help="comma list of %s (default: all)" % "|".join(ARCHS))
+    ap.add_argument("--arch", default=",".join(ARCHS),
+                    help="comma list of %s (default: %s)" % ("|".join(ARCHS + OPTIONAL_ARCHS), ",".join(ARCHS)))
     ap.add_argument("--engines", default=",".join(ENGINES),
                     help="comma list of %s (default: %s)" % ("|".join(ENGINES + OPTIONAL_ENGINES), ",".join(ENGINES)))
     ap.add_argument("--batch", type=int, default=32)
@@ -349,7 +372,7 @@ def main() -> int:
     archs = [s for s in a.arch.split(",") if s]
     engines = [s for s in a.engines.split(",") if s]
     for s in archs:
-        if s not in ARCHS:
+        if s not in ARCHS + OPTIONAL_ARCHS:
             ap.error(f"unknown arch {s}")
     for s in engines:
         if s not in ENGINES + OPTIONAL_ENGINES:
@@ -357,7 +380,7 @@ def main() -> int:
 
     print(f"peers.py  {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}  host {platform.node()}")
     print(f"cpu: {cpu_model()}, {os.cpu_count()} logical cpus; batch {a.batch}, threads {a.threads}, "
-          f"{a.seconds:g} s per engine, float32 input [{a.batch},3,224,224]")
+          f"{a.seconds:g} s per engine, float32 input [{a.batch},3,S,S] (S = 224, 299 for inception_v3)")
     start_load = load_reading()
     print("machine before start: " + fmt_load(start_load), flush=True)
 

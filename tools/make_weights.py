@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Seeded random torchvision weights: the `featx-random-v1` rule (docs/RANDOM_WEIGHTS.md).
+"""Seeded random torchvision / timm weights: the `featx-random-v1` rule (docs/RANDOM_WEIGHTS.md).
 
 Importable module and CLI.
 
@@ -9,8 +9,9 @@ Importable module and CLI.
 For every state_dict entry `key` the values are drawn from
 `numpy.random.RandomState(fnv1a32(f"{seed}:{key}".encode("utf-8")))`, by the kind of module that owns
 the tensor, in C order, then cast with `.astype(numpy.float32)`.  featx re-implements the same rule in
-Swift (Backbones/RandomWeights.swift); the two must agree bit for bit, so do not change anything here
-without bumping the rule's name.
+Swift (Backbones/RandomWeights.swift); the two must agree bit for bit, so do not change any existing
+value without bumping the rule's name (rules for module kinds it did not cover before may be added: they
+change no value it already gave).
 """
 from __future__ import annotations
 
@@ -62,6 +63,14 @@ def key_seed(seed: int, key: str) -> int:
     return fnv1a32(f"{seed}:{key}".encode("utf-8"))
 
 
+def is_timm_rdnet_dense_block(module: nn.Module) -> bool:
+    """True for timm's `timm.models.rdnet.DenseBlock` (or a subclass).  timm is not imported here: a model
+    containing one can only exist once timm.models.rdnet has been imported, and torchvision-only use of this
+    module needs no timm."""
+    rdnet = sys.modules.get("timm.models.rdnet")
+    return rdnet is not None and isinstance(module, rdnet.DenseBlock)
+
+
 def rule_values(module: nn.Module, attr: str, shape: Tuple[int, ...], seed: int, key: str) -> Optional[np.ndarray]:
     """The float32 array the rule gives for tensor `attr` of `module` (state_dict key `key`).
 
@@ -74,6 +83,14 @@ def rule_values(module: nn.Module, attr: str, shape: Tuple[int, ...], seed: int,
         o, i_per_group, kh, kw = shape
         std = math.sqrt(2.0 / (i_per_group * kh * kw))
         vals = rng.normal(0.0, std, shape)
+    elif isinstance(module, nn.Conv2d) and attr == "bias":
+        vals = rng.uniform(-0.1, 0.1, shape)
+    elif isinstance(module, nn.LayerNorm) and attr in ("weight", "bias"):
+        # nn.LayerNorm and its subclasses (timm's LayerNorm2d, LayerNorm)
+        vals = rng.uniform(0.5, 1.5, shape) if attr == "weight" else rng.uniform(-0.1, 0.1, shape)
+    elif attr == "gamma" and is_timm_rdnet_dense_block(module):
+        # layer scale of a timm RDNet DenseBlock (`...dense_blockN.gamma`, [growth_rate])
+        vals = rng.uniform(0.5, 1.5, shape)
     elif isinstance(module, nn.BatchNorm2d):
         if attr == "num_batches_tracked":
             return None
@@ -125,11 +142,38 @@ FULL_ARCHS: Dict[str, Callable[[], nn.Module]] = {
     "resnet152": lambda: torchvision.models.resnet152(weights=None),
     "resnext50_32x4d": lambda: torchvision.models.resnext50_32x4d(weights=None),
     "resnext101_32x8d": lambda: torchvision.models.resnext101_32x8d(weights=None),
+    # aux classifiers included (torchvision's IMAGENET1K_V1 files have them); transform_input=True as
+    # torchvision sets it for its pretrained weights; init_weights=False (the rule overwrites every value)
+    "inception_v3": lambda: torchvision.models.inception_v3(weights=None, aux_logits=True, transform_input=True,
+                                                            init_weights=False),
+    "googlenet": lambda: torchvision.models.googlenet(weights=None, aux_logits=True, transform_input=True,
+                                                      init_weights=False),
+    # timm RDNet (timm names, as the hub's pytorch_model.bin / model.safetensors)
+    "rdnet_tiny": lambda: timm_model("rdnet_tiny"),
+    "rdnet_small": lambda: timm_model("rdnet_small"),
+    "rdnet_base": lambda: timm_model("rdnet_base"),
+    "rdnet_large": lambda: timm_model("rdnet_large"),
 }
 
 
+def timm_model(name: str, **kwargs) -> nn.Module:
+    """`timm.create_model(name, pretrained=False, **kwargs)`; timm is imported on first use (after the
+    torchvision workaround at the top of this file, which timm's import of torchvision needs too)."""
+    import timm
+
+    return timm.create_model(name, pretrained=False, **kwargs)
+
+
+def timm_version() -> Optional[str]:
+    try:
+        import timm
+    except ImportError:
+        return None
+    return timm.__version__
+
+
 def build(arch: str) -> nn.Module:
-    """A full-size torchvision model (weights=None), in eval mode."""
+    """A full-size torchvision (weights=None) or timm (pretrained=False) model, in eval mode."""
     try:
         ctor = FULL_ARCHS[arch]
     except KeyError:
@@ -315,7 +359,19 @@ def atomic_write_json(path: str, obj) -> None:
 # --------------------------------------------------------------------------------------------------
 # test set
 
-TEST_SET_ARCHS = ("densenet121", "resnet18", "resnet50")
+TEST_SET_ARCHS = ("densenet121", "resnet18", "resnet50", "inception_v3", "googlenet", "rdnet_tiny")
+# file names and formats per arch (default: zip .pth and legacy .pth)
+TEST_SET_FILES = {
+    "densenet121": (("{arch}-random{seed}.pth", "zip"), ("{arch}-random{seed}.legacy.pth", "legacy"),
+                    ("{arch}-random{seed}.oldkeys.legacy.pth", "legacy-oldkeys")),
+    "resnet18": (("{arch}-random{seed}.pth", "zip"), ("{arch}-random{seed}.legacy.pth", "legacy")),
+    "resnet50": (("{arch}-random{seed}.pth", "zip"), ("{arch}-random{seed}.legacy.pth", "legacy")),
+    # torch.save(state_dict) zip, aux classifier keys included, like torchvision's own files
+    "inception_v3": (("{arch}-random{seed}.pth", "zip"),),
+    "googlenet": (("{arch}-random{seed}.pth", "zip"),),
+    # torch.save of the timm state_dict: what the hub's pytorch_model.bin is
+    "rdnet_tiny": (("{arch}-random{seed}.bin", "zip"),),
+}
 
 
 def write_test_set(out_dir: str, seed: int = 0, verbose: bool = True) -> dict:
@@ -326,9 +382,7 @@ def write_test_set(out_dir: str, seed: int = 0, verbose: bool = True) -> dict:
         t0 = time.perf_counter()
         sd = random_state_dict(build(arch), seed)
         t_gen = time.perf_counter() - t0
-        outs = [(f"{arch}-random{seed}.pth", "zip"), (f"{arch}-random{seed}.legacy.pth", "legacy")]
-        if arch.startswith("densenet"):
-            outs.append((f"{arch}-random{seed}.oldkeys.legacy.pth", "legacy-oldkeys"))
+        outs = [(name.format(arch=arch, seed=seed), fmt) for name, fmt in TEST_SET_FILES[arch]]
         digest = tensors_digest(sd)
         for name, fmt in outs:
             t1 = time.perf_counter()
@@ -346,7 +400,12 @@ def write_test_set(out_dir: str, seed: int = 0, verbose: bool = True) -> dict:
                 "tensors_sha256": digest if fmt != "legacy-oldkeys" else tensors_digest(to_old_densenet_keys(sd)),
                 **info,
             }
-            if fmt == "legacy":
+            if arch.startswith("rdnet"):
+                entry["note"] = ("torch.save(model.state_dict()) of timm's model (timm key names): what the hub's "
+                                 "pytorch_model.bin is")
+            elif arch in ("inception_v3", "googlenet"):
+                entry["note"] = "aux classifier keys included (AuxLogits / aux1, aux2), as in torchvision's files"
+            elif fmt == "legacy":
                 entry["note"] = "legacy format written by torch's _legacy_save with storage keys numbered 0, 1, ..."
             elif fmt == "legacy-oldkeys":
                 entry["note"] = ("pre-2018 DenseNet key names (denselayerN.norm.1.weight, conv.2.weight, ...), no "
@@ -360,6 +419,7 @@ def write_test_set(out_dir: str, seed: int = 0, verbose: bool = True) -> dict:
         "rule": RULE_NAME,
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
+        "timm": timm_version(),
         "numpy": np.__version__,
         "files": files,
     }

@@ -3,6 +3,8 @@ public enum Architecture: String, CaseIterable, Sendable {
   case densenet121, densenet161, densenet169, densenet201
   case resnet18, resnet34, resnet50, resnet101, resnet152
   case resnext50_32x4d, resnext101_32x8d
+  case inception_v3, googlenet
+  case rdnet_tiny, rdnet_small, rdnet_base, rdnet_large
 
   /// The architecture's hyper-parameters.
   public var config: ArchitectureConfig {
@@ -18,6 +20,21 @@ public enum Architecture: String, CaseIterable, Sendable {
     case .resnet152: .resNet(.resnet152)
     case .resnext50_32x4d: .resNet(.resnext50_32x4d)
     case .resnext101_32x8d: .resNet(.resnext101_32x8d)
+    case .inception_v3: .inceptionV3
+    case .googlenet: .googLeNet
+    case .rdnet_tiny: .rdNet(.tiny)
+    case .rdnet_small: .rdNet(.small)
+    case .rdnet_base: .rdNet(.base)
+    case .rdnet_large: .rdNet(.large)
+    }
+  }
+
+  /// The Hugging Face hub repository of the architecture's published weights, for families torchvision
+  /// does not ship (RDNet: NAVER's ImageNet-1k weights).
+  public var hubRepository: String? {
+    switch self {
+    case .rdnet_tiny, .rdnet_small, .rdnet_base, .rdnet_large: "naver-ai/\(rawValue).nv_in1k"
+    default: nil
     }
   }
 
@@ -30,24 +47,33 @@ public enum Architecture: String, CaseIterable, Sendable {
   }
 }
 
-/// Hyper-parameters of a DenseNet or ResNet (any width: tests use reduced-width models).
+/// Hyper-parameters of an architecture family (DenseNet and ResNet at any width: tests use reduced-width
+/// models; Inception v3 and GoogLeNet have none).
 public enum ArchitectureConfig: Sendable, Equatable {
   case denseNet(DenseNet.Config)
   case resNet(ResNet.Config)
+  case inceptionV3
+  case googLeNet
+  case rdNet(RDNet.Config)
 
   /// Tappable layers, shallow to deep.
   public var layers: [String] {
     switch self {
     case .denseNet(let c): c.layers
     case .resNet(let c): c.layerNames
+    case .inceptionV3: InceptionV3.layers
+    case .googLeNet: GoogLeNet.layers
+    case .rdNet(let c): c.layers
     }
   }
 
-  /// The layer used when none is given: `features` (DenseNet, as the bird workflow) or `avgpool` (ResNet).
+  /// The layer used when none is given: `features` (DenseNet, as the bird workflow), else the pooled
+  /// vector the classifier reads (`avgpool`).
   public var defaultLayer: String {
     switch self {
     case .denseNet: "features"
-    case .resNet: "avgpool"
+    case .resNet, .inceptionV3, .googLeNet: "avgpool"
+    case .rdNet: "pre_logits"
     }
   }
 
@@ -55,11 +81,14 @@ public enum ArchitectureConfig: Sendable, Equatable {
     switch self {
     case .denseNet(let c): DenseNet.graph(c, height: height, width: width)
     case .resNet(let c): ResNet.graph(c, height: height, width: width)
+    case .inceptionV3: InceptionV3.graph(height: height, width: width)
+    case .googLeNet: GoogLeNet.graph(height: height, width: width)
+    case .rdNet(let c): RDNet.graph(c, height: height, width: width)
     }
   }
 
   /// Every state_dict entry the architecture defines, in torchvision's order.
-  public var parameters: [ParameterSpec] { graph(height: 224, width: 224).parameters }
+  public var parameters: [ParameterSpec] { graph(height: 299, width: 299).parameters }
 }
 
 /// How a layer's `[C, H, W]` map becomes the stored vector.

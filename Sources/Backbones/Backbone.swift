@@ -80,7 +80,7 @@ public final class Backbone: @unchecked Sendable {
   public func outputShape(height: Int, width: Int) throws -> [Int] {
     let (graph, tap) = try self.graph(height: height, width: width)
     let shape = graph.buffers[tap.view.buffer]
-    if pooling != .flatten || tap.name == "avgpool" { return [tap.view.channels] }
+    if pooling != .flatten || tap.isVector { return [tap.view.channels] }
     return [tap.view.channels, shape.height, shape.width]
   }
 

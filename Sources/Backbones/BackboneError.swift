@@ -30,6 +30,8 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
   /// An `hf-hub:` model is not in the Hugging Face cache and cannot be downloaded; `needs` says which
   /// files belong in which folder, `command` the huggingface_hub command that puts them there.
   case hubUnavailable(repo: String, cache: String, missing: String, download: String, needs: String, command: String)
+  /// The architecture has no torchvision file to default to (RDNet's weights are on the Hugging Face hub).
+  case noDefaultWeights(arch: Architecture)
 
   public var description: String {
     switch self {
@@ -67,6 +69,9 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
     case .hubUnavailable(let repo, let cache, let missing, let download, let needs, let command):
       return "\(repo) is not in the Hugging Face cache \(cache) (\(missing)) and \(download): put \(needs) "
         + "(`\(command)` does exactly that)"
+    case .noDefaultWeights(let arch):
+      return "\(arch.rawValue) has no torchvision weights file: name its weights"
+        + (arch.hubRepository.map { " (hf-hub:\($0) on the Hugging Face hub)" } ?? "") + ", a file, or random"
     }
   }
 }

@@ -5,6 +5,12 @@
 /// What a state_dict entry is, by the module that owns it.
 public enum ParameterKind: Sendable, Equatable {
   case convWeight, bnWeight, bnBias, bnRunningMean, bnRunningVar, bnBatchesTracked, linearWeight, linearBias
+  /// A convolution's own bias (timm's convolutions have one).
+  case convBias
+  /// LayerNorm's affine weight and bias.
+  case lnWeight, lnBias
+  /// A per-channel layer scale (`gamma`) multiplying a block's output.
+  case layerScale
 }
 
 /// One entry the architecture expects in a torchvision state_dict.
@@ -23,6 +29,11 @@ struct View: Equatable {
   var buffer: Int
   var channelOffset: Int
   var channels: Int
+
+  /// `count` channels of this view from `offset` (a branch's part of a concatenation).
+  func slice(_ offset: Int, _ count: Int) -> View {
+    View(buffer: buffer, channelOffset: channelOffset + offset, channels: count)
+  }
 }
 
 /// Shape of one image's buffer: channels, height, width.
@@ -30,6 +41,33 @@ struct BufferShape: Equatable {
   var channels: Int
   var height: Int
   var width: Int
+  /// Kept in plain NCHW whatever the network's layout (a 3-channel image the first convolution reads).
+  var plain = false
+}
+
+/// A height and a width: a kernel, a padding or a stride (an integer literal means both).
+struct Extent: Equatable, ExpressibleByIntegerLiteral {
+  var height: Int
+  var width: Int
+
+  init(_ height: Int, _ width: Int) {
+    self.height = height
+    self.width = width
+  }
+
+  init(integerLiteral value: Int) { self.init(value, value) }
+
+  var area: Int { height * width }
+}
+
+/// What runs on a convolution's result after its residual sum and ReLU, as oneDNN post-ops.
+enum Epilogue: Equatable {
+  /// GELU with the exact erf (PyTorch's `nn.GELU()`).
+  case gelu
+  /// `min(max(x / 6 + 1/2, 0), 1)` (PyTorch's `Hardsigmoid`).
+  case hardSigmoid
+  /// A per-channel product with this `[C]` tensor (a layer scale).
+  case scale(String)
 }
 
 /// A convolution with its BatchNorm folded in (torchvision convs here have no bias), optionally followed
@@ -37,11 +75,15 @@ struct BufferShape: Equatable {
 struct ConvOp {
   var weight: String
   var foldedNorm: String?
+  /// The convolution's own bias tensor, if it has one.
+  var bias: String? = nil
+  var epilogue: [Epilogue] = []
   var src: View
   var dst: View
-  var kernel: Int
+  var kernel: Extent
   var stride: Int
-  var padding: Int
+  /// The same on both sides of each axis, as PyTorch's.
+  var padding: Extent
   var groups: Int
   /// `dst = conv(src) + dst` (ResNet's identity or downsample branch, already in dst).
   var residual: Bool
@@ -59,21 +101,64 @@ struct NormOp {
   var relu: Bool
 }
 
-/// Max or average pooling (average pooling never includes padding here: torchvision's uses none).
+/// Max or average pooling.
 struct PoolOp {
-  enum Kind { case max, average }
+  enum Kind {
+    case max
+    /// Padding not counted (`count_include_pad=False`; torchvision's DenseNet and ResNet pool without padding).
+    case average
+    /// Padding counted as zeros (`F.avg_pool2d`'s default, Inception's branch pools).
+    case averageIncludingPadding
+  }
   var kind: Kind
   var src: View
   var dst: View
   var kernel: (Int, Int)
   var stride: Int
   var padding: Int
+  /// Bottom and right padding when it differs from `padding`: PyTorch's `ceil_mode` as extra windows.
+  var paddingEnd: Extent? = nil
+}
+
+/// `dst[c] = src[c] * scale[c] + shift[c]`, rounded after the product and after the sum as PyTorch's
+/// two tensor operations are (torchvision's `transform_input`).
+struct AffineOp {
+  var src: View
+  var dst: View
+  var scale: [Float]
+  var shift: [Float]
+}
+
+/// LayerNorm over the channels of each pixel (timm's `LayerNorm2d`), whole buffers only.
+struct LayerNormOp {
+  var norm: String
+  var src: View
+  var dst: View
+}
+
+/// A copy from one view to another of the same shape: how a channels-last network concatenates.
+struct CopyOp {
+  var src: View
+  var dst: View
+}
+
+/// `dst = src * gate` with the `[C, 1, 1]` gate broadcast over the map, then an optional layer scale
+/// (squeeze-and-excitation's multiply).
+struct GateOp {
+  var src: View
+  var gate: View
+  var dst: View
+  var scale: String?
 }
 
 enum GraphOp {
   case conv(ConvOp)
   case norm(NormOp)
   case pool(PoolOp)
+  case affine(AffineOp)
+  case layerNorm(LayerNormOp)
+  case copy(CopyOp)
+  case gate(GateOp)
 }
 
 /// A tappable output: its view once the first `opCount` operations ran.
@@ -81,6 +166,8 @@ struct Tap {
   var name: String
   var view: View
   var opCount: Int
+  /// A 1x1 map that is a vector by definition (`avgpool`), stored as C values even when flattened.
+  var isVector = false
 }
 
 /// A whole backbone for one input size.
@@ -91,6 +178,14 @@ struct Graph {
   var taps: [Tap] = []
   /// Every state_dict entry, in torchvision's order.
   var parameters: [ParameterSpec] = []
+  /// Epsilon of every BatchNorm (torchvision's default 1e-5; Inception and GoogLeNet use 1e-3).
+  var normEpsilon: Float = 1e-5
+  /// Epsilon of every LayerNorm (timm's LayerNorm2d: 1e-6).
+  var layerNormEpsilon: Float = 1e-6
+  /// Activations channels-last (NHWC) instead of channel-blocked: what LayerNorm over channels needs.
+  var channelsLast = false
+  /// Scratch buffers by shape and slot, reused by every block that asks for the same one.
+  private var scratchBuffers: [String: Int] = [:]
 
   init(inputHeight: Int, inputWidth: Int) {
     buffers = [BufferShape(channels: 3, height: inputHeight, width: inputWidth)]
@@ -113,31 +208,68 @@ struct Graph {
   /// A whole buffer as a view.
   func whole(_ buffer: Int) -> View { View(buffer: buffer, channelOffset: 0, channels: buffers[buffer].channels) }
 
+  /// A temporary buffer shared by every block that asks for this shape and slot: a block's temporaries
+  /// are dead once its output is written, so the next block may reuse them (distinct slots within a block).
+  mutating func scratch(_ channels: Int, _ size: Extent, slot: Int) -> View {
+    let key = "\(channels)x\(size.height)x\(size.width)#\(slot)"
+    if let id = scratchBuffers[key] { return whole(id) }
+    let view = wholeBuffer(channels, size.height, size.width)
+    scratchBuffers[key] = view.buffer
+    return view
+  }
+
+  /// Averages `src` over its whole map into a new 1x1 buffer, tapped as `avgpool`.
+  mutating func globalAveragePool(_ src: View) {
+    let pooled = wholeBuffer(src.channels, 1, 1)
+    let (h, w) = (buffers[src.buffer].height, buffers[src.buffer].width)
+    ops.append(.pool(PoolOp(kind: .average, src: src, dst: pooled, kernel: (h, w), stride: 1, padding: 0)))
+    tap("avgpool", pooled, isVector: true)
+  }
+
   /// Records a tap at the current end of the op list.
-  mutating func tap(_ name: String, _ view: View) { taps.append(Tap(name: name, view: view, opCount: ops.count)) }
+  mutating func tap(_ name: String, _ view: View, isVector: Bool = false) {
+    taps.append(Tap(name: name, view: view, opCount: ops.count, isVector: isVector))
+  }
 
   // MARK: - Parameters, in torchvision's registration order
 
-  mutating func registerConv(_ name: String, out: Int, inPerGroup: Int, kernel: Int) {
+  /// `forFeatures: false` registers a module features never run (Inception's auxiliary classifiers): its
+  /// tensors may be absent, and are checked when present.
+  mutating func registerConv(_ name: String, out: Int, inPerGroup: Int, kernel: Extent, forFeatures: Bool = true) {
     parameters.append(
-      ParameterSpec(name: name + ".weight", shape: [out, inPerGroup, kernel, kernel], kind: .convWeight, usedForFeatures: true))
+      ParameterSpec(
+        name: name + ".weight", shape: [out, inPerGroup, kernel.height, kernel.width], kind: .convWeight,
+        usedForFeatures: forFeatures))
   }
 
   /// Registers a convolution's weight and, if given, the BatchNorm that follows it.
-  mutating func registerConvAndNorm(_ weight: String, norm: String?, out: Int, inPerGroup: Int, kernel: Int) {
-    registerConv(weight, out: out, inPerGroup: inPerGroup, kernel: kernel)
-    if let norm { registerNorm(norm, channels: out) }
+  mutating func registerConvAndNorm(
+    _ weight: String, norm: String?, out: Int, inPerGroup: Int, kernel: Extent, forFeatures: Bool = true
+  ) {
+    registerConv(weight, out: out, inPerGroup: inPerGroup, kernel: kernel, forFeatures: forFeatures)
+    if let norm { registerNorm(norm, channels: out, forFeatures: forFeatures) }
   }
 
-  mutating func registerNorm(_ name: String, channels: Int) {
+  mutating func registerNorm(_ name: String, channels: Int, forFeatures: Bool = true) {
     let kinds: [(String, ParameterKind)] = [
       ("weight", .bnWeight), ("bias", .bnBias), ("running_mean", .bnRunningMean), ("running_var", .bnRunningVar),
     ]
     for (suffix, kind) in kinds {
-      parameters.append(ParameterSpec(name: "\(name).\(suffix)", shape: [channels], kind: kind, usedForFeatures: true))
+      parameters.append(
+        ParameterSpec(name: "\(name).\(suffix)", shape: [channels], kind: kind, usedForFeatures: forFeatures))
     }
     parameters.append(
       ParameterSpec(name: name + ".num_batches_tracked", shape: [], kind: .bnBatchesTracked, usedForFeatures: false))
+  }
+
+  /// Registers a `[C]` tensor: a convolution's bias, a layer scale.
+  mutating func registerVector(_ name: String, channels: Int, kind: ParameterKind) {
+    parameters.append(ParameterSpec(name: name, shape: [channels], kind: kind, usedForFeatures: true))
+  }
+
+  mutating func registerLayerNorm(_ name: String, channels: Int) {
+    registerVector(name + ".weight", channels: channels, kind: .lnWeight)
+    registerVector(name + ".bias", channels: channels, kind: .lnBias)
   }
 
   mutating func registerLinear(_ name: String, in inFeatures: Int, out: Int) {
@@ -148,22 +280,38 @@ struct Graph {
 
   // MARK: - Operations
 
-  /// Output size of a convolution or pooling window along one axis (floor mode, as PyTorch).
-  static func outputSize(_ input: Int, kernel: Int, stride: Int, padding: Int) -> Int {
-    (input + 2 * padding - kernel) / stride + 1
+  /// Output size of a convolution or pooling window along one axis (floor mode, as PyTorch; `ceil` as
+  /// `ceil_mode=True`, where the last window must still start inside the input or its left padding).
+  static func outputSize(_ input: Int, kernel: Int, stride: Int, padding: Int, ceil: Bool = false) -> Int {
+    let span = input + 2 * padding - kernel
+    guard ceil, span >= 0 else { return span / stride + 1 }
+    var out = (span + stride - 1) / stride + 1
+    if (out - 1) * stride >= input + padding { out -= 1 }
+    return out
   }
 
   /// Appends a convolution (registering its weight) with an optional folded BatchNorm (registering it).
   mutating func conv(
-    _ weight: String, norm: String?, from src: View, to dst: View, kernel: Int, stride: Int = 1, padding: Int = 0,
-    groups: Int = 1, residual: Bool = false, relu: Bool = false, register: Bool = true
+    _ weight: String, norm: String?, from src: View, to dst: View, kernel: Extent, stride: Int = 1, padding: Extent = 0,
+    groups: Int = 1, residual: Bool = false, relu: Bool = false, bias: Bool = false, epilogue: [Epilogue] = [],
+    register: Bool = true
   ) {
-    if register { registerConvAndNorm(weight, norm: norm, out: dst.channels, inPerGroup: src.channels / groups, kernel: kernel) }
+    if register {
+      registerConv(weight, out: dst.channels, inPerGroup: src.channels / groups, kernel: kernel)
+      if bias { registerVector(weight + ".bias", channels: dst.channels, kind: .convBias) }
+      if let norm { registerNorm(norm, channels: dst.channels) }
+    }
     ops.append(
       .conv(
         ConvOp(
-          weight: weight + ".weight", foldedNorm: norm, src: src, dst: dst, kernel: kernel, stride: stride,
-          padding: padding, groups: groups, residual: residual, relu: relu)))
+          weight: weight + ".weight", foldedNorm: norm, bias: bias ? weight + ".bias" : nil, epilogue: epilogue, src: src,
+          dst: dst, kernel: kernel, stride: stride, padding: padding, groups: groups, residual: residual, relu: relu)))
+  }
+
+  /// Appends a LayerNorm over channels (registering it).
+  mutating func layerNorm(_ name: String, from src: View, to dst: View) {
+    registerLayerNorm(name, channels: src.channels)
+    ops.append(.layerNorm(LayerNormOp(norm: name, src: src, dst: dst)))
   }
 
   /// Appends a standalone BatchNorm (registering it).
@@ -178,13 +326,22 @@ struct Graph {
     for op in ops.prefix(opCount) {
       guard case .conv(let c) = op else { continue }
       let out = buffers[c.dst.buffer]
-      total +=
-        c.dst.channels * (c.src.channels / c.groups) * c.kernel * c.kernel * out.height * out.width * c.torchvisionCostFactor
+      total += c.dst.channels * (c.src.channels / c.groups) * c.kernel.area * out.height * out.width * c.torchvisionCostFactor
     }
     return total
   }
 
-  mutating func pool(_ kind: PoolOp.Kind, from src: View, to dst: View, kernel: Int, stride: Int, padding: Int = 0) {
-    ops.append(.pool(PoolOp(kind: kind, src: src, dst: dst, kernel: (kernel, kernel), stride: stride, padding: padding)))
+  /// Appends a square pooling; `ceil` is PyTorch's `ceil_mode` (the extra windows get bottom/right padding).
+  mutating func pool(
+    _ kind: PoolOp.Kind, from src: View, to dst: View, kernel: Int, stride: Int, padding: Int = 0, ceil: Bool = false
+  ) {
+    var op = PoolOp(kind: kind, src: src, dst: dst, kernel: (kernel, kernel), stride: stride, padding: padding)
+    if ceil {
+      let (input, output) = (buffers[src.buffer], buffers[dst.buffer])
+      let end = Extent(
+        (output.height - 1) * stride + kernel - input.height - padding, (output.width - 1) * stride + kernel - input.width - padding)
+      if end != Extent(padding, padding) { op.paddingEnd = end }
+    }
+    ops.append(.pool(op))
   }
 }

@@ -35,30 +35,53 @@ final class AlignedBuffer: @unchecked Sendable {
 enum ActivationLayout: Equatable {
   case plain
   case blocked(Int)
+  /// NHWC: a channel range is a strided view, so channels-last graphs concatenate with copies.
+  case channelsLast
 
   var tag: Layout {
     switch self {
     case .plain: .nchw
     case .blocked(16): .nChw16c
     case .blocked: .nChw8c
+    case .channelsLast: .nhwc
     }
   }
 
   /// The blocked layout oneDNN's kernels prefer on this CPU.
   static var preferredBlock: Int { CPU.avx512 ? 16 : 8 }
 
-  /// Blocked if every view of the graph is block-aligned, else plain.
+  /// Blocked if every view of the graph is a whole buffer or block-aligned, else plain. (A whole buffer
+  /// of, say, 24 channels is blocked too: oneDNN pads it to 32 with zeros.)
   static func choose(for graph: Graph, ops: ArraySlice<GraphOp>) -> ActivationLayout {
+    if graph.channelsLast { return .channelsLast }
     let block = preferredBlock
-    func aligned(_ v: View) -> Bool { v.buffer == 0 || (v.channelOffset % block == 0 && v.channels % block == 0) }
-    for op in ops {
-      switch op {
-      case .conv(let c): if !aligned(c.src) || !aligned(c.dst) { return .plain }
-      case .norm(let n): if !aligned(n.src) || !aligned(n.dst) { return .plain }
-      case .pool(let p): if !aligned(p.src) || !aligned(p.dst) { return .plain }
-      }
+    func aligned(_ v: View) -> Bool {
+      let buffer = graph.buffers[v.buffer]
+      if v.buffer == 0 || buffer.plain || (v.channelOffset == 0 && v.channels == buffer.channels) { return true }
+      return v.channelOffset % block == 0 && v.channels % block == 0
     }
-    return .blocked(block)
+    return ops.allSatisfy { $0.views.allSatisfy(aligned) } ? .blocked(block) : .plain
+  }
+
+  /// Channels a buffer of `channels` occupies in this layout (blocked layouts round up to the block).
+  func paddedChannels(_ channels: Int) -> Int {
+    guard case .blocked(let block) = self else { return channels }
+    return (channels + block - 1) / block * block
+  }
+}
+
+extension GraphOp {
+  /// The views the operation reads and writes.
+  var views: [View] {
+    switch self {
+    case .conv(let c): [c.src, c.dst]
+    case .norm(let n): [n.src, n.dst]
+    case .pool(let p): [p.src, p.dst]
+    case .affine(let a): [a.src, a.dst]
+    case .layerNorm(let l): [l.src, l.dst]
+    case .copy(let c): [c.src, c.dst]
+    case .gate(let g): [g.src, g.gate, g.dst]
+    }
   }
 }
 
@@ -142,8 +165,22 @@ final class CompiledNetwork: @unchecked Sendable {
     func describe(_ v: View) throws -> MemoryDescriptor {
       let shape = graph.buffers[v.buffer]
       let dims = [batch, v.channels, shape.height, shape.width]
-      return try MemoryDescriptor(dims, activation, v.buffer == 0 ? .nchw : layout.tag)
+      if layout == .channelsLast, v.buffer != 0, !shape.plain, v.channels != shape.channels {
+        let c = shape.channels  // a channel range: pixels stay `c` apart
+        return try MemoryDescriptor(dims, activation, strides: [c * shape.height * shape.width, 1, shape.width * c, c])
+      }
+      return try MemoryDescriptor(dims, activation, v.buffer == 0 || shape.plain ? .nchw : layout.tag)
     }
+    /// A whole channels-last buffer as the 2-D [pixels, channels] matrix LayerNorm normalises the rows of.
+    func pixelRows(_ v: View) throws -> MemoryDescriptor {
+      let shape = graph.buffers[v.buffer]
+      guard layout == .channelsLast, v.channels == shape.channels else {
+        throw DNNLError(operation: "lay out a layer norm", status: "needs a whole channels-last buffer")
+      }
+      return try MemoryDescriptor([batch * shape.height * shape.width, v.channels], activation, .ab)
+    }
+    /// A `[C]` tensor as the `[1, C, 1, 1]` operand of a per-channel binary operation.
+    let perChannel = { (channels: Int) in try MemoryDescriptor([1, channels, 1, 1], .float32, .nchw) }
     if let inputCopy {
       // float32 NCHW from the caller → bfloat16 NCHW, once per execution.
       let whole = View(buffer: 0, channelOffset: 0, channels: graph.buffers[0].channels)
@@ -178,24 +215,38 @@ final class CompiledNetwork: @unchecked Sendable {
       case .conv(let c):
         let srcMD = try describe(c.src)
         let dstMD = try describe(c.dst)
-        let (o, g) = (c.dst.channels, c.groups)
-        let weightDims = g == 1 ? [o, c.src.channels, c.kernel, c.kernel] : [g, o / g, c.src.channels / g, c.kernel, c.kernel]
+        let (o, g, kh, kw) = (c.dst.channels, c.groups, c.kernel.height, c.kernel.width)
+        let weightDims = g == 1 ? [o, c.src.channels, kh, kw] : [g, o / g, c.src.channels / g, kh, kw]
         let anyWeights = try MemoryDescriptor(weightDims, activation, .any)
         let biasMD = try MemoryDescriptor([o], .float32, .a)
         let attributes = try DNNLAttributes()
-        try attributes.setPostOps(sum: c.residual, relu: c.relu)
+        var chain: [PostOp] = (c.residual ? [.sum] : []) + (c.relu ? [.eltwise(.relu)] : [])
+        var operands: [(ArgumentRole, ArgumentSource, MemoryDescriptor)] = []
+        for step in c.epilogue {
+          switch step {
+          case .gelu: chain.append(.eltwise(.geluErf))
+          case .hardSigmoid: chain += [.eltwise(.linear(alpha: 1 / 6, beta: 0.5)), .eltwise(.clip(low: 0, high: 1))]
+          case .scale(let name):
+            let md = try perChannel(o)
+            operands.append((.postOperand(chain.count), .constant(try constant(try tensor(name))), md))
+            chain.append(.binary(.mul, md))
+          }
+        }
+        try attributes.setPostOps(chain)
         let primitive = try DNNLPrimitive.convolution(
-          source: srcMD, weights: anyWeights, bias: biasMD, destination: dstMD, stride: c.stride, padding: c.padding,
+          source: srcMD, weights: anyWeights, bias: biasMD, destination: dstMD, stride: c.stride,
+          padding: (c.padding.height, c.padding.width),
           attributes: attributes, engine: engine, what: "convolution \(c.weight)")
         // Fold the BatchNorm that follows the convolution: w' = w * s, b' = beta - mean * s, s = gamma / sqrt(var + eps).
         var kernel = try tensor(c.weight)
-        var bias = [Float](repeating: 0, count: o)
+        var bias = try c.bias.map(tensor) ?? [Float](repeating: 0, count: o)
         if let norm = c.foldedNorm {
-          let (scale, shift) = try Network.normScaleShift(norm, tensor)
+          // BN(conv + b) = conv * s + (b * s + shift)
+          let (scale, shift) = try Network.normScaleShift(norm, epsilon: graph.normEpsilon, tensor)
           let perOutput = kernel.count / o
           for oc in 0..<o {
             for i in 0..<perOutput { kernel[oc * perOutput + i] = Float(Double(kernel[oc * perOutput + i]) * scale[oc]) }
-            bias[oc] = Float(shift[oc])
+            bias[oc] = Float(Double(bias[oc]) * scale[oc] + shift[oc])
           }
         }
         let userMD = try MemoryDescriptor(weightDims, .float32, g == 1 ? .oihw : .goihw)
@@ -209,13 +260,13 @@ final class CompiledNetwork: @unchecked Sendable {
               (.source, .view(resolved(c.src)), srcMD), (.weights, .constant(weightIndex), chosenMD),
               (.bias, .constant(try constant(bias)), biasMD), (.destination, .view(c.dst), dstMD),
               (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
-            ]))
+            ] + operands))
 
       case .norm(let n):
         let srcMD = try describe(n.src)
         let dstMD = try describe(n.dst)
         let primitive = try DNNLPrimitive.batchNormalization(
-          source: srcMD, epsilon: Network.normEpsilon, relu: n.relu, engine: engine, what: "batch norm \(n.norm)")
+          source: srcMD, epsilon: graph.normEpsilon, relu: n.relu, engine: engine, what: "batch norm \(n.norm)")
         let vectorMD = try MemoryDescriptor([n.src.channels], .float32, .a)
         guard primitive.destinationDescriptor == dstMD else {
           throw DNNLError(operation: "lay out batch norm \(n.norm)", status: "unexpected destination layout")
@@ -234,9 +285,15 @@ final class CompiledNetwork: @unchecked Sendable {
 
       case .pool(let p):
         let (srcMD, dstMD) = (try describe(p.src), try describe(p.dst))
+        let algorithm: PoolingAlgorithm =
+          switch p.kind {
+          case .max: .max
+          case .average: .averageExcludingPadding
+          case .averageIncludingPadding: .averageIncludingPadding
+          }
         let primitive = try DNNLPrimitive.pooling(
-          p.kind == .max ? .max : .averageExcludingPadding, source: srcMD, destination: dstMD, kernel: p.kernel,
-          stride: p.stride, padding: p.padding, engine: engine, what: "\(p.kind) pooling")
+          algorithm, source: srcMD, destination: dstMD, kernel: p.kernel, stride: p.stride, padding: p.padding,
+          paddingEnd: p.paddingEnd.map { ($0.height, $0.width) }, engine: engine, what: "\(p.kind) pooling")
         steps.append(
           Step(
             primitive: primitive,
@@ -244,6 +301,68 @@ final class CompiledNetwork: @unchecked Sendable {
               (.source, .view(resolved(p.src)), srcMD), (.destination, .view(p.dst), dstMD),
               (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
             ]))
+
+      case .affine(let a):
+        // Reads the caller's float32 image itself (not its bfloat16 copy): the product and the sum are
+        // rounded in float32 as torchvision's, and only the result takes the activations' type.
+        let shape = graph.buffers[a.src.buffer]
+        let srcMD = try MemoryDescriptor([batch, a.src.channels, shape.height, shape.width], .float32, .nchw)
+        let dstMD = try describe(a.dst)
+        let perChannel = try MemoryDescriptor([1, a.src.channels, 1, 1], .float32, .nchw)
+        let attributes = try DNNLAttributes()
+        try attributes.setPostOps([.binary(.add, perChannel)])
+        let primitive = try DNNLPrimitive.binary(
+          .mul, source: srcMD, source1: perChannel, destination: dstMD, attributes: attributes, engine: engine,
+          what: "input transform")
+        steps.append(
+          Step(
+            primitive: primitive,
+            arguments: [
+              (.source, .view(a.src), srcMD), (.source1, .constant(try constant(a.scale)), perChannel),
+              (.postOperand(0), .constant(try constant(a.shift)), perChannel), (.destination, .view(a.dst), dstMD),
+              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+            ]))
+
+      case .layerNorm(let l):
+        let (srcMD, dstMD) = (try pixelRows(l.src), try pixelRows(l.dst))
+        let primitive = try DNNLPrimitive.layerNormalization(
+          data: srcMD, epsilon: graph.layerNormEpsilon, engine: engine, what: "layer norm \(l.norm)")
+        let vectorMD = try MemoryDescriptor([l.src.channels], .float32, .a)
+        steps.append(
+          Step(
+            primitive: primitive,
+            arguments: [
+              (.source, .view(resolved(l.src)), srcMD), (.destination, .view(l.dst), dstMD),
+              (.scale, .constant(try constant(try tensor(l.norm + ".weight"))), vectorMD),
+              (.shift, .constant(try constant(try tensor(l.norm + ".bias"))), vectorMD),
+              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+            ]))
+
+      case .copy(let c):
+        let (srcMD, dstMD) = (try describe(c.src), try describe(c.dst))
+        let primitive = try DNNLPrimitive(reorderFrom: srcMD, to: dstMD, engine: engine, what: "concatenation copy")
+        steps.append(
+          Step(primitive: primitive, arguments: [(.from, .view(resolved(c.src)), srcMD), (.to, .view(c.dst), dstMD)]))
+
+      case .gate(let g):
+        let (srcMD, gateMD, dstMD) = (try describe(g.src), try describe(g.gate), try describe(g.dst))
+        let attributes = try DNNLAttributes()
+        var operands: [(ArgumentRole, ArgumentSource, MemoryDescriptor)] = []
+        if let scale = g.scale {
+          let md = try perChannel(g.src.channels)
+          try attributes.setPostOps([.binary(.mul, md)])
+          operands.append((.postOperand(0), .constant(try constant(try tensor(scale))), md))
+        }
+        let primitive = try DNNLPrimitive.binary(
+          .mul, source: srcMD, source1: gateMD, destination: dstMD, attributes: attributes, engine: engine,
+          what: "squeeze-and-excitation gate")
+        steps.append(
+          Step(
+            primitive: primitive,
+            arguments: [
+              (.source, .view(resolved(g.src)), srcMD), (.source1, .view(g.gate), gateMD), (.destination, .view(g.dst), dstMD),
+              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+            ] + operands))
       }
     }
 
@@ -285,7 +404,7 @@ final class CompiledNetwork: @unchecked Sendable {
 
     outputCount = tap.view.channels * oh * ow
     outputShape =
-      pooling == .flatten && !(oh == 1 && ow == 1 && tap.name == "avgpool")
+      pooling == .flatten && !(oh == 1 && ow == 1 && tap.isVector)
       ? [tap.view.channels, oh, ow] : [tap.view.channels]
     self.steps = steps
     self.constants = constants
@@ -295,7 +414,9 @@ final class CompiledNetwork: @unchecked Sendable {
   /// Bytes of every buffer a workspace needs (the graph's, plus the pooled output).
   var bufferBytes: [Int] {
     let input = graph.buffers[0]
-    return graph.buffers.map { batch * ($0.channels * $0.height * $0.width * elementBytes + 64) }
+    return graph.buffers.map {
+      batch * (($0.plain ? $0.channels : layout.paddedChannels($0.channels)) * $0.height * $0.width * elementBytes + 64)
+    }
       + [batch * (outputCount * 4 + 64)]
       + (inputCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 2 + 64)])
   }
@@ -303,13 +424,7 @@ final class CompiledNetwork: @unchecked Sendable {
   /// True if every operation up to `opCount` reads and writes whole buffers.
   static func usesWholeBuffers(_ graph: Graph, opCount: Int) -> Bool {
     func whole(_ v: View) -> Bool { v.channelOffset == 0 && v.channels == graph.buffers[v.buffer].channels }
-    return graph.ops.prefix(opCount).allSatisfy { op in
-      switch op {
-      case .conv(let c): whole(c.src) && whole(c.dst)
-      case .norm(let n): whole(n.src) && whole(n.dst)
-      case .pool(let p): whole(p.src) && whole(p.dst)
-      }
-    }
+    return graph.ops.prefix(opCount).allSatisfy { $0.views.allSatisfy(whole) }
   }
 }
 
@@ -342,7 +457,9 @@ final class Workspace: @unchecked Sendable {
           let shape = network.graph.buffers.indices.contains(v.buffer) ? network.graph.buffers[v.buffer] : nil
           let planeFloats = (shape?.height ?? 1) * (shape?.width ?? 1) * network.batch
           guard let buffer = buffers[v.buffer] else { preconditionFailure("Workspace: buffer \(v.buffer) was not allocated") }
-          let pointer = buffer.pointer + v.channelOffset * planeFloats * network.elementBytes
+          // A channel range starts `channelOffset` planes in (NCHW and blocked) or values in (channels-last).
+          let stride = network.layout == .channelsLast && !(shape?.plain ?? false) ? 1 : planeFloats
+          let pointer = buffer.pointer + v.channelOffset * stride * network.elementBytes
           memory = try DNNLMemory(md, network.engine, pointer, "an activation")
         case .constant(let index):
           memory = try DNNLMemory(md, network.engine, network.constants[index].pointer, "a weight")
@@ -397,11 +514,10 @@ final class Workspace: @unchecked Sendable {
 
 /// Shared helpers of network compilation.
 enum Network {
-  /// torchvision's BatchNorm2d epsilon.
-  static let normEpsilon: Float = 1e-5
-
   /// Per-channel scale and shift of an inference BatchNorm, in double precision.
-  static func normScaleShift(_ name: String, _ tensor: (String) throws -> [Float]) throws -> (scale: [Double], shift: [Double]) {
+  static func normScaleShift(
+    _ name: String, epsilon: Float, _ tensor: (String) throws -> [Float]
+  ) throws -> (scale: [Double], shift: [Double]) {
     let gamma = try tensor(name + ".weight")
     let beta = try tensor(name + ".bias")
     let mean = try tensor(name + ".running_mean")
@@ -409,7 +525,7 @@ enum Network {
     var scale = [Double](repeating: 0, count: gamma.count)
     var shift = scale
     for c in gamma.indices {
-      scale[c] = Double(gamma[c]) / (Double(variance[c]) + Double(normEpsilon)).squareRoot()
+      scale[c] = Double(gamma[c]) / (Double(variance[c]) + Double(epsilon)).squareRoot()
       shift[c] = Double(beta[c]) - Double(mean[c]) * scale[c]
     }
     return (scale, shift)

@@ -29,9 +29,9 @@ public enum RandomWeights {
       case .convWeight:
         let fanIn = spec.shape.dropFirst().reduce(1, *)
         rng.fillNormal(buffer, mean: 0, std: (2.0 / Double(fanIn)).squareRoot())
-      case .bnWeight, .bnRunningVar:
+      case .bnWeight, .bnRunningVar, .lnWeight, .layerScale:
         rng.fillUniform(buffer, low: 0.5, high: 1.5)
-      case .bnBias, .bnRunningMean:
+      case .bnBias, .bnRunningMean, .convBias, .lnBias:
         rng.fillUniform(buffer, low: -0.1, high: 0.1)
       case .linearWeight, .linearBias:
         let bound = 1 / Double(spec.shape.last ?? 1).squareRoot()

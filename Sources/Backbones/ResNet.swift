@@ -59,14 +59,6 @@ public enum ResNet {
   /// the ReLU; identity blocks add into their input in place.
   static func graph(_ c: Config, height: Int, width: Int) -> Graph {
     var g = Graph(inputHeight: height, inputWidth: width)
-    var scratch: [String: Int] = [:]
-    func temporary(_ channels: Int, _ h: Int, _ w: Int, _ slot: Int, _ g: inout Graph) -> View {
-      let key = "\(channels)x\(h)x\(w)#\(slot)"
-      if let id = scratch[key] { return g.whole(id) }
-      let view = g.wholeBuffer(channels, h, w)
-      scratch[key] = view.buffer
-      return view
-    }
 
     var h = Graph.outputSize(height, kernel: 7, stride: 2, padding: 3)
     var w = Graph.outputSize(width, kernel: 7, stride: 2, padding: 3)
@@ -92,7 +84,7 @@ public enum ResNet {
         let y = needsDownsample ? g.wholeBuffer(out, oh, ow) : x
         switch c.block {
         case .basic:
-          let t1 = temporary(planes, oh, ow, 1, &g)
+          let t1 = g.scratch(planes, Extent(oh, ow), slot: 1)
           g.conv("\(name).conv1", norm: "\(name).bn1", from: x, to: t1, kernel: 3, stride: stride, padding: 1, relu: true)
           g.registerConvAndNorm("\(name).conv2", norm: "\(name).bn2", out: out, inPerGroup: planes, kernel: 3)
           if needsDownsample {
@@ -103,8 +95,8 @@ public enum ResNet {
             register: false)
         case .bottleneck:
           let width = planes * c.widthPerGroup / 64 * c.groups
-          let t1 = temporary(width, h, w, 1, &g)
-          let t2 = temporary(width, oh, ow, 2, &g)
+          let t1 = g.scratch(width, Extent(h, w), slot: 1)
+          let t2 = g.scratch(width, Extent(oh, ow), slot: 2)
           g.conv("\(name).conv1", norm: "\(name).bn1", from: x, to: t1, kernel: 1, relu: true)
           g.conv(
             "\(name).conv2", norm: "\(name).bn2", from: t1, to: t2, kernel: 3, stride: stride, padding: 1, groups: c.groups,
@@ -119,9 +111,7 @@ public enum ResNet {
       }
       g.tap("layer\(s + 1)", x)
     }
-    let pooled = g.wholeBuffer(inplanes, 1, 1)
-    g.ops.append(.pool(PoolOp(kind: .average, src: x, dst: pooled, kernel: (h, w), stride: 1, padding: 0)))
-    g.tap("avgpool", pooled)
+    g.globalAveragePool(x)
     g.registerLinear("fc", in: inplanes, out: c.numClasses)
     return g
   }

@@ -16,8 +16,10 @@ public struct KnownWeights: Sendable, Equatable {
   public var tag: String
   /// File name; the part after the last `-` is the first hex digits of the file's sha256.
   public var fileName: String
-  /// `transforms.Resize` size used for evaluation (the crop is 224 for all of these).
+  /// `transforms.Resize` size used for evaluation.
   public var resizeSize: Int
+  /// `transforms.CenterCrop` size used for evaluation.
+  public var cropSize = 224
 
   /// `https://download.pytorch.org/models/<fileName>`, or under `$FEATX_WEIGHTS_URL`.
   public var url: String { WeightsSource.baseURL + fileName }
@@ -40,12 +42,20 @@ public struct KnownWeights: Sendable, Equatable {
     KnownWeights(arch: .resnext50_32x4d, tag: "IMAGENET1K_V2", fileName: "resnext50_32x4d-1a0047aa.pth", resizeSize: 232),
     KnownWeights(arch: .resnext101_32x8d, tag: "IMAGENET1K_V1", fileName: "resnext101_32x8d-8ba56ff5.pth", resizeSize: 256),
     KnownWeights(arch: .resnext101_32x8d, tag: "IMAGENET1K_V2", fileName: "resnext101_32x8d-110c445d.pth", resizeSize: 232),
+    KnownWeights(
+      arch: .inception_v3, tag: "IMAGENET1K_V1", fileName: "inception_v3_google-0cc3c7bd.pth", resizeSize: 342, cropSize: 299),
+    KnownWeights(arch: .googlenet, tag: "IMAGENET1K_V1", fileName: "googlenet-1378be20.pth", resizeSize: 256),
   ]
 
   /// The default (V1) weights of an architecture.
-  public static func defaultFor(_ arch: Architecture) -> KnownWeights {
-    all.first { $0.arch == arch && $0.tag == "IMAGENET1K_V1" }!
+  public static func defaultFor(_ arch: Architecture) -> KnownWeights? {
+    all.first { $0.arch == arch && $0.tag == "IMAGENET1K_V1" }
   }
+}
+
+extension Architecture {
+  /// The square input its published weights are evaluated at (224; 299 for Inception v3).
+  public var evaluationSize: Int { KnownWeights.defaultFor(self)?.cropSize ?? 224 }
 }
 
 /// What `--weights` asked for.
@@ -71,7 +81,10 @@ public enum WeightsSource: Equatable, Sendable {
   /// weights, whose architecture is their config.json's); an existing path; or a torchvision file name.
   public static func parse(_ value: String?, arch: Architecture) throws -> WeightsSource {
     let text = value ?? ""
-    if text.isEmpty || text == "imagenet" || text == "DEFAULT" { return .known(KnownWeights.defaultFor(arch)) }
+    if text.isEmpty || text == "imagenet" || text == "DEFAULT" {
+      guard let known = KnownWeights.defaultFor(arch) else { throw BackboneError.noDefaultWeights(arch: arch) }
+      return .known(known)
+    }
     if text == "random" { return .random(seed: 0) }
     if text.hasPrefix("random:") {
       guard let seed = UInt32(text.dropFirst("random:".count)) else {

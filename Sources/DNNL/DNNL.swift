@@ -116,14 +116,77 @@ package final class DNNLAttributes {
 
   /// Sets the post-op chain: an optional residual sum (`dst += result`) then an optional ReLU.
   package func setPostOps(sum: Bool, relu: Bool) throws {
-    guard sum || relu else { return }
+    try setPostOps((sum ? [PostOp.sum] : []) + (relu ? [.eltwise(.relu)] : []))
+  }
+
+  /// Sets the post-op chain, applied in order to each result before it is written.
+  package func setPostOps(_ chain: [PostOp]) throws {
+    guard !chain.isEmpty else { return }
     var ops: dnnl_post_ops_t?
     try dnnl(dnnl_post_ops_create(&ops), "create post-ops")
     defer { dnnl_post_ops_destroy(ops) }
-    if sum { try dnnl(dnnl_post_ops_append_sum(ops, 1.0), "append a sum post-op") }
-    if relu { try dnnl(dnnl_post_ops_append_eltwise(ops, 1.0, dnnl_eltwise_relu, 0, 0), "append a ReLU post-op") }
+    for op in chain {
+      switch op {
+      case .sum: try dnnl(dnnl_post_ops_append_sum(ops, 1.0), "append a sum post-op")
+      case .eltwise(let e):
+        try dnnl(dnnl_post_ops_append_eltwise(ops, 1.0, e.raw, e.alpha, e.beta), "append a \(e) post-op")
+      case .binary(let algorithm, let operand):
+        var md = operand.raw
+        try dnnl(dnnl_post_ops_append_binary(ops, algorithm.raw, &md), "append a binary \(algorithm) post-op")
+      }
+    }
     try dnnl(dnnl_primitive_attr_set_post_ops(handle, ops), "set post-ops")
   }
+}
+
+/// An element-wise function (oneDNN's `dnnl_eltwise_*`) with its parameters.
+package enum Eltwise: Sendable, Equatable {
+  case relu
+  /// GELU with the exact erf (PyTorch's `nn.GELU()` default).
+  case geluErf
+  /// `alpha * x + beta`.
+  case linear(alpha: Float, beta: Float)
+  /// `min(max(x, low), high)`.
+  case clip(low: Float, high: Float)
+
+  var raw: dnnl_alg_kind_t {
+    switch self {
+    case .relu: dnnl_eltwise_relu
+    case .geluErf: dnnl_eltwise_gelu_erf
+    case .linear: dnnl_eltwise_linear
+    case .clip: dnnl_eltwise_clip_v2
+    }
+  }
+  var alpha: Float {
+    switch self {
+    case .relu, .geluErf: 0
+    case .linear(let a, _): a
+    case .clip(let low, _): low
+    }
+  }
+  var beta: Float {
+    switch self {
+    case .relu, .geluErf: 0
+    case .linear(_, let b): b
+    case .clip(_, let high): high
+    }
+  }
+}
+
+/// Binary operations (oneDNN's `dnnl_binary_*`), with numpy-style broadcasting of the second operand.
+package enum BinaryAlgorithm: Sendable {
+  case add, mul
+
+  var raw: dnnl_alg_kind_t { self == .add ? dnnl_binary_add : dnnl_binary_mul }
+}
+
+/// One step of a post-op chain.
+package enum PostOp {
+  /// `dst = result + dst` (the destination's previous contents).
+  case sum
+  case eltwise(Eltwise)
+  /// `result op operand`; the operand is passed at execution as `.postOperand(index in the chain)`.
+  case binary(BinaryAlgorithm, MemoryDescriptor)
 }
 
 // MARK: - Memory descriptors
@@ -148,7 +211,7 @@ package enum Layout: Sendable, Equatable {
   /// 2-D row-major, and 2-D column-major.
   case ab, ba
   /// Activations: plain, and blocked by 8 or 16 channels.
-  case nchw, nChw8c, nChw16c
+  case nchw, nChw8c, nChw16c, nhwc
   /// Convolution weights, plain (grouped: `goihw`).
   case oihw, goihw
   /// Whatever the primitive prefers (only for descriptors passed to a primitive builder).
@@ -162,6 +225,7 @@ package enum Layout: Sendable, Equatable {
     case .nchw: dnnl_nchw
     case .nChw8c: dnnl_nChw8c
     case .nChw16c: dnnl_nChw16c
+    case .nhwc: dnnl_nhwc
     case .oihw: dnnl_oihw
     case .goihw: dnnl_goihw
     case .any: dnnl_format_tag_any
@@ -184,6 +248,16 @@ package struct MemoryDescriptor: @unchecked Sendable, Equatable {
     raw = md
   }
 
+  /// A tensor whose consecutive indices along dimension `i` are `strides[i]` elements apart (e.g. a channel
+  /// range of a channels-last buffer).
+  package init(_ dims: [Int], _ type: ElementType, strides: [Int]) throws {
+    var md = dnnl_memory_desc_t()
+    let d = dims.map { dnnl_dim_t($0) }
+    let st = strides.map { dnnl_dim_t($0) }
+    try dnnl(dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), d, type.raw, st), "describe a strided \(dims) tensor")
+    raw = md
+  }
+
   /// Bytes a buffer of this descriptor needs.
   package var bytes: Int {
     var m = raw
@@ -200,11 +274,17 @@ package struct MemoryDescriptor: @unchecked Sendable, Equatable {
 // MARK: - Primitives
 
 /// The role of a memory argument of a primitive execution (oneDNN's `DNNL_ARG_*`).
-package enum ArgumentRole: Sendable {
+package enum ArgumentRole: Sendable, Equatable {
   case source, weights, bias, destination, mean, variance, scale, shift, scratchpad, from, to
+  /// A binary primitive's second operand.
+  case source1
+  /// The operand of the binary post-op at this index of the chain.
+  case postOperand(Int)
 
   var raw: Int32 {
     switch self {
+    case .source1: DNNL_ARG_SRC_1
+    case .postOperand(let index): DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE * Int32(index + 1) | DNNL_ARG_SRC_1
     case .source: DNNL_ARG_SRC
     case .weights: DNNL_ARG_WEIGHTS
     case .bias: DNNL_ARG_BIAS
@@ -236,11 +316,14 @@ package enum PoolingAlgorithm: Sendable {
   case max
   /// Average over the window's pixels inside the image (torch's `count_include_pad=False`).
   case averageExcludingPadding
+  /// Average with the padding counted as zeros (torch's default `count_include_pad=True`).
+  case averageIncludingPadding
 
   var raw: dnnl_alg_kind_t {
     switch self {
     case .max: dnnl_pooling_max
     case .averageExcludingPadding: dnnl_pooling_avg_exclude_padding
+    case .averageIncludingPadding: dnnl_pooling_avg_include_padding
     }
   }
 }
@@ -285,14 +368,15 @@ package final class DNNLPrimitive {
   }
 
   /// An inference convolution with bias; the weights descriptor may be `.any` (query `weightsDescriptor`).
+  /// `padding` is (height, width), the same on both sides of each axis.
   package static func convolution(
     source: MemoryDescriptor, weights: MemoryDescriptor, bias: MemoryDescriptor, destination: MemoryDescriptor, stride: Int,
-    padding: Int, attributes: DNNLAttributes, engine: DNNLEngine, what: String
+    padding: (Int, Int), attributes: DNNLAttributes, engine: DNNLEngine, what: String
   ) throws -> DNNLPrimitive {
     var desc = dnnl_convolution_desc_t()
     var (s, w, b, d) = (source.raw, weights.raw, bias.raw, destination.raw)
     let strides = [dnnl_dim_t(stride), dnnl_dim_t(stride)]
-    let pad = [dnnl_dim_t(padding), dnnl_dim_t(padding)]
+    let pad = [dnnl_dim_t(padding.0), dnnl_dim_t(padding.1)]
     try dnnl(
       dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_auto, &s, &w, &b, &d, strides, pad, pad),
       "describe \(what)")
@@ -315,20 +399,50 @@ package final class DNNLPrimitive {
     }
   }
 
-  /// An inference pooling with a square stride and the same padding on every side.
+  /// An inference pooling with a square stride; `padding` on the top and left, `paddingEnd` (default: the
+  /// same) on the bottom and right, which is how PyTorch's `ceil_mode` windows are expressed.
   package static func pooling(
     _ algorithm: PoolingAlgorithm, source: MemoryDescriptor, destination: MemoryDescriptor, kernel: (Int, Int), stride: Int,
-    padding: Int, engine: DNNLEngine, what: String
+    padding: Int, paddingEnd: (Int, Int)? = nil, engine: DNNLEngine, what: String
   ) throws -> DNNLPrimitive {
     var desc = dnnl_pooling_v2_desc_t()
     var (s, d) = (source.raw, destination.raw)
     let strides = [dnnl_dim_t(stride), dnnl_dim_t(stride)]
     let window = [dnnl_dim_t(kernel.0), dnnl_dim_t(kernel.1)]
     let pad = [dnnl_dim_t(padding), dnnl_dim_t(padding)]
+    let end = paddingEnd.map { [dnnl_dim_t($0.0), dnnl_dim_t($0.1)] } ?? pad
     let dilation: [dnnl_dim_t] = [0, 0]
     try dnnl(
-      dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, algorithm.raw, &s, &d, strides, window, dilation, pad, pad),
+      dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, algorithm.raw, &s, &d, strides, window, dilation, pad, end),
       "describe \(what)")
+    return try withUnsafePointer(to: &desc) {
+      try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: try DNNLAttributes(), engine: engine, what: what)
+    }
+  }
+
+  /// `destination = source op source1` (source1 broadcast where its dimensions are 1), then `attributes`' post-ops.
+  package static func binary(
+    _ algorithm: BinaryAlgorithm, source: MemoryDescriptor, source1: MemoryDescriptor, destination: MemoryDescriptor,
+    attributes: DNNLAttributes, engine: DNNLEngine, what: String
+  ) throws -> DNNLPrimitive {
+    var desc = dnnl_binary_desc_t()
+    var (s, s1, d) = (source.raw, source1.raw, destination.raw)
+    try dnnl(dnnl_binary_desc_init(&desc, algorithm.raw, &s, &s1, &d), "describe \(what)")
+    return try withUnsafePointer(to: &desc) {
+      try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: attributes, engine: engine, what: what)
+    }
+  }
+
+  /// An inference layer normalization over the last dimension of `data` (source and destination alike),
+  /// with scale and shift.
+  package static func layerNormalization(
+    data: MemoryDescriptor, epsilon: Float, engine: DNNLEngine, what: String
+  ) throws -> DNNLPrimitive {
+    var desc = dnnl_layer_normalization_desc_t()
+    var d = data.raw
+    let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+    try dnnl(
+      dnnl_layer_normalization_forward_desc_init(&desc, dnnl_forward_inference, &d, nil, epsilon, flags), "describe \(what)")
     return try withUnsafePointer(to: &desc) {
       try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: try DNNLAttributes(), engine: engine, what: what)
     }

@@ -102,7 +102,7 @@ struct BackboneOptions: ParsableArguments {
     let architecture = try namedArchitecture()
     var source: WeightsSource
     if weights == "auto" {
-      source = .known(KnownWeights.defaultFor(architecture))
+      source = KnownWeights.defaultFor(architecture).map(WeightsSource.known) ?? .random(seed: 0)
       if case .known(let known) = source {
         var offline = resolver
         offline.allowDownload = ProcessInfo.processInfo.environment["FEATX_OFFLINE"] == nil
@@ -119,7 +119,8 @@ struct BackboneOptions: ParsableArguments {
       name = "random:\(seed)"
       Terminal.warn(
         "WARNING: SEEDED RANDOM WEIGHTS (\(name)) for \(architecture.rawValue): the features carry no ImageNet knowledge. "
-          + "Put \(KnownWeights.defaultFor(architecture).fileName) in \(resolver.hubDirectory) or pass --weights PATH for real work."
+          + (KnownWeights.defaultFor(architecture).map { "Put \($0.fileName) in \(resolver.hubDirectory) or pass" } ?? "Pass")
+          + " --weights PATH for real work."
       )
     case .file(let path):
       name = (path as NSString).lastPathComponent

@@ -13,8 +13,8 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Images per batch.")
   var batch: Int = 32
 
-  @Option(help: "Input size in pixels (square).")
-  var size: Int = 224
+  @Option(help: "Input size in pixels (square; default: the architecture's evaluation crop, 224, or 299 for inception_v3).")
+  var size: Int?
 
   @Option(help: "Seconds to measure after warm-up.")
   var seconds: Double = 10
@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
 
   func validate() throws {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1 image, not \(batch)") }
-    guard size >= 32 else { throw ValidationError("--size must be at least 32 pixels, not \(size)") }
+    if let size, size < 32 { throw ValidationError("--size must be at least 32 pixels, not \(size)") }
     guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be a positive number, not \(seconds)") }
   }
 
@@ -48,6 +48,7 @@ struct BenchCommand: ParsableCommand {
     if options.weights == nil { options.weights = "random" }
     let loaded = try options.load()
     let net = loaded.backbone
+    let size = self.size ?? (Architecture(rawValue: net.name)?.evaluationSize ?? 224)
     let plane = 3 * size * size
     var rng = SystemRandomNumberGenerator()
     let input = (0..<(batch * plane)).map { _ in Float.random(in: 0..<1, using: &rng) }

@@ -199,7 +199,8 @@ struct ExtractCommand: ParsableCommand {
 
   /// The weights' evaluation preprocessing, then the options' overrides: timm's evaluation transform from
   /// `timm`'s config.json unless `--preset` is given, else the preset adjusted to torchvision weights'
-  /// evaluation resize (e.g. 232 for ResNet50 V2).
+  /// evaluation resize and crop (e.g. 232 for ResNet50 V2; for random or unknown weights, the architecture's
+  /// default weights', e.g. 342 and 299 for Inception v3).
   func preprocessing(_ known: KnownWeights?, timm: TimmConfig? = nil) throws -> Preprocessing {
     if preset == nil, let timm {
       let d = timm.data
@@ -213,7 +214,12 @@ struct ExtractCommand: ParsableCommand {
       }
     }
     var p = Preprocessing.presets[preset ?? "imagenet"]!
-    if (preset ?? "imagenet") == "imagenet", let known { p.resize = .shorter(known.resizeSize) }
+    // timm weights with an explicit --preset take the preset as it is.
+    let architectureDefault = timm == nil ? (try? backbone.namedArchitecture()).flatMap(KnownWeights.defaultFor) : nil
+    if (preset ?? "imagenet") == "imagenet", let known = known ?? architectureDefault {
+      p.resize = .shorter(known.resizeSize)
+      p.crop = [known.cropSize, known.cropSize]
+    }
     return try overridden(p)
   }
 

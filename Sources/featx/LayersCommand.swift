@@ -11,8 +11,8 @@ struct LayersCommand: ParsableCommand {
   @Option(help: "Backbone architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
   var arch: String = "densenet121"
 
-  @Option(help: "Input size H,W (or S for S,S) after preprocessing.")
-  var size: String = "224"
+  @Option(help: "Input size H,W (or S for S,S) after preprocessing (default: the crop of the architecture's weights, 224; 299 for inception_v3).")
+  var size: String?
 
   @Flag(help: "Print the list as JSON.")
   var json = false
@@ -23,6 +23,10 @@ struct LayersCommand: ParsableCommand {
   }
 
   func inputSize() throws -> (height: Int, width: Int) {
+    guard let size else {
+      let crop = (try? Architecture.named(arch))?.evaluationSize ?? 224
+      return (crop, crop)
+    }
     let parts = size.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
     guard (1...2).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) >= 32 }) else {
       throw ValidationError("--size takes S or H,W of at least 32 pixels, not '\(size)'")

@@ -81,7 +81,7 @@ import TestSupport
   }
 
   @Test func parseWeightsValues() throws {
-    #expect(try WeightsSource.parse(nil, arch: .densenet121) == .known(KnownWeights.defaultFor(.densenet121)))
+    #expect(try WeightsSource.parse(nil, arch: .densenet121) == .known(KnownWeights.defaultFor(.densenet121)!))
     #expect(try WeightsSource.parse("random", arch: .resnet50) == .random(seed: 0))
     #expect(try WeightsSource.parse("random:42", arch: .resnet50) == .random(seed: 42))
     #expect(try WeightsSource.parse("IMAGENET1K_V2", arch: .resnet50).knownFileName == "resnet50-11ad3fa6.pth")
