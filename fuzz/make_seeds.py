@@ -259,14 +259,16 @@ def store_seeds(out: Path):
 
 
 def timm_seeds(out: Path):
-    """FuzzTimmConfig: timm's config.json files (Tests/Fixtures/timm, real and hand-written) and NAVER-style
+    """FuzzTimmConfig: timm's config.json files (Tests/Fixtures/timm and hub, real and hand-written) and NAVER-style
     rdnet key lists after a 0 byte."""
     rdnet_keys = b"\n".join(
         [b"stem.stem.0.weight", b"stem.stem.0.bias", b"stem.stem.1.weight", b"stages.0.blocks.0.stem.stem.weight",
          b"stem.stem.stem.x", b"stem.0.bias", b"head.fc.weight"])
-    for p in sorted((FIXTURES / "timm" / "configs").glob("*.json")):
-        write(out / p.name, p.read_bytes())
-        write(out / f"{p.stem}.keys", p.read_bytes() + b"\0" + rdnet_keys)
+    configs = sorted((FIXTURES / "timm" / "configs").glob("*.json")) + sorted((FIXTURES / "hub").glob("*/config.json"))
+    for p in configs:
+        name = p.stem if p.parent.name == "configs" else p.parent.name
+        write(out / f"{name}.json", p.read_bytes())
+        write(out / f"{name}.keys", p.read_bytes() + b"\0" + rdnet_keys)
     cases = json.loads((FIXTURES / "timm" / "transforms.json").read_text())["cases"]
     for case in cases:
         if "config" in case:

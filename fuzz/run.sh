@@ -60,7 +60,7 @@ replay_inputs() {
       "$REPO"/Tests/Fixtures/backbones/bad/*.pth ;;
     FuzzImage) ls "$REPO"/Tests/Fixtures/images/src/* ;;
     FuzzStore) ;;
-    FuzzTimmConfig) ls "$REPO"/Tests/Fixtures/timm/configs/*.json ;;
+    FuzzTimmConfig) ls "$REPO"/Tests/Fixtures/timm/configs/*.json "$REPO"/Tests/Fixtures/hub/*/config.json ;;
   esac
   ls "$REPO"/Tests/Fixtures/fuzz/"$1"-*.bin 2>/dev/null || true
 }

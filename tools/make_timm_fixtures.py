@@ -8,7 +8,8 @@ Writes Tests/Fixtures/timm/:
 
 - configs/<model>.json: the config.json timm's `push_to_hf_hub` / `save_for_hf` writes for real pretrained
   tags (timm's own `save_config_for_hf` on `create_model(tag, pretrained=False)`, whose pretrained_cfg
-  comes from timm's registry: no download), for architectures featx builds and some it does not yet.
+  comes from timm's registry: no download), for the tags Tests/Fixtures/hub/ (tools/make_hub_fixtures.py)
+  does not already hold; for those it holds, the tool checks that they are what timm writes and uses them.
 - transforms.json: for each of those and for hand-written configs (the legacy single-dict form, missing
   and null fields, squash, crop_pct 1, other sizes, border, non-square inputs), timm's resolved data
   config (`resolve_data_config({}, model=model)` on `create_model('local-dir:FOLDER')`) and the
@@ -115,6 +116,15 @@ def timm_transform(config: dict) -> dict:
         "data_config": {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(data.items())},
         "transform": describe(create_transform(**data, is_training=False)),
     }
+
+
+HUB = REPO / "Tests" / "Fixtures" / "hub"
+
+
+def hub_fixture(tag: str) -> Path:
+    """Where tools/make_hub_fixtures.py keeps a tag's config.json (it may not exist)."""
+    org = "naver-ai" if tag.startswith("rdnet") else "timm"
+    return HUB / f"{org}--{tag}" / "config.json"
 
 
 def hub_config(tag: str) -> dict:
@@ -231,8 +241,14 @@ def build() -> dict[str, bytes]:
     cases = []
     for tag in TAGS:
         config = hub_config(tag)
-        files[f"configs/{tag}.json"] = (json.dumps(config, indent=2) + "\n").encode()
-        cases.append({"name": tag, "config_file": f"configs/{tag}.json", **timm_transform(config)})
+        shared = hub_fixture(tag)
+        if shared.is_file():
+            assert json.loads(shared.read_text()) == config, f"{shared} is not what timm writes for {tag}"
+            file = "../" + shared.relative_to(OUT.parent).as_posix()
+        else:
+            file = f"configs/{tag}.json"
+            files[file] = (json.dumps(config, indent=2) + "\n").encode()
+        cases.append({"name": tag, "config_file": file, **timm_transform(config)})
     for name, config in SYNTHETIC.items():
         try:
             result = timm_transform(json.loads(json.dumps(config)))

@@ -59,9 +59,10 @@ extension WeightsResolver {
     }
   }
 
-  /// Reads the weights of located timm files with timm's key filter for `config`'s architecture. A
-  /// snapshot file that links to a blob named by a sha256 (LFS files) must hash to that name.
-  public func loadTimm(_ files: TimmFiles, config: TimmConfig) throws -> StateDict {
+  /// Reads the weights of located timm files (timm's key filter for the architecture is applied when the
+  /// backbone checks them, `WeightCheck`). A snapshot file that links to a blob named by a sha256 (LFS
+  /// files) must hash to that name.
+  public func loadTimm(_ files: TimmFiles) throws -> StateDict {
     let dict = try Self.loadVerified(files.weights)
     if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: files.weights) {
       let blob = (target as NSString).lastPathComponent
@@ -69,6 +70,6 @@ extension WeightsResolver {
         throw BackboneError.hashMismatch(path: files.weights, expectedPrefix: blob, actual: dict.sha256)
       }
     }
-    return TimmConfig.filterKeys(dict, architecture: config.architecture)
+    return dict
   }
 }

@@ -149,8 +149,7 @@ public struct WeightsResolver: Sendable {
     case .known(let known):
       return try Self.loadVerified(try locate(known, progress: progress))
     case .timm(let timm):
-      let files = try locate(timm, progress: progress)
-      return try loadTimm(files, config: try TimmConfig.read(files.config))
+      return try loadTimm(try locate(timm, progress: progress))
     }
   }
 

@@ -95,7 +95,7 @@ struct BackboneOptions: ParsableArguments {
     let resolver = WeightsResolver()
     if let timm = try timm ?? timmModel(resolver: resolver) {
       let backbone = try Backbone(
-        arch: timm.architecture, weights: try resolver.loadTimm(timm.files, config: timm.config), layer: layer, pooling: pool,
+        arch: timm.architecture, weights: try resolver.loadTimm(timm.files), layer: layer, pooling: pool,
         threads: threads, precision: try resolvedPrecision())
       return (backbone, timm.files.recordedName, nil)
     }

@@ -10,7 +10,7 @@ import TestSupport
 /// The model the tests use, and a commit hash.
 private let repoID = "timm/resnet18.a1_in1k"
 private let commit = "0123456789abcdef0123456789abcdef01234567"
-private let configFixture = TestPaths.fixture("timm/configs/resnet18.a1_in1k.json").path
+private let configFixture = TestPaths.fixture("hub/timm--resnet18.a1_in1k/config.json").path
 
 /// A resolver that sees only `cache` and never downloads.
 private func offlineResolver(_ dir: TemporaryDirectory, cache: String) -> WeightsResolver {
@@ -187,14 +187,13 @@ private func failure(_ body: () throws -> Any) -> String {
     try cache.setRef(repo: repoID, commit: commit)
     let resolver = offlineResolver(dir, cache: cache.root)
     let files = try resolver.locate(.hub(try HubRepo(parsing: "hf-hub:" + repoID)))
-    let config = try TimmConfig.read(files.config)
-    #expect(try resolver.loadTimm(files, config: config).keys.count == 80)
+    #expect(try resolver.loadTimm(files).keys.count == 80)
     let blob = cache.folder(repoID) + "/blobs/" + SHA256.hex(tiny)
     var changed = tiny
     changed[changed.count - 100] ^= 1
     try writeFileAtomically(blob, changed)
     #expect(
-      failure { try resolver.loadTimm(files, config: config) }
+      failure { try resolver.loadTimm(files) }
         == "\(link): sha256 \(SHA256.hex(changed)) does not start with \(SHA256.hex(tiny)) as its name promises: the file "
         + "is corrupt or not the official one. Delete it and download it again.")
   }

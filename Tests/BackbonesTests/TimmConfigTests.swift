@@ -149,7 +149,7 @@ private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {
 
   /// resnet18.a1_in1k as the hub has it: Resize(235) bicubic, CenterCrop(224), ImageNet's mean and std.
   @Test func resnet18A1() throws {
-    let config = try TimmConfig.read(Self.directory.appendingPathComponent("configs/resnet18.a1_in1k.json").path)
+    let config = try TimmConfig.read(TestPaths.fixture("hub/timm--resnet18.a1_in1k/config.json").path)
     #expect(config.architecture == "resnet18" && config.numClasses == 1000)
     #expect(try config.architecture() == .resnet18)
     #expect(try config.architecture(requested: "ResNet18") == .resnet18)
@@ -210,14 +210,14 @@ private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {
     #expect(
       failure { try TimmConfig.read(vit).architecture() }
         == "\(vit): not a usable timm config.json: its architecture vit_tiny_patch16_224 is not one featx builds (\(choices))")
-    let resnet = TestPaths.fixture("timm/configs/resnet50.a1_in1k.json").path
+    let resnet = TestPaths.fixture("hub/timm--resnet50.a1_in1k/config.json").path
     #expect(
       failure { try TimmConfig.read(resnet).architecture(requested: "densenet121") }
         == "architecture densenet121 contradicts \(resnet), which is the config of resnet50 weights")
     // inception_v3, googlenet and rdnet_* work as soon as featx builds them (Architecture(rawValue:)).
-    for tag in ["inception_v3.tv_in1k", "rdnet_tiny.nv_in1k"] {
-      let config = try TimmConfig.read(TestPaths.fixture("timm/configs/\(tag).json").path)
-      #expect((try? config.architecture()) == Architecture(rawValue: config.architecture), "\(tag)")
+    for repo in ["timm--inception_v3.tv_in1k", "naver-ai--rdnet_tiny.nv_in1k"] {
+      let config = try TimmConfig.read(TestPaths.fixture("hub/\(repo)/config.json").path)
+      #expect((try? config.architecture()) == Architecture(rawValue: config.architecture), "\(repo)")
     }
   }
 
@@ -239,6 +239,18 @@ private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {
     timmNamed.keys.append("stem.0.weight")
     timmNamed.tensors["stem.0.weight"] = dict.tensors["stem.stem.0.weight"]
     #expect(TimmConfig.filterKeys(timmNamed, architecture: "rdnet_base").keys == timmNamed.keys)
+  }
+
+  /// NAVER's layout of the tiny RDNet (`{"model": …}`, `stem.stem.*`; tools/make_rdnet_tiny.py) is, once
+  /// checked for an rdnet, exactly timm's state_dict: the same keys in the same order, the same values.
+  @Test func naverRDNetFileConformsToTimmsKeys() throws {
+    let naver = try Checkpoint.load(path: TestPaths.fixture("backbones/tiny/rdnet.nv.bin").path)
+    let timm = try Checkpoint.load(path: TestPaths.fixture("backbones/tiny/rdnet.bin").path)
+    #expect(naver.keys.contains("stem.stem.0.weight") && !naver.keys.contains("stem.0.weight"))
+    let conformed = try WeightCheck.conform(naver, to: TinyRDNetTests.config, name: "rdnet_tiny")
+    #expect(conformed.keys == timm.keys)
+    #expect(conformed.keys.allSatisfy { conformed.tensors[$0]?.values == timm.tensors[$0]?.values })
+    #expect(throws: BackboneError.self) { try WeightCheck.conform(naver, to: TinyRDNetTests.config, name: "tiny") }
   }
 
   /// A state_dict timm saved (`torch.save(model.state_dict())`, what pytorch_model.bin holds) calls only the

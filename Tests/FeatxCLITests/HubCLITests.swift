@@ -39,7 +39,7 @@ struct HubCLITests {
     let weights = dir.path("resnet18-random0.safetensors")
     try writeSafetensors(RandomWeights.stateDict(config: Architecture.resnet18.config, seed: 0), to: weights)
     let layout = HubCacheLayout(root: dir.path("hub"))
-    try layout.put("config.json", copyOf: TestPaths.fixture("timm/configs/resnet18.a1_in1k.json").path, repo: repoID, commit: commit)
+    try layout.put("config.json", copyOf: TestPaths.fixture("hub/timm--resnet18.a1_in1k/config.json").path, repo: repoID, commit: commit)
     try layout.put("model.safetensors", copyOf: weights, repo: repoID, commit: commit)
     try layout.setRef(repo: repoID, commit: commit)
     let env = [
@@ -117,7 +117,7 @@ struct HubCLITests {
 
     let served = dir.path("served/" + repoID)
     try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(atPath: TestPaths.fixture("timm/configs/resnet18.a1_in1k.json").path, toPath: served + "/config.json")
+    try FileManager.default.copyItem(atPath: TestPaths.fixture("hub/timm--resnet18.a1_in1k/config.json").path, toPath: served + "/config.json")
     try FileManager.default.copyItem(atPath: weights, toPath: served + "/model.safetensors")
     let hub = try FakeHub(root: dir.path("served"), commit: commit)
     defer { hub.stop() }
