@@ -129,8 +129,20 @@ public struct TimmConfig: Equatable, Sendable {
     if let requested, requested.lowercased() != arch.rawValue {
       throw BackboneError.architectureConflict(requested: requested, path: path, found: arch.rawValue)
     }
+    if Self.torchvisionInput.contains(arch) {
+      throw BackboneError.badTimmConfig(
+        path: path,
+        reason: "timm's \(arch.rawValue) feeds (x - 0.5) / 0.5 to the network, while featx's \(arch.rawValue) is "
+          + "torchvision's, which applies transform_input to ImageNet-normalised images itself; use torchvision's "
+          + "weights for it")
+    }
     return arch
   }
+
+  /// Architectures featx builds as torchvision does, with `transform_input` inside the network: timm's
+  /// versions have none (their config.json normalises with mean = std = 0.5 instead), so their weights
+  /// would be fed a doubly transformed image.
+  static let torchvisionInput: Set<Architecture> = [.inception_v3, .googlenet]
 
   /// timm's checkpoint filter for `architecture`, where featx's loader does not already do its work
   /// (the `model`/`state_dict` wrapper is unwrapped by `Checkpoint`, DenseNet's old key names by

@@ -214,11 +214,16 @@ private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {
     #expect(
       failure { try TimmConfig.read(resnet).architecture(requested: "densenet121") }
         == "architecture densenet121 contradicts \(resnet), which is the config of resnet50 weights")
-    // inception_v3, googlenet and rdnet_* work as soon as featx builds them (Architecture(rawValue:)).
-    for repo in ["timm--inception_v3.tv_in1k", "naver-ai--rdnet_tiny.nv_in1k"] {
-      let config = try TimmConfig.read(TestPaths.fixture("hub/\(repo)/config.json").path)
-      #expect((try? config.architecture()) == Architecture(rawValue: config.architecture), "\(repo)")
-    }
+    // rdnet_* map through Architecture(rawValue:); timm's inception_v3 (no transform_input in the network,
+    // mean = std = 0.5 in its config) would be transformed twice by featx's torchvision Inception v3.
+    let rdnet = try TimmConfig.read(TestPaths.fixture("hub/naver-ai--rdnet_tiny.nv_in1k/config.json").path)
+    #expect(try rdnet.architecture() == .rdnet_tiny)
+    let inception = TestPaths.fixture("hub/timm--inception_v3.tv_in1k/config.json").path
+    #expect(
+      failure { try TimmConfig.read(inception).architecture() }
+        == "\(inception): not a usable timm config.json: timm's inception_v3 feeds (x - 0.5) / 0.5 to the network, while "
+        + "featx's inception_v3 is torchvision's, which applies transform_input to ImageNet-normalised images itself; use "
+        + "torchvision's weights for it")
   }
 
   /// rdnet's filter as timm's `checkpoint_filter_fn` gives it (fixture), after Checkpoint unwrapped the
