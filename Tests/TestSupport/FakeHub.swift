@@ -10,6 +10,10 @@ public final class FakeHub: @unchecked Sendable {
   let log: String
   public var endpoint: String { "http://127.0.0.1:\(port)" }
 
+  /// True when a `python3` is on the PATH (the stand-in is a standard-library script).
+  public static let available: Bool = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+    .split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/python3") }
+
   /// Serves `root/ORG/NAME/FILE` at `commit`; `badSHA256` files get a wrong X-Linked-Etag.
   public init(root: String, commit: String, badSHA256: [String] = []) throws {
     log = (root as NSString).deletingLastPathComponent + "/requests.log"
