@@ -18,6 +18,10 @@ let package = Package(
     .executableTarget(
       name: "FuzzImage",
       dependencies: ["CFuzzer", .product(name: "Images", package: "featx")]),
+    // timm's config.json (data config, eval transform) and checkpoint key filter.
+    .executableTarget(
+      name: "FuzzTimmConfig",
+      dependencies: ["CFuzzer", .product(name: "Backbones", package: "featx"), .product(name: "Images", package: "featx")]),
     // Feature stores and heads (HDF5), read from a temporary file.
     .executableTarget(
       name: "FuzzStore",

@@ -3,7 +3,8 @@
 
     .cache/bench-venv/bin/python fuzz/make_seeds.py [OUT]  # the venv bench/setup makes;        # OUT defaults to fuzz/seeds
 
-Writes OUT/checkpoint (FuzzCheckpoint), OUT/image (FuzzImage) and OUT/store (FuzzStore). Needs torch, numpy,
+Writes OUT/checkpoint (FuzzCheckpoint), OUT/image (FuzzImage), OUT/store (FuzzStore) and OUT/timm
+(FuzzTimmConfig). Needs torch, numpy,
 h5py and Pillow (the repository's venv has them); the store seeds also use a built `featx` (release or
 debug) when one exists, so that the corpus holds files written by featx's own HDF5 code, not only by h5py.
 Every seed is small (the largest a few tens of KB): the fuzzers run with -max_len 65536 or less.
@@ -257,9 +258,28 @@ def store_seeds(out: Path):
             shutil.copy(tmp / name, out / f"featx_{name}")
 
 
+def timm_seeds(out: Path):
+    """FuzzTimmConfig: timm's config.json files (Tests/Fixtures/timm and hub, real and hand-written) and NAVER-style
+    rdnet key lists after a 0 byte."""
+    rdnet_keys = b"\n".join(
+        [b"stem.stem.0.weight", b"stem.stem.0.bias", b"stem.stem.1.weight", b"stages.0.blocks.0.stem.stem.weight",
+         b"stem.stem.stem.x", b"stem.0.bias", b"head.fc.weight"])
+    configs = sorted((FIXTURES / "timm" / "configs").glob("*.json")) + sorted((FIXTURES / "hub").glob("*/config.json"))
+    for p in configs:
+        name = p.stem if p.parent.name == "configs" else p.parent.name
+        write(out / f"{name}.json", p.read_bytes())
+        write(out / f"{name}.keys", p.read_bytes() + b"\0" + rdnet_keys)
+    cases = json.loads((FIXTURES / "timm" / "transforms.json").read_text())["cases"]
+    for case in cases:
+        if "config" in case:
+            write(out / f"{case['name']}.json", json.dumps(case["config"]).encode())
+    write(out / "rdnet_keys_only", b"\0" + rdnet_keys)
+    write(out / "broken.json", b'{"architecture": "rdnet_tiny", "pretrained_cfg": {"input_size": [3, 224')
+
+
 def main():
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else FUZZ / "seeds"
-    for part, make in [("checkpoint", checkpoint_seeds), ("image", image_seeds), ("store", store_seeds)]:
+    for part, make in [("checkpoint", checkpoint_seeds), ("image", image_seeds), ("store", store_seeds), ("timm", timm_seeds)]:
         d = out / part
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)

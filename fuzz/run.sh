@@ -2,7 +2,7 @@
 # Builds the libFuzzer harnesses and runs each for SECONDS (default 60): a smoke run, not part of the
 # default tests. See fuzz/README.md.
 #
-#   fuzz/run.sh [SECONDS] [HARNESS...]     # HARNESS: FuzzCheckpoint FuzzImage FuzzStore (default: all)
+#   fuzz/run.sh [SECONDS] [HARNESS...]     # HARNESS: FuzzCheckpoint FuzzImage FuzzStore FuzzTimmConfig (default: all)
 #
 # Environment:
 #   FUZZ_RUNS=N          stop each harness after N executions instead of (or as well as) SECONDS
@@ -20,7 +20,7 @@ REPO="$(dirname "$FUZZ")"
 SECONDS_EACH="${1:-60}"
 shift || true
 HARNESSES=("$@")
-[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(FuzzCheckpoint FuzzImage FuzzStore)
+[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(FuzzCheckpoint FuzzImage FuzzStore FuzzTimmConfig)
 PYTHON="${PYTHON:-$REPO/.cache/bench-venv/bin/python}"
 [ -x "$PYTHON" ] || "$REPO/bench/setup" --python-only
 [ -x "$PYTHON" ] || PYTHON=python3
@@ -38,27 +38,29 @@ if [ "${FUZZ_NO_BUILD:-0}" != 1 ]; then
 fi
 BIN="$FUZZ/.build/debug"
 
-if [ ! -d "$FUZZ/seeds/checkpoint" ] || [ ! -d "$FUZZ/seeds/image" ] || [ ! -d "$FUZZ/seeds/store" ]; then
+if [ ! -d "$FUZZ/seeds/checkpoint" ] || [ ! -d "$FUZZ/seeds/image" ] || [ ! -d "$FUZZ/seeds/store" ] || [ ! -d "$FUZZ/seeds/timm" ]; then
   echo "== making the seed corpora"
   "${NICE[@]}" "$PYTHON" "$FUZZ/make_seeds.py" "$FUZZ/seeds"
 fi
 
 # Per harness: seed folder, -max_len, dictionary, and the committed inputs replayed once before fuzzing.
-declare -A SEEDS=([FuzzCheckpoint]=checkpoint [FuzzImage]=image [FuzzStore]=store)
-declare -A MAXLEN=([FuzzCheckpoint]=65536 [FuzzImage]=32768 [FuzzStore]=65536)
+declare -A SEEDS=([FuzzCheckpoint]=checkpoint [FuzzImage]=image [FuzzStore]=store [FuzzTimmConfig]=timm)
+declare -A MAXLEN=([FuzzCheckpoint]=65536 [FuzzImage]=32768 [FuzzStore]=65536 [FuzzTimmConfig]=8192)
 # FuzzStore: libhdf5 (not ours, not instrumented) makes huge or hostile-size allocations on damaged
 # files; let malloc return NULL to it as glibc would, and report only what is also resident (RSS limit).
-declare -A EXTRA=([FuzzCheckpoint]="" [FuzzImage]="" [FuzzStore]="-malloc_limit_mb=65536")
+declare -A EXTRA=([FuzzCheckpoint]="" [FuzzImage]="" [FuzzStore]="-malloc_limit_mb=65536" [FuzzTimmConfig]="")
 # Swift's own crash backtracer is slow and redundant here: libFuzzer/ASan print the stack.
-declare -A ENVS=([FuzzCheckpoint]="SWIFT_BACKTRACE=enable=no" [FuzzImage]="SWIFT_BACKTRACE=enable=no"
+declare -A ENVS=([FuzzCheckpoint]="SWIFT_BACKTRACE=enable=no" [FuzzImage]="SWIFT_BACKTRACE=enable=no" [FuzzTimmConfig]="SWIFT_BACKTRACE=enable=no"
   [FuzzStore]="SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=allocator_may_return_null=1 LSAN_OPTIONS=suppressions=$FUZZ/lsan-hdf5.supp")
-declare -A DICT=([FuzzCheckpoint]="$FUZZ/dicts/checkpoint.dict" [FuzzImage]="$FUZZ/dicts/image.dict" [FuzzStore]="$FUZZ/dicts/store.dict")
+declare -A DICT=([FuzzCheckpoint]="$FUZZ/dicts/checkpoint.dict" [FuzzImage]="$FUZZ/dicts/image.dict" [FuzzStore]="$FUZZ/dicts/store.dict"
+  [FuzzTimmConfig]="$FUZZ/dicts/timm.dict")
 replay_inputs() {
   case "$1" in
     FuzzCheckpoint) ls "$REPO"/Tests/Fixtures/backbones/tiny/*.pth "$REPO"/Tests/Fixtures/backbones/tiny/*.safetensors \
       "$REPO"/Tests/Fixtures/backbones/bad/*.pth ;;
     FuzzImage) ls "$REPO"/Tests/Fixtures/images/src/* ;;
     FuzzStore) ;;
+    FuzzTimmConfig) ls "$REPO"/Tests/Fixtures/timm/configs/*.json "$REPO"/Tests/Fixtures/hub/*/config.json ;;
   esac
   ls "$REPO"/Tests/Fixtures/fuzz/"$1"-*.bin 2>/dev/null || true
 }

@@ -20,6 +20,16 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
   case outOfMemory(bytes: Int)
   /// The input image is too small for the architecture.
   case inputTooSmall(arch: String, height: Int, width: Int)
+  /// A timm `config.json` that cannot be used: broken JSON, no or an unknown architecture, preprocessing
+  /// featx does not reproduce.
+  case badTimmConfig(path: String, reason: String)
+  /// The architecture asked for is not the one a timm `config.json` names.
+  case architectureConflict(requested: String, path: String, found: String)
+  /// A local timm model folder lacks config.json or a weights file.
+  case timmFolderIncomplete(path: String, missing: String)
+  /// An `hf-hub:` model is not in the Hugging Face cache and cannot be downloaded; `needs` says which
+  /// files belong in which folder, `command` the huggingface_hub command that puts them there.
+  case hubUnavailable(repo: String, cache: String, missing: String, download: String, needs: String, command: String)
   /// The architecture has no torchvision file to default to (RDNet's weights are on the Hugging Face hub).
   case noDefaultWeights(arch: Architecture)
 
@@ -50,6 +60,15 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
       return "cannot allocate \(bytes >> 20) MiB for the network: use a smaller batch or free memory"
     case .inputTooSmall(let arch, let height, let width):
       return "input \(height)x\(width) is too small for \(arch): use images of at least 32x32 after preprocessing"
+    case .badTimmConfig(let path, let reason):
+      return "\(path): not a usable timm config.json: \(reason)"
+    case .architectureConflict(let requested, let path, let found):
+      return "architecture \(requested) contradicts \(path), which is the config of \(found) weights"
+    case .timmFolderIncomplete(let path, let missing):
+      return "\(path): a timm model folder needs \(missing) (as timm's save_pretrained or huggingface_hub writes it)"
+    case .hubUnavailable(let repo, let cache, let missing, let download, let needs, let command):
+      return "\(repo) is not in the Hugging Face cache \(cache) (\(missing)) and \(download): put \(needs) "
+        + "(`\(command)` does exactly that)"
     case .noDefaultWeights(let arch):
       return "\(arch.rawValue) has no torchvision weights file: name its weights"
         + (arch.hubRepository.map { " (hf-hub:\($0) on the Hugging Face hub)" } ?? "") + ", a file, or random"

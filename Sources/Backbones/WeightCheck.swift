@@ -2,12 +2,13 @@
 /// its shape, nothing unexpected; otherwise an error that lists the problems and, when it can, names the
 /// architecture the file really holds.
 public enum WeightCheck {
-  /// Renames torchvision's pre-2018 DenseNet keys, then verifies names and shapes.
+  /// Renames torchvision's pre-2018 DenseNet keys and, for `rdnet*`, NAVER's `stem.stem.` keys (timm's
+  /// checkpoint filter, `TimmConfig.filterKeys`), then verifies names and shapes.
   ///
   /// - Returns: the state_dict with modern key names.
   /// - Throws: `BackboneError.weightsMismatch` listing missing, unexpected and misshapen tensors.
   public static func conform(_ dict: StateDict, to config: ArchitectureConfig, name: String) throws -> StateDict {
-    let renamed = modernized(dict)
+    let renamed = modernized(TimmConfig.filterKeys(dict, architecture: name))
     let problems = self.problems(renamed, config.parameters)
     guard problems.isEmpty else {
       let guess = Architecture.allCases.first { $0.rawValue != name && self.problems(renamed, $0.config.parameters).isEmpty }

@@ -1,6 +1,6 @@
-// Where weights come from: an explicit file, seeded random values, or a torchvision file name resolved
+// Where weights come from: an explicit file, seeded random values, a torchvision file name resolved
 // like torch.hub does ($FEATX_WEIGHTS_DIR, then $TORCH_HOME/hub/checkpoints, then a download with a
-// sha256 check, written atomically into that cache).
+// sha256 check, written atomically into that cache), or timm weights with their config.json (TimmModel.swift).
 
 import Foundation
 import Support
@@ -66,6 +66,8 @@ public enum WeightsSource: Equatable, Sendable {
   case file(String)
   /// A torchvision checkpoint, found in the caches or downloaded.
   case known(KnownWeights)
+  /// timm weights with their config.json: `hf-hub:ORG/NAME[@REVISION]` or a folder.
+  case timm(TimmWeights)
 
   /// `$FEATX_WEIGHTS_URL` (for mirrors and tests) or torchvision's download folder.
   public static var baseURL: String {
@@ -75,7 +77,8 @@ public enum WeightsSource: Equatable, Sendable {
   }
 
   /// Interprets a `--weights` value for `arch`: empty or `imagenet` → the default torchvision file;
-  /// `random[:SEED]`; a tag such as `IMAGENET1K_V2`; an existing path; or a torchvision file name.
+  /// `random[:SEED]`; a tag such as `IMAGENET1K_V2`; `hf-hub:ORG/NAME[@REVISION]` or a folder (timm
+  /// weights, whose architecture is their config.json's); an existing path; or a torchvision file name.
   public static func parse(_ value: String?, arch: Architecture) throws -> WeightsSource {
     let text = value ?? ""
     if text.isEmpty || text == "imagenet" || text == "DEFAULT" {
@@ -90,6 +93,7 @@ public enum WeightsSource: Equatable, Sendable {
       return .random(seed: seed)
     }
     if let known = KnownWeights.all.first(where: { $0.arch == arch && $0.tag == text }) { return .known(known) }
+    if let timm = try TimmWeights.parse(text) { return .timm(timm) }
     if fileExists(text) { return .file(text) }
     if let known = KnownWeights.all.first(where: { $0.fileName == text }) { return .known(known) }
     throw BackboneError.badWeightsFile(path: text, reason: "no such file")
@@ -115,14 +119,17 @@ public struct WeightsResolver: Sendable {
   public var weightsDirectory: String?
   /// torch hub's checkpoint cache: `$TORCH_HOME/hub/checkpoints`, default `~/.cache/torch/hub/checkpoints`.
   public var hubDirectory: String
-  /// Whether a missing torchvision file may be downloaded.
+  /// Whether a missing torchvision file or hub model may be downloaded.
   public var allowDownload = true
+  /// The Hugging Face cache, for `hf-hub:` weights.
+  public var hfHub: HubCache
 
   public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
     weightsDirectory = environment["FEATX_WEIGHTS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
     let home = environment["HOME"] ?? NSHomeDirectory()
     let torchHome = environment["TORCH_HOME"] ?? ((environment["XDG_CACHE_HOME"] ?? home + "/.cache") + "/torch")
     hubDirectory = torchHome + "/hub/checkpoints"
+    hfHub = HubCache(environment: environment)
   }
 
   /// The folders searched for a torchvision file name, in order.
@@ -141,6 +148,8 @@ public struct WeightsResolver: Sendable {
       return try Self.loadVerified(path)
     case .known(let known):
       return try Self.loadVerified(try locate(known, progress: progress))
+    case .timm(let timm):
+      return try loadTimm(try locate(timm, progress: progress))
     }
   }
 

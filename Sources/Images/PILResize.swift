@@ -1,13 +1,16 @@
 // PILResize.swift
 //
-// An exact port of Pillow's `Image.resize((w, h), Image.BILINEAR)` for 8-bit RGB images, plus the
-// torchvision size rules around it (`Resize(int)`, `CenterCrop`). Together they reproduce
-// `torchvision.transforms.Resize(...)` / `CenterCrop(...)` applied to a PIL RGB image byte for byte.
+// An exact port of Pillow's `Image.resize((w, h), Image.BILINEAR)` and `Image.resize((w, h),
+// Image.BICUBIC)` for 8-bit RGB images, plus the torchvision size rules around it (`Resize(int)`,
+// `CenterCrop`). Together they reproduce `torchvision.transforms.Resize(..., interpolation=...)` /
+// `CenterCrop(...)` applied to a PIL RGB image byte for byte.
 //
 // Ported from Pillow 13.0.0 `src/libImaging/Resample.c` (`precompute_coeffs`, `normalize_coeffs_8bpc`,
 // `_ImagingResampleHorizontal_8bpc`, `_ImagingResampleVertical_8bpc`, `ImagingResampleInner`) with the
-// bilinear ("triangle") filter, and torchvision 0.28 `transforms/functional.py`
-// (`_compute_resized_output_size`, `center_crop`).
+// bilinear ("triangle", support 1) and bicubic (Keys' cubic convolution, a = -0.5, support 2) filters,
+// and torchvision 0.28 `transforms/functional.py` (`_compute_resized_output_size`, `center_crop`).
+// Pillow runs every filter through the same machinery; only `struct filter` (kernel and support)
+// differs, and so here only `PILFilter` does.
 //
 // Hand-written on purpose: no C library resamples like Pillow (libswscale, pixman and cairo use other
 // filter supports, tap positions and rounding), and features equal torchvision's only when every pixel
@@ -21,7 +24,8 @@
 //   reciprocal, not divided; normalised by their double sum (`k /= ww`);
 // - fixed point: weights rounded half away from zero to `PRECISION_BITS = 32 - 8 - 2 = 22` fractional bits
 //   (`(int)(0.5 + k * (1 << 22))`), accumulators start at `1 << 21` (rounding), results are `acc >> 22`
-//   clamped to 0...255 (`clip8`);
+//   clamped to 0...255 (`clip8`). The bicubic kernel has negative lobes, so sums overshoot both ways at
+//   hard edges and the clip decides those pixels (also in the 8-bit intermediate image);
 // - two separable passes through an intermediate *8-bit* image (rounded and clipped in between), in
 //   Pillow 13's order: horizontal first, except when the height shrinks by more than twice as many
 //   pixels as the width (`inH - outH > 0 && inH - outH > (inW - outW) * 2`), then vertical first.
@@ -59,10 +63,47 @@ public struct RGBImage: Sendable, Equatable {
   }
 }
 
+// MARK: - Filters
+
+/// A Pillow resampling filter (Resample.c's `struct filter`): a kernel and its support. The raw value is
+/// the name torchvision and timm use (`Preprocessing.interpolation`).
+public enum PILFilter: String, Sendable, CaseIterable {
+  /// `Image.BILINEAR`: `bilinear_filter`, support 1.
+  case bilinear
+  /// `Image.BICUBIC`: `bicubic_filter` with a = -0.5, support 2.
+  case bicubic
+
+  /// Half-width of the kernel in input samples before widening by the scale.
+  public var support: Double {
+    switch self {
+    case .bilinear: 1.0
+    case .bicubic: 2.0
+    }
+  }
+
+  /// The kernel at `x` (in input samples, already divided by the filter scale), in double precision as
+  /// Pillow computes it (same operations in the same order; the constants fold exactly).
+  @inline(__always) public func weight(_ x: Double) -> Double {
+    var x = x
+    if x < 0.0 { x = -x }
+    switch self {
+    case .bilinear:
+      if x < 1.0 { return 1.0 - x }
+      return 0.0
+    case .bicubic:
+      // https://en.wikipedia.org/wiki/Bicubic_interpolation#Bicubic_convolution_algorithm
+      let a = -0.5
+      if x < 1.0 { return ((a + 2.0) * x - (a + 3.0)) * x * x + 1 }
+      if x < 2.0 { return (((x - 5) * x + 8) * x - 4) * a }
+      return 0.0
+    }
+  }
+}
+
 // MARK: - Coefficients
 
-/// Pillow's resampling coefficients for one axis (`precompute_coeffs` + `normalize_coeffs_8bpc`),
-/// bilinear filter, source box = the whole input (`0 ..< inSize`).
+/// Pillow's resampling coefficients for one axis (`precompute_coeffs` + `normalize_coeffs_8bpc`) for one
+/// filter, source box = the whole input (`0 ..< inSize`).
 ///
 /// Output sample `i` is `clip8((1 << 21 + Σ_t in[start(i) + t] * weight(i, t)) >> 22)` for
 /// `t < count(i)`.
@@ -72,6 +113,7 @@ public struct PILResampleAxis: Sendable, Equatable {
 
   public let inSize: Int
   public let outSize: Int
+  public let filter: PILFilter
   /// Coefficient slots per output sample (`ksize = ceil(support) * 2 + 1`).
   public let kernelSize: Int
   /// `[start0, count0, start1, count1, ...]` (Pillow's `bounds`: `xmin`, `xmax - xmin`).
@@ -79,13 +121,14 @@ public struct PILResampleAxis: Sendable, Equatable {
   /// `outSize * kernelSize` fixed-point weights (row `i` at `i * kernelSize`; unused slots are 0).
   public let weights: [Int32]
 
-  /// Computes the coefficients for resizing `inSize` samples to `outSize` samples.
-  public init(inSize: Int, outSize: Int) {
+  /// Computes the coefficients for resizing `inSize` samples to `outSize` samples with `filter`.
+  public init(inSize: Int, outSize: Int, filter: PILFilter = .bilinear) {
     precondition(inSize > 0 && outSize > 0, "PILResampleAxis: sizes must be positive")
     self.inSize = inSize
     self.outSize = outSize
+    self.filter = filter
 
-    let support0 = 1.0  // BILINEAR support
+    let support0 = filter.support
     // Pillow passes the box edges as C floats: in0 = 0, in1 = inSize.
     let in0: Float = 0
     let in1 = Float(inSize)
@@ -113,7 +156,7 @@ public struct PILResampleAxis: Sendable, Equatable {
       xmax -= xmin
       if xmax < 0 { xmax = 0 }
       for x in 0..<xmax {
-        let w = Self.bilinear((Double(x + xmin) - center + 0.5) * ss)
+        let w = filter.weight((Double(x + xmin) - center + 0.5) * ss)
         k[x] = w
         ww += w
       }
@@ -130,26 +173,19 @@ public struct PILResampleAxis: Sendable, Equatable {
     self.bounds = bounds
     self.weights = weights
   }
-
-  /// Pillow's `bilinear_filter` (triangle).
-  @inline(__always) static func bilinear(_ x: Double) -> Double {
-    var x = x
-    if x < 0.0 { x = -x }
-    if x < 1.0 { return 1.0 - x }
-    return 0.0
-  }
 }
 
 // MARK: - Resizer
 
-/// `Image.resize((outputWidth, outputHeight), Image.BILINEAR)` for RGB images of one input size, with the
-/// coefficients computed once: build one per (input size, output size) pair and reuse it for every
+/// `Image.resize((outputWidth, outputHeight), filter)` for RGB images of one input size, with the
+/// coefficients computed once: build one per (input size, output size, filter) and reuse it for every
 /// image of that size. Immutable and `Sendable`; `resize` may be called concurrently.
-public struct PILBilinearResizer: Sendable {
+public struct PILResizer: Sendable {
   public let inputWidth: Int
   public let inputHeight: Int
   public let outputWidth: Int
   public let outputHeight: Int
+  public let filter: PILFilter
 
   /// Horizontal coefficients, or nil when the width is unchanged (pass skipped).
   let horizontal: PILResampleAxis?
@@ -166,13 +202,14 @@ public struct PILBilinearResizer: Sendable {
   let rowFirst: Int
   let rowLast: Int
 
-  public init(inputWidth: Int, inputHeight: Int, outputWidth: Int, outputHeight: Int) {
-    precondition(inputWidth > 0 && inputHeight > 0, "PILBilinearResizer: empty input")
-    precondition(outputWidth > 0 && outputHeight > 0, "PILBilinearResizer: empty output")
+  public init(inputWidth: Int, inputHeight: Int, outputWidth: Int, outputHeight: Int, filter: PILFilter = .bilinear) {
+    precondition(inputWidth > 0 && inputHeight > 0, "PILResizer: empty input")
+    precondition(outputWidth > 0 && outputHeight > 0, "PILResizer: empty output")
     self.inputWidth = inputWidth
     self.inputHeight = inputHeight
     self.outputWidth = outputWidth
     self.outputHeight = outputHeight
+    self.filter = filter
 
     // ImagingResampleInner with box = (0, 0, inputWidth, inputHeight):
     // need_horizontal = xsize != imIn->xsize || box[0] || box[2] != xsize
@@ -186,7 +223,7 @@ public struct PILBilinearResizer: Sendable {
 
     // With the horizontal pass first, the vertical coefficients are needed even when the height is
     // unchanged: their bounds give the rows the horizontal pass must produce (all of them then).
-    let v = PILResampleAxis(inSize: inputHeight, outSize: outputHeight)
+    let v = PILResampleAxis(inSize: inputHeight, outSize: outputHeight, filter: filter)
     if needHorizontal && horizontalFirst {
       rowFirst = Int(v.bounds[0])
       rowLast = Int(v.bounds[2 * outputHeight - 2] + v.bounds[2 * outputHeight - 1])
@@ -200,7 +237,7 @@ public struct PILBilinearResizer: Sendable {
       rowLast = outputHeight
       verticalBounds = v.bounds
     }
-    horizontal = needHorizontal ? PILResampleAxis(inSize: inputWidth, outSize: outputWidth) : nil
+    horizontal = needHorizontal ? PILResampleAxis(inSize: inputWidth, outSize: outputWidth, filter: filter) : nil
     vertical = needVertical ? v : nil
     if needHorizontal && !needVertical {
       // Unchanged height: the vertical filter is the identity, so the horizontal pass covers all rows
@@ -213,7 +250,7 @@ public struct PILBilinearResizer: Sendable {
   public func resize(_ image: RGBImage) -> RGBImage {
     precondition(
       image.width == inputWidth && image.height == inputHeight,
-      "PILBilinearResizer(\(inputWidth)x\(inputHeight)) got a \(image.width)x\(image.height) image")
+      "PILResizer(\(inputWidth)x\(inputHeight)) got a \(image.width)x\(image.height) image")
     var out = [UInt8](repeating: 0, count: outputWidth * outputHeight * 3)
     image.pixels.withUnsafeBufferPointer { src in
       out.withUnsafeMutableBufferPointer { dst in
@@ -334,12 +371,12 @@ public struct PILBilinearResizer: Sendable {
   }
 }
 
-/// `image.resize((width, height), Image.BILINEAR)` for a PIL RGB image. For many images of one size,
-/// build a `PILBilinearResizer` once instead.
-public func resizeBilinearPIL(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+/// `image.resize((width, height), filter)` for a PIL RGB image (`Image.BILINEAR` by default). For many
+/// images of one size, build a `PILResizer` once instead.
+public func resizePIL(_ image: RGBImage, width: Int, height: Int, filter: PILFilter = .bilinear) -> RGBImage {
   if image.width == width && image.height == height { return image }  // PIL: self.copy()
-  return PILBilinearResizer(
-    inputWidth: image.width, inputHeight: image.height, outputWidth: width, outputHeight: height
+  return PILResizer(
+    inputWidth: image.width, inputHeight: image.height, outputWidth: width, outputHeight: height, filter: filter
   ).resize(image)
 }
 

@@ -1,5 +1,5 @@
-// torchvision's transforms for PIL images, reproduced exactly: Resize (PIL bilinear with antialiasing,
-// Pillow 13), CenterCrop (torchvision's rounding), ToTensor (÷255), Normalize ((x - mean) / std), all in
+// torchvision's transforms for PIL images, reproduced exactly: Resize (PIL bilinear or bicubic with
+// antialiasing, Pillow 13), CenterCrop (torchvision's rounding), ToTensor (÷255), Normalize ((x - mean) / std), all in
 // float32 as torch computes them.
 
 import Foundation
@@ -44,7 +44,8 @@ public struct Preprocessing: Codable, Equatable, Sendable {
   /// `transforms.Normalize(mean, std)` after ToTensor; nil for none.
   public var mean: [Float]?
   public var std: [Float]?
-  /// The interpolation (featx implements PIL's bilinear with antialiasing, torchvision's default).
+  /// The resize's interpolation: `bilinear` (torchvision's default) or `bicubic` (most timm weights), as
+  /// PIL does them (antialiased when shrinking); `validate()` refuses any other name.
   public var interpolation = "bilinear"
   public var antialias = true
   /// `--draft`: JPEGs are decoded like PIL's `Image.draft("RGB", size)` with the size the resize produces
@@ -107,13 +108,25 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     try JSONDecoder().decode(Preprocessing.self, from: Data(text.utf8))
   }
 
-  /// Checks the parameters before any image is read: positive sizes, a crop no larger than the resize,
-  /// three finite means and non-zero stds, and a fixed output size.
+  /// The PIL filter `interpolation` names.
+  /// - Throws: `PreprocessingError` (parameter `interpolation`) for a name featx does not implement.
+  public func filter() throws -> PILFilter {
+    guard let filter = PILFilter(rawValue: interpolation) else {
+      throw PreprocessingError(
+        parameter: .interpolation,
+        reason: "'\(interpolation)' is not supported; use \(PILFilter.allCases.map(\.rawValue).joined(separator: " or "))")
+    }
+    return filter
+  }
+
+  /// Checks the parameters before any image is read: a known interpolation, positive sizes, a crop no
+  /// larger than the resize, three finite means and non-zero stds, and a fixed output size.
   /// - Throws: `PreprocessingError` naming the parameter.
   public func validate() throws {
     func bad(_ parameter: PreprocessingError.Parameter, _ why: String) -> PreprocessingError {
       PreprocessingError(parameter: parameter, reason: why)
     }
+    _ = try filter()
     switch resize {
     case .exact(let h, let w)?: guard h > 0, w > 0 else { throw bad(.resize, "sizes must be positive") }
     case .shorter(let s)?: guard s > 0 else { throw bad(.resize, "the size must be positive") }
@@ -154,11 +167,14 @@ public struct Preprocessing: Codable, Equatable, Sendable {
   ///
   /// - Parameter maxPixels: refuse a resize whose result would exceed this many pixels (a 1×999999
   ///   image resized on its shorter side to 256 would need 256×255999744).
+  /// - Throws: `ImageError` for an image that cannot be resized or cropped so; `PreprocessingError` for an
+  ///   unknown interpolation (which `validate()` refuses before any image is read).
   public func pixels(_ image: RGBImage, maxPixels: Int = ImageDecoder.defaultMaxPixels, path: String = "") throws -> RGBImage {
     var out = image
+    let filter = try filter()
     switch resize {
     case .exact(let h, let w)?:
-      out = resizeBilinearPIL(out, width: w, height: h)
+      out = resizePIL(out, width: w, height: h, filter: filter)
     case .shorter(let s)?:
       let size = resizedSize(width: out.width, height: out.height, shorter: s)
       let (area, overflow) = size.width.multipliedReportingOverflow(by: size.height)
@@ -167,7 +183,7 @@ public struct Preprocessing: Codable, Equatable, Sendable {
           path: path, kind: .tooLarge,
           detail: "\(out.width)x\(out.height) resized to a shorter side of \(s) would be \(size.width)x\(size.height) pixels")
       }
-      out = resizeBilinearPIL(out, width: size.width, height: size.height)
+      out = resizePIL(out, width: size.width, height: size.height, filter: filter)
     case nil:
       break
     }
@@ -208,6 +224,8 @@ public struct PreprocessingError: Error, CustomStringConvertible, Equatable, Sen
     case resize, crop
     /// The mean and std of Normalize.
     case normalization
+    /// The resize's filter.
+    case interpolation
   }
 
   public var parameter: Parameter

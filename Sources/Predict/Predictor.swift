@@ -63,6 +63,10 @@ public final class Predictor {
     do { preprocessing = try Preprocessing.fromJSON(e.preprocess) } catch {
       throw ProbeError.notAHead(path: headPath, reason: "unreadable preprocessing \(e.preprocess)")
     }
+    // An interpolation featx does not implement (a head written by another tool) is refused here, not image by image.
+    do { _ = try preprocessing.filter() } catch let error as PreprocessingError {
+      throw ProbeError.notAHead(path: headPath, reason: error.reason)
+    }
     guard let size = preprocessing.fixedSize else { throw ProbeError.notAHead(path: headPath, reason: "no fixed input size") }
     let dimension = try backbone.outputShape(height: size.height, width: size.width).reduce(1, *)
     guard dimension == head.model.dimension else {

@@ -1,7 +1,8 @@
 // Finding the weights a head's features came from, each candidate checked against the sha256 the head
 // records: the absolute path extraction recorded, then the caches ($FEATX_WEIGHTS_DIR, the torch hub
 // cache) under the recorded file name, then the weights the caller names, then (torchvision files) a
-// download. A candidate that holds other bytes is passed over and reported, never used.
+// download, or (`hf-hub:ORG/NAME@COMMIT`) the Hugging Face cache's snapshot of that commit, else a download of
+// it. A candidate that holds other bytes is passed over and reported, never used.
 
 import Backbones
 import FeatureStore
@@ -62,7 +63,8 @@ public struct WeightsLookup: Sendable {
       return nil
     }
     let recorded = e.weightsPath.flatMap { $0.isEmpty ? nil : $0 }
-    let cached = expected.hasPrefix("random:") ? [] : resolver.searchPath.map { $0 + "/" + e.weightsFile }
+    let hub = HubRepo.isHubName(e.weightsFile) ? try? HubRepo(parsing: e.weightsFile) : nil
+    let cached = expected.hasPrefix("random:") || hub != nil ? [] : resolver.searchPath.map { $0 + "/" + e.weightsFile }
     if !expected.hasPrefix("random:") {
       if let recorded, let dict = attempt(recorded, .recorded) { return WeightsLookup(weights: dict, rejected: rejected) }
       for path in cached {
@@ -81,6 +83,10 @@ public struct WeightsLookup: Sendable {
     if let known = KnownWeights.all.first(where: { $0.fileName == e.weightsFile }) {
       // The caches were searched above; this downloads (or explains why it cannot).
       return try checked(try resolver.load(.known(known), arch: arch.config))
+    }
+    if let hub {
+      // The snapshot of the recorded commit in the Hugging Face cache, else downloaded (or why it cannot be).
+      return try checked(try resolver.load(.timm(.hub(hub)), arch: arch.config))
     }
     if let last = rejected.last(where: { $0.sha256 != nil }), let sha256 = last.sha256 {
       throw ProbeError.weightsMismatch(head: headPath, expected: expected, got: sha256, file: last.path)

@@ -6,16 +6,25 @@ extension Pooling: ExpressibleByArgument {}
 
 /// Options choosing and loading a backbone, shared by `extract` and `bench`.
 struct BackboneOptions: ParsableArguments {
-  @Option(help: "Backbone architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
-  var arch: String = "densenet121"
+  @Option(
+    help: """
+      Backbone architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) (default: the one \
+      config.json names for hf-hub: or folder weights, else densenet121).
+      """)
+  var arch: String?
 
   @Option(
     help: ArgumentHelp(
-      "Weights: a .pth/.safetensors path, a torchvision file name, a tag (IMAGENET1K_V1, IMAGENET1K_V2), random[:SEED], or auto.",
+      "Weights: a .pth/.safetensors path, a torchvision file name, a tag (IMAGENET1K_V1, IMAGENET1K_V2), hf-hub:ORG/NAME[@REVISION], a folder with config.json, random[:SEED], or auto.",
       discussion: """
         Default: torchvision's IMAGENET1K_V1 file, looked up in $FEATX_WEIGHTS_DIR, then \
         $TORCH_HOME/hub/checkpoints (~/.cache/torch/hub/checkpoints), else downloaded with a sha256 check. \
-        'auto' does the same but falls back to seeded random weights (loudly) when the file is unavailable.
+        'auto' does the same but falls back to seeded random weights (loudly) when the file is unavailable. \
+        hf-hub:ORG/NAME (timm's syntax, e.g. hf-hub:timm/resnet50.a1_in1k) reads config.json and \
+        model.safetensors (or pytorch_model.bin) from the Hugging Face cache ($HF_HUB_CACHE, else \
+        $HF_HOME/hub, else ~/.cache/huggingface/hub) as huggingface_hub lays it out, else downloads them \
+        from $HF_ENDPOINT (https://huggingface.co) into it, sha256-checked (not with FEATX_OFFLINE or \
+        HF_HUB_OFFLINE=1); config.json gives the architecture and timm's evaluation preprocessing.
         """))
   var weights: String?
 
@@ -37,8 +46,32 @@ struct BackboneOptions: ParsableArguments {
 
   func validate() throws {
     guard threads >= 0 else { throw ValidationError("--threads must be 0 (every CPU) or more, not \(threads)") }
-    do { _ = try Architecture.named(arch) } catch { throw ValidationError("--arch: \(error)") }
+    if let arch { do { _ = try Architecture.named(arch) } catch { throw ValidationError("--arch: \(error)") } }
+    if let weights, HubRepo.isHubName(weights) {
+      do { _ = try HubRepo(parsing: weights) } catch { throw ValidationError("--weights: \(error)") }
+    }
     _ = try resolvedPrecision()
+  }
+
+  /// `--arch`, else densenet121: the architecture unless timm weights' config.json says otherwise.
+  func namedArchitecture() throws -> Architecture { try Architecture.named(arch ?? "densenet121") }
+
+  /// True when `--weights` names timm weights (`hf-hub:…` or a folder), whose config.json decides the
+  /// architecture and the default preprocessing.
+  var namesTimmModel: Bool { weights.map { $0 != "auto" && (try? TimmWeights.parse($0)) != nil } ?? false }
+
+  /// timm weights' files, config.json and architecture (agreeing with `--arch`, if given), when `--weights`
+  /// names them: found in the Hugging Face cache or a folder, else downloaded. nil for other weights.
+  func timmModel(resolver: WeightsResolver = WeightsResolver()) throws -> TimmModel? {
+    guard let weights, weights != "auto", let timm = try TimmWeights.parse(weights) else { return nil }
+    if case .hub(let repo) = timm, case .missing = resolver.hfHub.lookup(repo), resolver.hfHub.offlineReason == nil,
+      resolver.allowDownload
+    {
+      Terminal.warn("downloading \(repo) from \(resolver.hfHub.endpoint) into \(resolver.hfHub.folder(of: repo))")
+    }
+    let files = try resolver.locate(timm)
+    let config = try TimmConfig.read(files.config)
+    return TimmModel(files: files, config: config, architecture: try config.architecture(requested: arch))
   }
 
   /// `--precision` on this CPU; a refusal names the option.
@@ -47,7 +80,7 @@ struct BackboneOptions: ParsableArguments {
   /// The torchvision weights `--weights` names, if it names known ones (by tag or file name), without
   /// reading any file: what `validate()` needs to know the weights' preprocessing.
   func knownWeights() -> KnownWeights? {
-    guard let architecture = try? Architecture.named(arch) else { return nil }
+    guard let architecture = try? namedArchitecture() else { return nil }
     guard let weights, weights != "auto" else { return KnownWeights.defaultFor(architecture) }
     switch try? WeightsSource.parse(weights, arch: architecture) {
     case .known(let known)?: return known
@@ -56,10 +89,17 @@ struct BackboneOptions: ParsableArguments {
     }
   }
 
-  /// Resolves and loads the weights, then builds the backbone. Says loudly when weights are random.
-  func load(quiet: Bool = false) throws -> (backbone: Backbone, weightsName: String, known: KnownWeights?) {
-    let architecture = try Architecture.named(arch)
+  /// Resolves and loads the weights (`timm`: timm weights already located), then builds the backbone. Says
+  /// loudly when weights are random.
+  func load(timm: TimmModel? = nil, quiet: Bool = false) throws -> (backbone: Backbone, weightsName: String, known: KnownWeights?) {
     let resolver = WeightsResolver()
+    if let timm = try timm ?? timmModel(resolver: resolver) {
+      let backbone = try Backbone(
+        arch: timm.architecture, weights: try resolver.loadTimm(timm.files), layer: layer, pooling: pool,
+        threads: threads, precision: try resolvedPrecision())
+      return (backbone, timm.files.recordedName, nil)
+    }
+    let architecture = try namedArchitecture()
     var source: WeightsSource
     if weights == "auto" {
       source = KnownWeights.defaultFor(architecture).map(WeightsSource.known) ?? .random(seed: 0)
@@ -78,7 +118,7 @@ struct BackboneOptions: ParsableArguments {
     case .random(let seed):
       name = "random:\(seed)"
       Terminal.warn(
-        "WARNING: SEEDED RANDOM WEIGHTS (\(name)) for \(arch): the features carry no ImageNet knowledge. "
+        "WARNING: SEEDED RANDOM WEIGHTS (\(name)) for \(architecture.rawValue): the features carry no ImageNet knowledge. "
           + (KnownWeights.defaultFor(architecture).map { "Put \($0.fileName) in \(resolver.hubDirectory) or pass" } ?? "Pass")
           + " --weights PATH for real work."
       )
@@ -88,11 +128,20 @@ struct BackboneOptions: ParsableArguments {
     case .known(let k):
       name = k.fileName
       known = k
+    case .timm:
+      preconditionFailure("timm weights are loaded above (timmModel)")
     }
     let backbone = try Backbone(
       arch: architecture, weights: dict, layer: layer, pooling: pool, threads: threads, precision: try resolvedPrecision())
     return (backbone, name, known)
   }
+}
+
+/// timm weights located, with their config.json and the architecture it names.
+struct TimmModel {
+  var files: TimmFiles
+  var config: TimmConfig
+  var architecture: Architecture
 }
 
 extension Precision {

@@ -48,7 +48,7 @@ struct BenchCommand: ParsableCommand {
     if options.weights == nil { options.weights = "random" }
     let loaded = try options.load()
     let net = loaded.backbone
-    let size = self.size ?? ((try? Architecture.named(backbone.arch))?.evaluationSize ?? 224)
+    let size = self.size ?? (Architecture(rawValue: net.name)?.evaluationSize ?? 224)
     let plane = 3 * size * size
     var rng = SystemRandomNumberGenerator()
     let input = (0..<(batch * plane)).map { _ in Float.random(in: 0..<1, using: &rng) }

@@ -32,10 +32,14 @@ struct ExtractCommand: ParsableCommand {
   @OptionGroup var backbone: BackboneOptions
 
   @Option(
-    help:
-      "Preprocessing preset: imagenet (default: Resize(256), CenterCrop(224), Normalize) or seed (the bird workflow: Resize((224,224)), no Normalize)."
-  )
-  var preset: String = "imagenet"
+    help: ArgumentHelp(
+      "Preprocessing preset: imagenet (default: Resize(256), CenterCrop(224), Normalize) or seed (the bird workflow: Resize((224,224)), no Normalize).",
+      discussion: """
+        With hf-hub: or folder weights the default is timm's evaluation transform from their config.json \
+        (Resize(floor(size / crop_pct)) with its interpolation, CenterCrop(size), Normalize(mean, std)); \
+        --preset and the options below override it.
+        """))
+  var preset: String?
 
   @Option(help: "Override the resize: H,W for an exact size (Resize((H,W))) or S for the shorter side (Resize(S)).")
   var resize: String?
@@ -48,6 +52,9 @@ struct ExtractCommand: ParsableCommand {
 
   @Option(help: "Override Normalize's std (R,G,B).")
   var std: String?
+
+  @Option(help: "Override the resize's interpolation: bilinear (torchvision's default) or bicubic (timm's usual), both as PIL does them.")
+  var interpolation: String?
 
   @Option(
     help: ArgumentHelp(
@@ -106,7 +113,7 @@ struct ExtractCommand: ParsableCommand {
   func validate() throws {
     guard batch > 0 else { throw ValidationError("--batch must be at least 1 image, not \(batch)") }
     guard maxPixels > 0 else { throw ValidationError("--max-pixels must be at least 1, not \(maxPixels)") }
-    guard Preprocessing.presets[preset] != nil else { throw ValidationError("--preset must be imagenet or seed") }
+    guard preset.map({ Preprocessing.presets[$0] != nil }) ?? true else { throw ValidationError("--preset must be imagenet or seed") }
     _ = try splitConfig()
     if list == nil, let split, split != "folders" {
       let found = DatasetWalk.splitFolderNames(dataset)
@@ -121,16 +128,22 @@ struct ExtractCommand: ParsableCommand {
         "--test-split \(testSplit.rawValue): \(dataset) has no split folders (train/, val/, test/) to choose from")
     }
     _ = try shardValue()
-    // Preprocessing that cannot work is refused before any weights or image are read.
-    _ = try preprocessing(backbone.knownWeights())
+    // Preprocessing that cannot work is refused before any weights or image are read (for timm weights,
+    // whose config.json gives the base, the options alone here and the whole in run()).
+    if backbone.namesTimmModel {
+      _ = try overridden(.imagenet, check: false)
+    } else {
+      _ = try preprocessing(backbone.knownWeights())
+    }
   }
 
   func run() throws {
     // Resuming reads the existing output.
     if !overwrite { try HDF5Guard.check(output, as: .store) }
-    let loaded = try backbone.load()
-    var options = ExtractOptions(
-      root: dataset, output: output, preprocessing: try preprocessing(loaded.known), split: try splitConfig())
+    let timm = try backbone.timmModel()
+    let preprocessing = try preprocessing(timm == nil ? backbone.knownWeights() : nil, timm: timm?.config)
+    let loaded = try backbone.load(timm: timm)
+    var options = ExtractOptions(root: dataset, output: output, preprocessing: preprocessing, split: try splitConfig())
     options.listFile = list
     options.classOrder = classOrder
     options.testSplit = testSplit
@@ -184,15 +197,36 @@ struct ExtractCommand: ParsableCommand {
     return (parts[0], parts[1])
   }
 
-  /// The preset, adjusted to the weights' evaluation resize and crop (e.g. 232 for ResNet50 V2; for random
-  /// or unknown weights, the architecture's default weights', e.g. 342 and 299 for Inception v3), then overrides.
-  func preprocessing(_ known: KnownWeights?) throws -> Preprocessing {
-    var p = Preprocessing.presets[preset]!
-    let architectureDefault = (try? Architecture.named(backbone.arch)).flatMap(KnownWeights.defaultFor)
-    if preset == "imagenet", let known = known ?? architectureDefault {
+  /// The weights' evaluation preprocessing, then the options' overrides: timm's evaluation transform from
+  /// `timm`'s config.json unless `--preset` is given, else the preset adjusted to torchvision weights'
+  /// evaluation resize and crop (e.g. 232 for ResNet50 V2; for random or unknown weights, the architecture's
+  /// default weights', e.g. 342 and 299 for Inception v3).
+  func preprocessing(_ known: KnownWeights?, timm: TimmConfig? = nil) throws -> Preprocessing {
+    if preset == nil, let timm {
+      let d = timm.data
+      do {
+        return try overridden(
+          try Preprocessing.timmEval(
+            height: d.height, width: d.width, cropPct: d.cropPct, cropMode: d.cropMode,
+            interpolation: interpolation ?? d.interpolation, mean: d.mean, std: d.std))
+      } catch let error as PreprocessingError {
+        throw BackboneError.badTimmConfig(path: timm.path, reason: error.reason)
+      }
+    }
+    var p = Preprocessing.presets[preset ?? "imagenet"]!
+    // timm weights with an explicit --preset take the preset as it is.
+    let architectureDefault = timm == nil ? (try? backbone.namedArchitecture()).flatMap(KnownWeights.defaultFor) : nil
+    if (preset ?? "imagenet") == "imagenet", let known = known ?? architectureDefault {
       p.resize = .shorter(known.resizeSize)
       p.crop = [known.cropSize, known.cropSize]
     }
+    return try overridden(p)
+  }
+
+  /// `base` with --resize, --crop, --mean, --std, --interpolation and --draft applied, then (`check`)
+  /// validated; a refusal names the option.
+  func overridden(_ base: Preprocessing, check: Bool = true) throws -> Preprocessing {
+    var p = base
     func ints(_ text: String) throws -> [Int] {
       let values = text.split(separator: ",", omittingEmptySubsequences: false).map {
         Int($0.trimmingCharacters(in: .whitespaces))
@@ -232,16 +266,24 @@ struct ExtractCommand: ParsableCommand {
       if let mean { p.mean = try floats(mean) }
       if let std { p.std = try floats(std) }
     }
+    if let interpolation {
+      guard PILFilter(rawValue: interpolation) != nil else {
+        throw ValidationError("--interpolation must be \(PILFilter.allCases.map(\.rawValue).joined(separator: " or ")), not '\(interpolation)'")
+      }
+      p.interpolation = interpolation
+    }
     if draft {
       guard p.resize != nil else { throw ValidationError("--draft needs a resize (it decodes JPEGs down to the resize's size)") }
       p.draft = true
     }
+    guard check else { return p }
     do { try p.validate() } catch let error as PreprocessingError {
       let option =
         switch error.parameter {
         case .resize: "--resize"
         case .crop: "--crop"
         case .normalization: "--mean/--std"
+        case .interpolation: "--interpolation"
         }
       throw ValidationError("\(option): \(error.reason)")
     }

@@ -20,6 +20,8 @@ enum OptionHints {
     case BackboneError.weightsMismatch(_, _, _, let looksLike):
       "pass --arch \(looksLike ?? "<the right architecture>") or the right weights file"
     case BackboneError.weightsUnavailable: "or pass --weights PATH, or --weights random for a smoke run"
+    case BackboneError.architectureConflict: "drop --arch (config.json names the architecture) or pass weights for that --arch"
+    case BackboneError.hubUnavailable: "or pass --weights FOLDER holding config.json and the weights"
     default: nil
     }
   }

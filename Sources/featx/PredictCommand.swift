@@ -20,7 +20,8 @@ struct PredictCommand: ParsableCommand {
       its accuracy, per class and confusion summary like evaluate (on stderr with --format json or csv); \
       class folders are matched to the head's classes by name. The weights are looked \
       for at the path recorded at extraction, then in $FEATX_WEIGHTS_DIR and the torch hub cache, then at \
-      --weights (then, for torchvision files, downloaded); each is checked against the head's sha256.
+      --weights (then, for torchvision files, downloaded; for hf-hub:ORG/NAME@COMMIT weights, found in the \
+      Hugging Face cache at that commit or downloaded); each is checked against the head's sha256.
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, csv }
@@ -39,7 +40,7 @@ struct PredictCommand: ParsableCommand {
 
   @Option(
     help:
-      "Weights file, when the one extraction used is neither at the path the head records nor in $FEATX_WEIGHTS_DIR or the torch hub cache (must have the same sha256)."
+      "Weights file, hf-hub:ORG/NAME[@REVISION] or timm folder, when the one extraction used is neither at the path the head records nor in the caches (must have the same sha256)."
   )
   var weights: String?
 

@@ -114,11 +114,11 @@ private func loadReference(_ relativePath: String) throws -> RGBImage {
 /// The transform chain of one reference output, with the port.
 private func apply(_ t: ImageManifest.Transform, to image: RGBImage) throws -> RGBImage {
   if let r = t.resize {
-    return resizeBilinearPIL(image, width: r[1], height: r[0])
+    return resizePIL(image, width: r[1], height: r[0])
   }
   guard let shorter = t.resizeShorter else { throw ResizeFixtureError.malformed("empty transform") }
   let size = resizedSize(width: image.width, height: image.height, shorter: shorter)
-  var out = resizeBilinearPIL(image, width: size.width, height: size.height)
+  var out = resizePIL(image, width: size.width, height: size.height)
   if let c = t.crop {
     out = centerCrop(out, width: c[1], height: c[0])
   }
@@ -206,7 +206,7 @@ struct PILResizeTests {
       $0.decoded != nil && $0.width == 80 && $0.height == 60
     }
     try #require(sources.count >= 2)
-    let resizer = PILBilinearResizer(inputWidth: 80, inputHeight: 60, outputWidth: 224, outputHeight: 224)
+    let resizer = PILResizer(inputWidth: 80, inputHeight: 60, outputWidth: 224, outputHeight: 224)
     for source in sources {
       let input = try loadReference(source.decoded!)
       let output = try #require(source.outputs.first { $0.transform.resize == [224, 224] })
@@ -267,8 +267,8 @@ struct PILResizeTests {
 
   @Test func unchangedSizeIsACopy() {
     let img = RGBImage(width: 3, height: 2, pixels: (0..<18).map { UInt8($0 * 13) })
-    #expect(resizeBilinearPIL(img, width: 3, height: 2) == img)
-    #expect(PILBilinearResizer(inputWidth: 3, inputHeight: 2, outputWidth: 3, outputHeight: 2).resize(img) == img)
+    #expect(resizePIL(img, width: 3, height: 2) == img)
+    #expect(PILResizer(inputWidth: 3, inputHeight: 2, outputWidth: 3, outputHeight: 2).resize(img) == img)
   }
 
   @Test func coefficientsFollowPillow() {
