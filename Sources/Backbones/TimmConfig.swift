@@ -38,6 +38,15 @@ public struct TimmConfig: Equatable, Sendable {
     height: 224, width: 224, interpolation: "bicubic", cropPct: 0.875, cropMode: "center", mean: [0.485, 0.456, 0.406],
     std: [0.229, 0.224, 0.225])
 
+  /// The data config of an architecture whose published weights are timm's (RDNet's `pretrained_cfg`:
+  /// 224, crop_pct 0.9, bicubic), for its weights given without a config.json (a file, random weights).
+  public static func publishedData(_ arch: Architecture) -> DataConfig? {
+    guard arch.hubRepository != nil else { return nil }
+    var data = defaultData
+    data.cropPct = 0.9
+    return data
+  }
+
   /// Largest config.json read (real ones are 1-3 KB).
   public static let maxFileBytes = 1 << 20
 

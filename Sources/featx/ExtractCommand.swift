@@ -202,15 +202,16 @@ struct ExtractCommand: ParsableCommand {
   /// evaluation resize and crop (e.g. 232 for ResNet50 V2; for random or unknown weights, the architecture's
   /// default weights', e.g. 342 and 299 for Inception v3).
   func preprocessing(_ known: KnownWeights?, timm: TimmConfig? = nil) throws -> Preprocessing {
-    if preset == nil, let timm {
-      let d = timm.data
+    // timm's eval transform: the weights' config.json, or (RDNet weights without one) the published one.
+    let published = (try? backbone.namedArchitecture()).flatMap(TimmConfig.publishedData)
+    if preset == nil, let d = timm?.data ?? published {
       do {
         return try overridden(
           try Preprocessing.timmEval(
             height: d.height, width: d.width, cropPct: d.cropPct, cropMode: d.cropMode,
             interpolation: interpolation ?? d.interpolation, mean: d.mean, std: d.std))
       } catch let error as PreprocessingError {
-        throw BackboneError.badTimmConfig(path: timm.path, reason: error.reason)
+        throw BackboneError.badTimmConfig(path: timm?.path ?? "the published configuration", reason: error.reason)
       }
     }
     var p = Preprocessing.presets[preset ?? "imagenet"]!
