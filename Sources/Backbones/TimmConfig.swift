@@ -138,20 +138,29 @@ public struct TimmConfig: Equatable, Sendable {
     if let requested, requested.lowercased() != arch.rawValue {
       throw BackboneError.architectureConflict(requested: requested, path: path, found: arch.rawValue)
     }
-    if Self.torchvisionInput.contains(arch) {
+    if Self.torchvisionInput.contains(arch), data.mean != Self.halves || data.std != Self.halves {
       throw BackboneError.badTimmConfig(
         path: path,
-        reason: "timm's \(arch.rawValue) feeds (x - 0.5) / 0.5 to the network, while featx's \(arch.rawValue) is "
-          + "torchvision's, which applies transform_input to ImageNet-normalised images itself; use torchvision's "
-          + "weights for it")
+        reason: "timm's \(arch.rawValue) normalises with mean \(data.mean) and std \(data.std), but featx's "
+          + "\(arch.rawValue) is torchvision's, whose transform_input expects timm's mean = std = 0.5")
     }
     return arch
   }
 
   /// Architectures featx builds as torchvision does, with `transform_input` inside the network: timm's
-  /// versions have none (their config.json normalises with mean = std = 0.5 instead), so their weights
-  /// would be fed a doubly transformed image.
+  /// versions have none, and their config.json normalises with mean = std = 0.5 instead.
   static let torchvisionInput: Set<Architecture> = [.inception_v3, .googlenet]
+  static let halves: [Double] = [0.5, 0.5, 0.5]
+
+  /// The data config featx preprocesses with: timm's, except that for Inception v3 timm's (x - 0.5) / 0.5
+  /// becomes ImageNet's normalisation, which featx's transform_input maps to (x - 0.5) / 0.5 (equal in real
+  /// arithmetic, within 2e-7 in float32), so the network sees what timm's does.
+  public var featxData: DataConfig {
+    guard let arch = Architecture(rawValue: architecture), Self.torchvisionInput.contains(arch) else { return data }
+    var d = data
+    (d.mean, d.std) = (TimmConfig.defaultData.mean, TimmConfig.defaultData.std)
+    return d
+  }
 
   /// timm's checkpoint filter for `architecture`, where featx's loader does not already do its work
   /// (the `model`/`state_dict` wrapper is unwrapped by `Checkpoint`, DenseNet's old key names by

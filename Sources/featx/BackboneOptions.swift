@@ -28,7 +28,12 @@ struct BackboneOptions: ParsableArguments {
         """))
   var weights: String?
 
-  @Option(help: "Layer to tap. DenseNet: features (default), denseblock1-4, transition1-3. ResNet: avgpool (default), layer1-4.")
+  @Option(
+    help: """
+      Layer to tap (`featx layers --arch A` lists them). DenseNet: features (default), denseblock1-4, transition1-3. \
+      ResNet: avgpool (default), layer1-4. Inception v3: avgpool (default), Conv2d_4a_3x3, Mixed_5b-7c. \
+      GoogLeNet: avgpool (default), maxpool2, inception3a-5b. RDNet: pre_logits (default), stem, dense_stages.0-N.
+      """)
   var layer: String?
 
   @Option(help: "Pooling of the tapped layer: flatten (default; e.g. 1024x7x7 = 50176 values), avg or max (C values).")

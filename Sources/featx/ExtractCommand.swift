@@ -204,7 +204,7 @@ struct ExtractCommand: ParsableCommand {
   func preprocessing(_ known: KnownWeights?, timm: TimmConfig? = nil) throws -> Preprocessing {
     // timm's eval transform: the weights' config.json, or (RDNet weights without one) the published one.
     let published = (try? backbone.namedArchitecture()).flatMap(TimmConfig.publishedData)
-    if preset == nil, let d = timm?.data ?? published {
+    if preset == nil, let d = timm?.featxData ?? published {
       do {
         return try overridden(
           try Preprocessing.timmEval(

@@ -60,8 +60,8 @@ struct Featx: ParsableCommand {
     commandName: "featx",
     abstract: "Extract CNN features once, train a linear head in seconds, classify images.",
     discussion: """
-      A frozen ImageNet backbone (DenseNet or ResNet, from torchvision weight files or timm's on the Hugging \
-      Face hub) turns every image of a \
+      A frozen ImageNet backbone (DenseNet, ResNet, ResNeXt, Inception v3, GoogLeNet or RDNet, from torchvision \
+      weight files or timm's on the Hugging Face hub) turns every image of a \
       dataset into a feature vector, stored in an HDF5 feature store; a linear/softmax head trains on the \
       stored features; backbone + head then classify new images.
       """,

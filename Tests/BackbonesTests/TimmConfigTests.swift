@@ -215,15 +215,17 @@ private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {
       failure { try TimmConfig.read(resnet).architecture(requested: "densenet121") }
         == "architecture densenet121 contradicts \(resnet), which is the config of resnet50 weights")
     // rdnet_* map through Architecture(rawValue:); timm's inception_v3 (no transform_input in the network,
-    // mean = std = 0.5 in its config) would be transformed twice by featx's torchvision Inception v3.
+    // mean = std = 0.5 in its config) is preprocessed with ImageNet's mean/std instead, which featx's
+    // torchvision Inception v3 turns into (x - 0.5) / 0.5 with its transform_input.
     let rdnet = try TimmConfig.read(TestPaths.fixture("hub/naver-ai--rdnet_tiny.nv_in1k/config.json").path)
     #expect(try rdnet.architecture() == .rdnet_tiny)
-    let inception = TestPaths.fixture("hub/timm--inception_v3.tv_in1k/config.json").path
-    #expect(
-      failure { try TimmConfig.read(inception).architecture() }
-        == "\(inception): not a usable timm config.json: timm's inception_v3 feeds (x - 0.5) / 0.5 to the network, while "
-        + "featx's inception_v3 is torchvision's, which applies transform_input to ImageNet-normalised images itself; use "
-        + "torchvision's weights for it")
+    #expect(rdnet.featxData == rdnet.data)
+    let inception = try TimmConfig.read(TestPaths.fixture("hub/timm--inception_v3.tv_in1k/config.json").path)
+    #expect(try inception.architecture() == .inception_v3)
+    #expect(inception.data.mean == [0.5, 0.5, 0.5] && inception.data.std == [0.5, 0.5, 0.5])
+    var expected = inception.data
+    (expected.mean, expected.std) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    #expect(inception.featxData == expected)
   }
 
   /// rdnet's filter as timm's `checkpoint_filter_fn` gives it (fixture), after Checkpoint unwrapped the
