@@ -17,15 +17,6 @@ private func offlineResolver(_ dir: TemporaryDirectory, cache: String) -> Weight
   WeightsResolver(environment: ["HOME": dir.path("home"), "HF_HUB_CACHE": cache, "HF_HUB_OFFLINE": "1"])
 }
 
-/// The error `body` throws, as text ("" if it throws none).
-private func failure(_ body: () throws -> Any) -> String {
-  do {
-    _ = try body()
-    return ""
-  } catch {
-    return "\(error)"
-  }
-}
 
 @Suite struct HubCacheTests {
   @Test func cacheFolderPrecedenceIsHuggingfaceHubs() {

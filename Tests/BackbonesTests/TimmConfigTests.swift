@@ -9,14 +9,6 @@ import Support
 import Testing
 import TestSupport
 
-private func failure(_ body: () throws -> Any) -> String {
-  do {
-    _ = try body()
-    return ""
-  } catch {
-    return "\(error)"
-  }
-}
 
 /// The featx preprocessing for a config, as the CLI builds it (no overrides).
 private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {

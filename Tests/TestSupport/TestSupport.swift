@@ -140,3 +140,13 @@ public func cosine(_ a: [Float], _ b: [Float]) -> Double {
   }
   return dot / max(1e-300, (na * nb).squareRoot())
 }
+
+/// The error `body` throws, as text ("" if it throws none).
+public func failure(_ body: () throws -> Any) -> String {
+  do {
+    _ = try body()
+    return ""
+  } catch {
+    return "\(error)"
+  }
+}
