@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Builds Tests/Fixtures/images/bicubic/: PIL's bicubic resize of small images, byte for byte.
 
-    /work/main/.cache/venv/bin/python tools/make_bicubic_corpus.py          # rewrite the corpus
-    /work/main/.cache/venv/bin/python tools/make_bicubic_corpus.py --check  # only compare disk with PIL
+    .cache/venv/bin/python tools/make_bicubic_corpus.py          # rewrite the corpus
+    .cache/venv/bin/python tools/make_bicubic_corpus.py --check  # only compare disk with PIL
 
 timm's weights are mostly evaluated with bicubic resizing (`Resize(..., interpolation=BICUBIC)`, i.e.
 PIL's `Image.resize(size, Image.BICUBIC)` with reducing_gap None), and featx ports Pillow 13's
@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import json
 import sys
+import os
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +36,8 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "Tests" / "Fixtures" / "images" / "bicubic"
-DATASETS = REPO.parent / "shared" / "datasets"
-if not DATASETS.is_dir():
-    DATASETS = Path("/work/shared/datasets")
+# as tools/make_reference.py: $FEATX_DATASETS, else ../shared/datasets beside the repository
+DATASETS = Path(os.environ.get("FEATX_DATASETS", str(REPO.parent / "shared" / "datasets")))
 
 # (name, dataset file, crop box (left, top, right, bottom) in the decoded photo)
 PHOTOS = [

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """timm's config.json files and evaluation transforms, the ground truth of featx's `--weights hf-hub:`.
 
-    /work/main/.cache/venv/bin/python tools/make_timm_fixtures.py          # rewrite Tests/Fixtures/timm/
-    /work/main/.cache/venv/bin/python tools/make_timm_fixtures.py --check  # only compare disk with timm
+    .cache/venv/bin/python tools/make_timm_fixtures.py          # rewrite Tests/Fixtures/timm/
+    .cache/venv/bin/python tools/make_timm_fixtures.py --check  # only compare disk with timm
 
 Writes Tests/Fixtures/timm/:
 
