@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Full-size parity reference for the Inception v3, GoogLeNet and RDNet families
-(Tests/Fixtures/backbones/families.safetensors + families.json, pixels/<id>.inception.png, pixels/<id>.rdnet.png).
+(Tests/Fixtures/backbones/family_<arch>.safetensors + families.json, pixels/<id>.inception.png, pixels/<id>.rdnet.png).
 
     .cache/venv/bin/python tools/make_family_reference.py            # write
     .cache/venv/bin/python tools/make_family_reference.py --positions 4096
@@ -248,12 +248,11 @@ def main(argv=None) -> int:
                 pos = positions_cache[n]
                 f64 = flat.astype(np.float64)
                 tensors[f"{key}.avg"] = F.adaptive_avg_pool2d(t, 1).flatten(1).numpy()
-                tensors[f"{key}.positions"] = pos.copy()
                 tensors[f"{key}.values"] = np.ascontiguousarray(flat[:, pos])
                 tensors[f"{key}.stats"] = np.stack([f64.sum(1), (f64 * f64).sum(1), np.abs(f64).max(1)], axis=1)
                 info[tap] = {"shape": [c, h, w], "maxabs": mr.maxabs(flat),
                              "avg_maxabs": mr.maxabs(tensors[f"{key}.avg"]), "positions": k,
-                             "stored": [f"{key}.{s}" for s in ("avg", "positions", "values", "stats")]}
+                             "stored": [f"{key}.{s}" for s in ("avg", "values", "stats")]}
             if arch in ("inception_v3", "googlenet"):
                 last = INCEPTION_TAPS[-2] if arch == "inception_v3" else GOOGLENET_TAPS[-2]
                 assert np.array_equal(tensors[f"{arch}.{last}.avg"], tensors[f"{arch}.avgpool"]), arch
@@ -270,12 +269,17 @@ def main(argv=None) -> int:
     for k, v in tensors.items():
         assert v.flags["C_CONTIGUOUS"], k
         assert v.dtype in (np.float32, np.float64, np.int64), (k, v.dtype)
-    st_path = os.path.join(out, "families.safetensors")
-    mr.write_safetensors(st_path, tensors, metadata={"format": FORMAT, "rule": mw.RULE_NAME, "seed": str(SEED)})
+    # One file per family (each well under 1 MB); the sampled positions are derived, not stored.
+    files = {}
+    for arch in models:
+        part = {k: v for k, v in tensors.items() if k.startswith(arch + ".")}
+        files[arch] = f"family_{arch}.safetensors"
+        mr.write_safetensors(os.path.join(out, files[arch]), part,
+                             metadata={"format": FORMAT, "rule": mw.RULE_NAME, "seed": str(SEED)})
 
     desc = {
         "format": FORMAT,
-        "file": "families.safetensors",
+        "files": files,
         "generator": "tools/make_family_reference.py",
         "versions": versions(),
         "dataset_root": mr.DATASETS,
@@ -324,11 +328,10 @@ def main(argv=None) -> int:
         "tensor_notes": {
             "<arch>.<tap>.avg": "float32 [4, C]: adaptive_avg_pool2d(map, 1) of the tap's [C, H, W] map, rows in "
                                 "image_order",
-            "<arch>.<tap>.positions": f"int64 [n]: np.sort(np.random.RandomState({POSITIONS_SEED}).choice(C*H*W, "
-                                      f"n, replace=False)), n = min({args.positions}, C*H*W); taps with the same "
-                                      "C*H*W have the same positions",
             "<arch>.<tap>.values": "float32 [4, n]: the map flattened per image in C order (index = c*H*W + y*W + "
-                                   "x) at those positions",
+                                   f"x) at the positions np.sort(np.random.RandomState({POSITIONS_SEED}).choice("
+                                   f"C*H*W, n, replace=False)), n = min({args.positions}, C*H*W) (not stored: "
+                                   "choice without replacement is permutation(C*H*W)[:n])",
             "<arch>.<tap>.stats": "float64 [4, 3]: per image over the whole flattened map (float32 widened to "
                                   "float64): sum, sum of squares, max |v|",
             "<arch>.<final>": "float32 [4, C]: the whole final vector: inception_v3.avgpool [4,2048] and "
@@ -343,7 +346,8 @@ def main(argv=None) -> int:
         },
     }
     mr.write_json(os.path.join(out, "families.json"), desc)
-    print(f"wrote families.safetensors ({os.path.getsize(st_path):,d} B, {len(tensors)} tensors), families.json, "
+    sizes = ", ".join(f"{f} {os.path.getsize(os.path.join(out, f)):,d} B" for f in files.values())
+    print(f"wrote {sizes} ({len(tensors)} tensors), families.json, "
           f"{2 * len(mr.IMAGES)} PNGs ({time.perf_counter() - t0:.1f}s)")
     return 0
 

@@ -7,10 +7,21 @@ import TestSupport
 
 /// Inception v3, GoogLeNet (torchvision) and RDNet (timm) at full size with featx-random-v1 seed 0, on the
 /// exact pixels each family's own preprocessing gives, against the reference implementations' outputs
-/// at every tap (fixture: tools/make_family_reference.py → backbones/families.safetensors).
+/// at every tap (fixture: tools/make_family_reference.py → backbones/family_<arch>.safetensors).
 @Suite(.serialized) struct FamilyParityTests {
-  static let reference = TestPaths.fixture("backbones/families.safetensors").path
   static let order = FullSizeParityTests.order
+
+  /// The reference outputs of one family.
+  static func reference(_ arch: Architecture) throws -> StateDict {
+    try Checkpoint.load(path: TestPaths.fixture("backbones/family_\(arch.rawValue).safetensors").path)
+  }
+
+  /// The sampled positions of a map of `count` values: `sorted(RandomState(7).choice(count, n, replace=False))`,
+  /// numpy's choice without replacement being `permutation(count)[:n]`.
+  static func positions(count: Int, n: Int) -> [Int] {
+    var rng = NumpyRandomState(seed: 7)
+    return Array(rng.permutation(count).prefix(n)).sorted()
+  }
 
   /// Each family's pixels: Resize(342)+CenterCrop(299), torchvision's ImageNet crop, timm's bicubic crop.
   static func pixels(_ arch: Architecture) -> (name: String, size: Int) {
@@ -50,7 +61,7 @@ import TestSupport
   /// its channel means, or the whole vector for the final layer.
   @Test(arguments: archs)
   func everyTapMatchesTheReference(arch: Architecture) throws {
-    let expected = try Checkpoint.load(path: Self.reference)
+    let expected = try Self.reference(arch)
     let weights = RandomWeights.stateDict(config: arch.config, seed: 0)
     let input = try Self.inputs(arch)
     let size = Self.pixels(arch).size
@@ -66,11 +77,12 @@ import TestSupport
         #expect(report.passes(), "\(key): \(report)")
         continue
       }
-      let positions = try #require(expected.tensors[key + ".positions"], "\(key).positions").integers.map { Int($0) }
-      let values = try #require(expected.tensors[key + ".values"], "\(key).values").values
+      let sampled = try #require(expected.tensors[key + ".values"], "\(key).values")
+      let values = sampled.values
+      let positions = Self.positions(count: length, n: sampled.shape[1])
       let picked = (0..<4).flatMap { image in positions.map { flat[image * length + $0] } }
-      let sampled = ParityReport(actual: picked, reference: values, rows: 4)
-      #expect(sampled.passes(), "\(key) sampled map: \(sampled)")
+      let map = ParityReport(actual: picked, reference: values, rows: 4)
+      #expect(map.passes(), "\(key) sampled map: \(map)")
 
       let stats = try #require(expected.tensors[key + ".stats"], "\(key).stats").values.map(Double.init)
       for image in 0..<4 {
@@ -101,7 +113,7 @@ import TestSupport
   /// oneDNN's own average pooling of a map (not the mean computed above) on the last map of each family.
   @Test(arguments: archs)
   func averagePoolingOfTheLastMap(arch: Architecture) throws {
-    let expected = try Checkpoint.load(path: Self.reference)
+    let expected = try Self.reference(arch)
     let size = Self.pixels(arch).size
     let layers = try arch.config.layerInfo(height: size, width: size, arch: arch.rawValue)
     let last = try #require(layers.last { $0.shape[1] > 1 })

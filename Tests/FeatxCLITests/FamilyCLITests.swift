@@ -6,7 +6,7 @@ import TestSupport
 
 /// `featx extract` on the four parity images with each new family's default preprocessing (Inception's
 /// Resize(342)/CenterCrop(299); RDNet's published timm transform, Resize(248) bicubic/CenterCrop(224))
-/// gives the reference implementations' final features (families.safetensors): the decoding, the resize
+/// gives the reference implementations' final features (family_<arch>.safetensors): the decoding, the resize
 /// filter, the crop and the network, end to end.
 @Suite(
   .serialized,
@@ -37,7 +37,7 @@ struct FamilyCLITests {
     #expect(run.status == 0, "\(run.stderr)")
     let store = try FeatureStore(path: out)
     #expect(store.metadata.preprocess.hasPrefix(preprocess), "\(store.metadata.preprocess)")
-    let reference = try Checkpoint.load(path: TestPaths.fixture("backbones/families.safetensors").path)
+    let reference = try Checkpoint.load(path: TestPaths.fixture("backbones/family_\(arch).safetensors").path)
     let expected = try #require(reference.tensors["\(arch).\(tap)"]).values
     let report = ParityReport(actual: try store.allFeatures(), reference: expected, rows: 4)
     #expect(report.passes(), "\(arch) through featx extract: \(report)")
