@@ -218,11 +218,16 @@ struct Graph {
     return view
   }
 
+  /// Averages `src` over its whole map into the 1x1 view `dst`.
+  mutating func averageOverMap(_ src: View, into dst: View) {
+    let (h, w) = (buffers[src.buffer].height, buffers[src.buffer].width)
+    ops.append(.pool(PoolOp(kind: .average, src: src, dst: dst, kernel: (h, w), stride: 1, padding: 0)))
+  }
+
   /// Averages `src` over its whole map into a new 1x1 buffer, tapped as `avgpool`.
   mutating func globalAveragePool(_ src: View) {
     let pooled = wholeBuffer(src.channels, 1, 1)
-    let (h, w) = (buffers[src.buffer].height, buffers[src.buffer].width)
-    ops.append(.pool(PoolOp(kind: .average, src: src, dst: pooled, kernel: (h, w), stride: 1, padding: 0)))
+    averageOverMap(src, into: pooled)
     tap("avgpool", pooled, isVector: true)
   }
 

@@ -108,7 +108,7 @@ public enum RDNet {
 
     // timm's NormMlpClassifierHead without hidden layer: average pool, LayerNorm2d, (fc).
     let pooled = g.wholeBuffer(channels, 1, 1)
-    g.ops.append(.pool(PoolOp(kind: .average, src: x, dst: pooled, kernel: (size.height, size.width), stride: 1, padding: 0)))
+    g.averageOverMap(x, into: pooled)
     let preLogits = g.wholeBuffer(channels, 1, 1)
     g.layerNorm("head.norm", from: pooled, to: preLogits)
     g.tap("pre_logits", preLogits, isVector: true)
@@ -131,20 +131,19 @@ public enum RDNet {
     let hidden = g.scratch(inner, size, slot: 5)
     g.conv("\(layers).2", norm: nil, from: normed, to: hidden, kernel: 1, bias: true, epilogue: [.gelu])
     let grown = g.scratch(growth, size, slot: 6)
+    var result = grown
     if !squeezeExcite {
       g.conv("\(layers).4", norm: nil, from: hidden, to: grown, kernel: 1, bias: true, epilogue: [.scale(name + ".gamma")])
     } else {
       g.conv("\(layers).4", norm: nil, from: hidden, to: grown, kernel: 1, bias: true)
-      // EffectiveSEModule: x * hardsigmoid(fc(mean(x))).
+      // EffectiveSEModule: x * hardsigmoid(fc(mean(x))), then the layer scale.
       let mean = g.scratch(growth, 1, slot: 7)
-      g.ops.append(.pool(PoolOp(kind: .average, src: grown, dst: mean, kernel: (size.height, size.width), stride: 1, padding: 0)))
+      g.averageOverMap(grown, into: mean)
       let gate = g.scratch(growth, 1, slot: 8)
       g.conv("\(layers).5.fc", norm: nil, from: mean, to: gate, kernel: 1, bias: true, epilogue: [.hardSigmoid])
-      let gated = g.scratch(growth, size, slot: 9)
-      g.ops.append(.gate(GateOp(src: grown, gate: gate, dst: gated, scale: name + ".gamma")))
-      g.ops.append(.copy(CopyOp(src: gated, dst: output)))
-      return
+      result = g.scratch(growth, size, slot: 9)
+      g.ops.append(.gate(GateOp(src: grown, gate: gate, dst: result, scale: name + ".gamma")))
     }
-    g.ops.append(.copy(CopyOp(src: grown, dst: output)))
+    g.ops.append(.copy(CopyOp(src: result, dst: output)))
   }
 }

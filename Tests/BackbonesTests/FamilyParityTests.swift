@@ -16,13 +16,6 @@ import TestSupport
     try Checkpoint.load(path: TestPaths.fixture("backbones/family_\(arch.rawValue).safetensors").path)
   }
 
-  /// The sampled positions of a map of `count` values: `sorted(RandomState(7).choice(count, n, replace=False))`,
-  /// numpy's choice without replacement being `permutation(count)[:n]`.
-  static func positions(count: Int, n: Int) -> [Int] {
-    var rng = NumpyRandomState(seed: 7)
-    return Array(rng.permutation(count).prefix(n)).sorted()
-  }
-
   /// Each family's pixels: Resize(342)+CenterCrop(299), torchvision's ImageNet crop, timm's bicubic crop.
   static func pixels(_ arch: Architecture) -> (name: String, size: Int) {
     switch arch {
@@ -79,7 +72,7 @@ import TestSupport
       }
       let sampled = try #require(expected.tensors[key + ".values"], "\(key).values")
       let values = sampled.values
-      let positions = Self.positions(count: length, n: sampled.shape[1])
+      let positions = FullSizeParityTests.referencePositions(count: length, n: sampled.shape[1])
       let picked = (0..<4).flatMap { image in positions.map { flat[image * length + $0] } }
       let map = ParityReport(actual: picked, reference: values, rows: 4)
       #expect(map.passes(), "\(key) sampled map: \(map)")

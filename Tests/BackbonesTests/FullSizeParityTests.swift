@@ -94,10 +94,11 @@ import TestSupport
     #expect(closeness(single, Array(one.prefix(512)), rtol: 1e-5, atol: 1e-4) == nil)
   }
 
-  /// `sorted(RandomState(7).choice(50176, 8192, replace=False))`: numpy's choice without replacement is
-  /// `permutation(50176)[:8192]`.
-  static func referencePositions() -> [Int] {
+  /// `sorted(RandomState(7).choice(count, n, replace=False))`, the sampled positions of every reference
+  /// map (densenet121's 8192 of 50176 here, the families' too): numpy's choice without replacement is
+  /// `permutation(count)[:n]`.
+  static func referencePositions(count: Int = 50176, n: Int = 8192) -> [Int] {
     var rng = NumpyRandomState(seed: 7)
-    return Array(rng.permutation(50176).prefix(8192)).sorted()
+    return Array(rng.permutation(count).prefix(n)).sorted()
   }
 }
