@@ -64,7 +64,7 @@ public enum Checkpoint {
   /// Parses the bytes of a weights file; `path` is used in messages.
   public static func parse(_ bytes: UnsafeRawBufferPointer, path: String, sha256: String? = nil) throws -> StateDict {
     guard !bytes.isEmpty else { throw BackboneError.badWeightsFile(path: path, reason: "the file is empty (0 bytes)") }
-    let sha = sha256 ?? SHA256.hex(bytes)
+    let sha = try sha256 ?? SHA256.hex(bytes)
     do {
       var dict: StateDict
       if ZipArchive.looksLikeZip(bytes) {

@@ -137,7 +137,7 @@ struct HubDownload {
       throw Failure(description: "\(address) sent \(bytes.count) bytes, the hub announced \(size); nothing was saved")
     }
     if metadata.etag.utf8.count == 64 {
-      let digest = SHA256.hex(bytes)
+      let digest = try SHA256.hex(bytes)
       guard digest == metadata.etag else {
         throw Failure(
           description: "the download of \(address) has sha256 \(digest), not the hub's \(metadata.etag) (X-Linked-Etag); nothing was saved")

@@ -205,7 +205,7 @@ enum Downloader {
     }
     let data = try get(remote, progress: progress)
     if let sha256Prefix {
-      let digest = data.withUnsafeBytes { SHA256.hex($0) }
+      let digest = try data.withUnsafeBytes { try SHA256.hex($0) }
       guard digest.hasPrefix(sha256Prefix) else {
         throw BackboneError.hashMismatch(path: url, expectedPrefix: sha256Prefix, actual: digest)
       }

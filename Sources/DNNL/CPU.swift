@@ -77,10 +77,12 @@ public enum CPU {
 
   /// True when oneDNN multiplies bfloat16 natively (AVX512_BF16 or AMX): twice float32's rate.
   /// Follows `ONEDNN_MAX_CPU_ISA`.
-  public static var nativeBFloat16: Bool {
-    let bf16 = dnnl_cpu_isa_avx512_core_bf16.rawValue
-    return dnnl_get_effective_cpu_isa().rawValue & bf16 == bf16
-  }
+  public static var nativeBFloat16: Bool { nativeBFloat16(isa: dnnl_get_effective_cpu_isa().rawValue) }
+
+  /// True when the effective ISA `isa` includes every feature of `required`. oneDNN 2.6 numbers its ISAs
+  /// as feature bitmasks, not in order (`avx2_vnni` = 0x407 is above `avx512_core` = 0x27 yet has no
+  /// AVX-512), so inclusion is a mask test, never `>=`.
+  package static func includes(_ isa: UInt32, _ required: UInt32) -> Bool { isa & required == required }
 
   /// oneDNN's name for the instruction set it uses, e.g. `avx512_core_bf16`.
   public static var isaName: String {
@@ -90,13 +92,17 @@ public enum CPU {
       (dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"), (dnnl_cpu_isa_avx512_core, "avx512_core"),
       (dnnl_cpu_isa_avx2_vnni, "avx2_vnni"), (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx, "avx"), (dnnl_cpu_isa_sse41, "sse41"),
     ]
-    return names.first { isa.rawValue & $0.0.rawValue == $0.0.rawValue }?.1 ?? "isa \(isa.rawValue)"
+    return names.first { includes(isa.rawValue, $0.0.rawValue) }?.1 ?? "isa \(isa.rawValue)"
   }
 
   /// True when oneDNN uses AVX-512 kernels (16 floats per register).
-  public static var avx512: Bool {
-    dnnl_get_effective_cpu_isa().rawValue >= dnnl_cpu_isa_avx512_core.rawValue
-  }
+  public static var avx512: Bool { avx512(isa: dnnl_get_effective_cpu_isa().rawValue) }
+
+  /// Whether the oneDNN ISA value `isa` has AVX-512 kernels (`avx512_core` and above, not `avx2_vnni`).
+  package static func avx512(isa: UInt32) -> Bool { includes(isa, dnnl_cpu_isa_avx512_core.rawValue) }
+
+  /// Whether the oneDNN ISA value `isa` multiplies bfloat16 natively.
+  package static func nativeBFloat16(isa: UInt32) -> Bool { includes(isa, dnnl_cpu_isa_avx512_core_bf16.rawValue) }
 }
 
 /// OpenMP's thread count of the calling thread, which oneDNN's primitives and sgemm use.

@@ -466,8 +466,11 @@ package final class DNNLPrimitive {
     dnnl_primitive_desc_destroy(desc)
   }
 
+  /// The descriptor oneDNN reports for `what`, or an empty (zero-byte) one when it reports none: oneDNN
+  /// returns a null pointer for a query the primitive does not answer.
   private func query(_ what: dnnl_query_t) -> MemoryDescriptor {
-    MemoryDescriptor(raw: dnnl_primitive_desc_query_md(desc, what, 0).pointee)
+    guard let md = dnnl_primitive_desc_query_md(desc, what, 0) else { return MemoryDescriptor(raw: dnnl_memory_desc_t()) }
+    return MemoryDescriptor(raw: md.pointee)
   }
 
   /// The weights layout the primitive chose.

@@ -3,6 +3,13 @@
 
 import COpenSSL
 
+/// OpenSSL refused a digest call: only an allocation failure or a broken libcrypto gets here.
+public struct SHA256Error: Error, CustomStringConvertible {
+  /// The libcrypto call that failed.
+  public var call: String
+  public var description: String { "SHA-256: OpenSSL's \(call) failed (out of memory, or a broken libcrypto)" }
+}
+
 /// Incremental SHA-256.
 ///
 /// The corresponding C functions are `EVP_DigestInit_ex`, `EVP_DigestUpdate` and `EVP_DigestFinal_ex`.
@@ -10,10 +17,12 @@ public final class SHA256 {
   private let context: OpaquePointer
   private var finished = false
 
-  public init() {
-    guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
-      // Only an allocation failure can get here; libcrypto always provides SHA-256.
-      preconditionFailure("SHA256.init: OpenSSL could not set up a SHA-256 context")
+  /// - Throws: `SHA256Error` if OpenSSL cannot set up a context.
+  public init() throws {
+    guard let context = EVP_MD_CTX_new() else { throw SHA256Error(call: "EVP_MD_CTX_new") }
+    guard EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
+      EVP_MD_CTX_free(context)
+      throw SHA256Error(call: "EVP_DigestInit_ex")
     }
     self.context = context
   }
@@ -21,41 +30,39 @@ public final class SHA256 {
   deinit { EVP_MD_CTX_free(context) }
 
   /// Hashes `bytes` in one call and returns the lowercase hex digest.
-  public static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
-    let h = SHA256()
-    h.update(bytes)
-    return hexString(h.finalize())
+  public static func hex(_ bytes: UnsafeRawBufferPointer) throws -> String {
+    let h = try SHA256()
+    try h.update(bytes)
+    return hexString(try h.finalize())
   }
 
   /// Hashes a byte array and returns the lowercase hex digest.
-  public static func hex(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { hex($0) } }
+  public static func hex(_ bytes: [UInt8]) throws -> String { try bytes.withUnsafeBytes { try hex($0) } }
 
   /// Feeds more bytes.
-  public func update(_ bytes: UnsafeRawBufferPointer) {
+  public func update(_ bytes: UnsafeRawBufferPointer) throws {
     precondition(!finished, "SHA256.update: the digest was already finalized")
     guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-    guard EVP_DigestUpdate(context, base, bytes.count) == 1 else {
-      preconditionFailure("SHA256.update: EVP_DigestUpdate failed")
-    }
+    guard EVP_DigestUpdate(context, base, bytes.count) == 1 else { throw SHA256Error(call: "EVP_DigestUpdate") }
   }
 
   /// Feeds a byte array.
-  public func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
+  public func update(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try update($0) } }
 
   /// Finishes and returns the 32-byte digest. The hash cannot be fed afterwards.
-  public func finalize() -> [UInt8] {
+  public func finalize() throws -> [UInt8] {
     precondition(!finished, "SHA256.finalize: the digest was already finalized")
     finished = true
     var digest = [UInt8](repeating: 0, count: 32)
     var length: UInt32 = 0
     guard EVP_DigestFinal_ex(context, &digest, &length) == 1, length == 32 else {
-      preconditionFailure("SHA256.finalize: EVP_DigestFinal_ex failed")
+      throw SHA256Error(call: "EVP_DigestFinal_ex")
     }
     return digest
   }
 
   /// Finishes and returns the lowercase hex digest.
-  public func finalizeHex() -> String { SHA256.hexString(finalize()) }
+  public func finalizeHex() throws -> String { SHA256.hexString(try finalize()) }
 
   /// Lowercase hex of `bytes`.
   public static func hexString(_ bytes: [UInt8]) -> String {

@@ -16,8 +16,8 @@ import Probe
 /// reading: if it has not finished by a deadline (the guard's timeout plus one second per 50 MB of file),
 /// featx prints the same refusal and exits with status 1, leaving no output behind (nothing is written
 /// while reading).
-enum HDF5Guard {
-  enum Kind: String, ExpressibleByArgument { case store, head }
+package enum HDF5Guard {
+  package enum Kind: String, ExpressibleByArgument { case store, head }
 
   /// Seconds the child may take (`FEATX_HDF5_GUARD_TIMEOUT` overrides): the metadata of a million-row store
   /// reads in a few seconds.
@@ -58,9 +58,22 @@ enum HDF5Guard {
     return try body()
   }
 
-  /// Reads `path` in a child process first; throws `Refused` if libhdf5 crashes or hangs on it.
+  /// The guard could not run its child (no process could be started, or it could not be waited for):
+  /// refused rather than read unguarded without a word.
+  struct Unavailable: Error, CustomStringConvertible {
+    let path: String
+    let call: String
+    let errorNumber: Int32
+    var description: String {
+      "\(path): featx could not check it in a child process first (\(call): \(String(cString: strerror(errorNumber)))). "
+        + "Free processes or memory and retry, or set FEATX_HDF5_GUARD=0 to read it without the guard."
+    }
+  }
+
+  /// Reads `path` in a child process (`executable check-hdf5`) first; throws `Refused` if libhdf5 crashes
+  /// or hangs on it, `Unavailable` if the child cannot be started or waited for.
   /// `FEATX_HDF5_GUARD=0` skips the check.
-  static func check(_ path: String, as kind: Kind) throws {
+  package static func check(_ path: String, as kind: Kind, executable: String = "/proc/self/exe") throws {
     guard mode != "0", FileManager.default.fileExists(atPath: path) else { return }
     let arguments = ["featx", "check-hdf5", "--kind", kind.rawValue, path]
     let argv = arguments.map { strdup($0) } + [nil]
@@ -71,7 +84,8 @@ enum HDF5Guard {
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     var pid: pid_t = 0
-    guard posix_spawn(&pid, "/proc/self/exe", &actions, nil, argv, environ) == 0 else { return }
+    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    guard spawned == 0 else { throw Unavailable(path: path, call: "posix_spawn \(executable)", errorNumber: spawned) }
 
     let timeout = timeoutSeconds
     let deadline = Date().addingTimeInterval(timeout)
@@ -80,7 +94,7 @@ enum HDF5Guard {
     while true {
       let done = waitpid(pid, &status, WNOHANG)
       if done == pid { break }
-      if done < 0 && errno != EINTR { return }
+      if done < 0 && errno != EINTR { throw Unavailable(path: path, call: "waitpid", errorNumber: errno) }
       if Date() > deadline {
         kill(pid, SIGKILL)
         _ = waitpid(pid, &status, 0)

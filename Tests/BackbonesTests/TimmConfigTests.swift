@@ -278,9 +278,9 @@ private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {
       #expect(tensor.shape == t.shape, "\(t.key)")
       let digest: String
       if t.dtype == "float32" {
-        digest = tensor.values.withUnsafeBytes { SHA256.hex($0) }
+        digest = try tensor.values.withUnsafeBytes { try SHA256.hex($0) }
       } else {
-        digest = tensor.integers.withUnsafeBytes { SHA256.hex($0) }
+        digest = try tensor.integers.withUnsafeBytes { try SHA256.hex($0) }
       }
       #expect(digest == t.sha256, "\(t.key) (\(t.dtype))")
     }

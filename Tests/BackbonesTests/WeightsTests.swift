@@ -96,7 +96,7 @@ import TestSupport
     let wrong = dir.path("densenet121-deadbeef.pth")
     try writeFileAtomically(wrong, bytes)
     #expect(throws: BackboneError.self) { try WeightsResolver.loadVerified(wrong) }
-    let right = dir.path("densenet121-\(SHA256.hex(bytes).prefix(8)).pth")
+    let right = dir.path("densenet121-\(try SHA256.hex(bytes).prefix(8)).pth")
     try writeFileAtomically(right, bytes)
     #expect(try WeightsResolver.loadVerified(right).keys.count > 0)
   }
@@ -104,7 +104,7 @@ import TestSupport
   @Test func searchOrderIsWeightsDirThenHubCache() throws {
     let dir = TemporaryDirectory()
     let bytes = try readFile(TestPaths.fixture("backbones/tiny/resnet50.pth").path)
-    let name = "resnet50-\(SHA256.hex(bytes).prefix(8)).pth"
+    let name = "resnet50-\(try SHA256.hex(bytes).prefix(8)).pth"
     let hub = dir.path("torch/hub/checkpoints")
     try FileManager.default.createDirectory(atPath: hub, withIntermediateDirectories: true)
     try writeFileAtomically(hub + "/" + name, bytes)
@@ -126,7 +126,7 @@ import TestSupport
     let served = dir.path("served")
     try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
     let bytes = try readFile(TestPaths.fixture("backbones/tiny/resnet50.pth").path)
-    let name = "resnet50-\(SHA256.hex(bytes).prefix(8)).pth"
+    let name = "resnet50-\(try SHA256.hex(bytes).prefix(8)).pth"
     try writeFileAtomically(served + "/" + name, bytes)
     try writeFileAtomically(served + "/resnet50-00000000.pth", bytes)
     let server = try LocalHTTPServer(root: served)

@@ -5,6 +5,18 @@ import TestSupport
 import DNNL
 
 @Suite struct CPUTests {
+  /// oneDNN 2.6's ISA values (dnnl_types.h) are feature bitmasks: AVX2-VNNI (Alder Lake and later client
+  /// parts) is numerically above AVX-512 yet has none, so a `>=` test picked 16-channel blocks there.
+  @Test(arguments: [
+    (UInt32(0x1), "sse41", false, false), (0x3, "avx", false, false), (0x7, "avx2", false, false),
+    (0x407, "avx2_vnni", false, false), (0x27, "avx512_core", true, false), (0x67, "avx512_core_vnni", true, false),
+    (0xe7, "avx512_core_bf16", true, true), (0x3e7, "avx512_core_amx", true, true),
+  ])
+  func isaFeaturesAreMaskTests(isa: UInt32, name: String, avx512: Bool, bf16: Bool) {
+    #expect(CPU.avx512(isa: isa) == avx512, "\(name)")
+    #expect(CPU.nativeBFloat16(isa: isa) == bf16, "\(name)")
+  }
+
   @Test func availableCPUsFollowTheAffinityMask() throws {
     // The test process itself: its affinity mask is what `taskset` or a cpuset cgroup set.
     let mask = try #require(CPU.affinityCount())

@@ -63,7 +63,7 @@ struct HubCLITests {
     #expect(m.arch == "resnet18")
     #expect(m.weightsFile == "hf-hub:\(repoID)@\(commit)")
     #expect(m.weightsPath == layout.folder(repoID) + "/snapshots/\(commit)/model.safetensors")
-    #expect(m.weightsSHA256 == SHA256.hex(try readFile(weights)))
+    #expect(m.weightsSHA256 == (try SHA256.hex(try readFile(weights))))
     // timm 1.0.31: create_transform(**resolve_data_config(model=create_model("hf-hub:timm/resnet18.a1_in1k")))
     // is Resize(235, BICUBIC), CenterCrop((224, 224)), ToTensor, Normalize(IMAGENET_DEFAULT_MEAN, _STD).
     #expect(
@@ -133,7 +133,7 @@ struct HubCLITests {
     #expect(run.stderr == "downloading hf-hub:\(repoID) from \(hub.endpoint) into \(fresh.folder(repoID))\n")
     // The same layout (the config.json blob is named by its git blob id there, by a stand-in here).
     #expect(fresh.files().filter { !$0.contains("/blobs/") } == layout.files().filter { !$0.contains("/blobs/") })
-    let weightsBlob = "models--timm--resnet18.a1_in1k/blobs/" + SHA256.hex(try readFile(weights))
+    let weightsBlob = "models--timm--resnet18.a1_in1k/blobs/" + (try SHA256.hex(try readFile(weights)))
     #expect(fresh.files().count == 5 && fresh.files().contains(weightsBlob), "\(fresh.files())")
     try expectSameRows(offline, store)
     #expect(try FeatureStore(path: store).metadata.weightsFile == "hf-hub:\(repoID)@\(commit)")

@@ -12,21 +12,21 @@ import TestSupport
       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
     ),
   ])
-  func fipsVectors(input: String, digest: String) {
-    #expect(SHA256.hex(Array(input.utf8)) == digest)
+  func fipsVectors(input: String, digest: String) throws {
+    #expect(try SHA256.hex(Array(input.utf8)) == digest)
   }
 
-  @Test func millionAsInUnevenPieces() {
-    var h = SHA256()
+  @Test func millionAsInUnevenPieces() throws {
+    let h = try SHA256()
     var fed = 0
     var piece = 1
     while fed < 1_000_000 {
       let n = min(piece, 1_000_000 - fed)
-      h.update([UInt8](repeating: UInt8(ascii: "a"), count: n))
+      try h.update([UInt8](repeating: UInt8(ascii: "a"), count: n))
       fed += n
       piece = piece * 3 % 997 + 1
     }
-    #expect(h.finalizeHex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    #expect(try h.finalizeHex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
   }
 
   @Test func agreesWithSha256sum() throws {
@@ -35,6 +35,6 @@ import TestSupport
     let path = dir.path("blob")
     try Data(bytes).write(to: URL(fileURLWithPath: path))
     let result = try runCommand("/usr/bin/sha256sum", [path])
-    #expect(result.stdout.hasPrefix(SHA256.hex(bytes)))
+    #expect(result.stdout.hasPrefix(try SHA256.hex(bytes)))
   }
 }

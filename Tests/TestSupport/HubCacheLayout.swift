@@ -15,8 +15,8 @@ public struct HubCacheLayout: Sendable {
 
   /// The blob name huggingface_hub uses: the sha256 for LFS files (weights), else the file's git blob id
   /// (a sha1; here the first 40 hex digits of the sha256 stand in for it: resolution never reads the name).
-  public static func etag(_ file: String, _ bytes: [UInt8]) -> String {
-    let sha = SHA256.hex(bytes)
+  public static func etag(_ file: String, _ bytes: [UInt8]) throws -> String {
+    let sha = try SHA256.hex(bytes)
     return file.hasSuffix(".safetensors") || file.hasSuffix(".bin") ? sha : String(sha.prefix(40))
   }
 
@@ -25,7 +25,7 @@ public struct HubCacheLayout: Sendable {
   @discardableResult
   public func put(_ file: String, _ bytes: [UInt8], repo: String, commit: String) throws -> String {
     let fm = FileManager.default
-    let etag = Self.etag(file, bytes)
+    let etag = try Self.etag(file, bytes)
     let snapshot = folder(repo) + "/snapshots/" + commit
     try fm.createDirectory(atPath: folder(repo) + "/blobs", withIntermediateDirectories: true)
     try fm.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
