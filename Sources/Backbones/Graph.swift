@@ -22,6 +22,9 @@ public struct ParameterSpec: Sendable, Equatable {
   public var kind: ParameterKind
   /// False for the classifier (`fc.*`, `classifier.*`), whose class count may differ from ImageNet's.
   public var usedForFeatures: Bool
+  /// Inputs of the layer that owns the tensor, where its shape does not say (a Linear layer's bias):
+  /// the random rule bounds both of a Linear's tensors by 1/√in.
+  public var fanIn: Int? = nil
 }
 
 /// A channel range of a buffer: `channels` channels starting at `channelOffset`.
@@ -280,7 +283,8 @@ struct Graph {
   mutating func registerLinear(_ name: String, in inFeatures: Int, out: Int) {
     parameters.append(
       ParameterSpec(name: name + ".weight", shape: [out, inFeatures], kind: .linearWeight, usedForFeatures: false))
-    parameters.append(ParameterSpec(name: name + ".bias", shape: [out], kind: .linearBias, usedForFeatures: false))
+    parameters.append(
+      ParameterSpec(name: name + ".bias", shape: [out], kind: .linearBias, usedForFeatures: false, fanIn: inFeatures))
   }
 
   // MARK: - Operations

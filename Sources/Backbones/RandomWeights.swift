@@ -20,7 +20,8 @@ public enum RandomWeights {
   /// The values of one state_dict entry that features use (convolutions and BatchNorms).
   public static func values(for spec: ParameterSpec, seed: UInt32) -> [Float] {
     precondition(
-      spec.usedForFeatures || spec.kind == .linearWeight, "RandomWeights.values: \(spec.name) needs its layer's fan-in")
+      spec.usedForFeatures || spec.kind == .linearWeight || spec.fanIn != nil,
+      "RandomWeights.values: \(spec.name) needs its layer's fan-in")
     var rng = NumpyRandomState(seed: fnv1a32("\(seed):\(spec.name)"))
     let count = spec.shape.reduce(1, *)
     var out = [Float](repeating: 0, count: count)
@@ -34,7 +35,8 @@ public enum RandomWeights {
       case .bnBias, .bnRunningMean, .convBias, .lnBias:
         rng.fillUniform(buffer, low: -0.1, high: 0.1)
       case .linearWeight, .linearBias:
-        let bound = 1 / Double(spec.shape.last ?? 1).squareRoot()
+        // nn.Linear's fan-in: the weight's last dimension, recorded separately for the bias.
+        let bound = 1 / Double(spec.fanIn ?? spec.shape.last ?? 1).squareRoot()
         rng.fillUniform(buffer, low: -bound, high: bound)
       case .bnBatchesTracked:
         break

@@ -133,10 +133,17 @@ public struct H5Attributes {
     var aid: hid_t = -1
     if try contains(name) {
       let existing = try h5id(H5Aopen(objectID, name, h5pDefault), what)
-      let type = H5Datatype.adopting(try h5id(H5Aget_type(existing), what))
-      let space = H5Dataspace(adopting: try h5id(H5Aget_space(existing), what))
-      let sameShape = space.dims() == (dims ?? [])
-      let sameType = type.elementType() == element && (element != .string || type.isVariableString)
+      let sameShape: Bool
+      let sameType: Bool
+      do {
+        let type = H5Datatype.adopting(try h5id(H5Aget_type(existing), what))
+        let space = H5Dataspace(adopting: try h5id(H5Aget_space(existing), what))
+        sameShape = space.dims() == (dims ?? [])
+        sameType = type.elementType() == element && (element != .string || type.isVariableString)
+      } catch {
+        H5Aclose(existing)
+        throw error
+      }
       if sameShape && sameType {
         aid = existing
       } else {

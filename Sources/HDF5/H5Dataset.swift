@@ -18,7 +18,13 @@ public final class H5Dataset {
     self.file = file
     self.id = id
     self.name = name
-    let type = H5Datatype.adopting(try h5id(H5Dget_type(id), "read the type of '\(name)' in \(file.path)"))
+    // `id` is owned from here: a failed init runs no deinit, so every throw below closes it.
+    let typeID: hid_t
+    do { typeID = try h5id(H5Dget_type(id), "read the type of '\(name)' in \(file.path)") } catch {
+      H5Dclose(id)
+      throw error
+    }
+    let type = H5Datatype.adopting(typeID)
     guard let element = type.elementType() else {
       H5Dclose(id)
       throw HDF5Error(operation: "use dataset '\(name)' in \(file.path)", detail: "unsupported element type")
