@@ -5,6 +5,10 @@ public enum Architecture: String, CaseIterable, Sendable {
   case resnext50_32x4d, resnext101_32x8d
   case inception_v3, googlenet
   case rdnet_tiny, rdnet_small, rdnet_base, rdnet_large
+  case efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3, efficientnet_b4, efficientnet_b5
+  case efficientnet_b6, efficientnet_b7
+  case efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, efficientnet_lite3, efficientnet_lite4
+  case tf_efficientnet_lite0, tf_efficientnet_lite1, tf_efficientnet_lite2, tf_efficientnet_lite3, tf_efficientnet_lite4
 
   /// The architecture's hyper-parameters.
   public var config: ArchitectureConfig {
@@ -26,6 +30,24 @@ public enum Architecture: String, CaseIterable, Sendable {
     case .rdnet_small: .rdNet(.small)
     case .rdnet_base: .rdNet(.base)
     case .rdnet_large: .rdNet(.large)
+    case .efficientnet_b0: .efficientNet(.b(0))
+    case .efficientnet_b1: .efficientNet(.b(1))
+    case .efficientnet_b2: .efficientNet(.b(2))
+    case .efficientnet_b3: .efficientNet(.b(3))
+    case .efficientnet_b4: .efficientNet(.b(4))
+    case .efficientnet_b5: .efficientNet(.b(5))
+    case .efficientnet_b6: .efficientNet(.b(6))
+    case .efficientnet_b7: .efficientNet(.b(7))
+    case .efficientnet_lite0: .efficientNet(.lite(0, tf: false))
+    case .efficientnet_lite1: .efficientNet(.lite(1, tf: false))
+    case .efficientnet_lite2: .efficientNet(.lite(2, tf: false))
+    case .efficientnet_lite3: .efficientNet(.lite(3, tf: false))
+    case .efficientnet_lite4: .efficientNet(.lite(4, tf: false))
+    case .tf_efficientnet_lite0: .efficientNet(.lite(0, tf: true))
+    case .tf_efficientnet_lite1: .efficientNet(.lite(1, tf: true))
+    case .tf_efficientnet_lite2: .efficientNet(.lite(2, tf: true))
+    case .tf_efficientnet_lite3: .efficientNet(.lite(3, tf: true))
+    case .tf_efficientnet_lite4: .efficientNet(.lite(4, tf: true))
     }
   }
 
@@ -55,6 +77,14 @@ public enum ArchitectureConfig: Sendable, Equatable {
   case inceptionV3
   case googLeNet
   case rdNet(RDNet.Config)
+  case efficientNet(EfficientNet.Config)
+
+  /// The same architecture read from the key layout of a state_dict with `keys`, for families whose
+  /// weights come in several (EfficientNet: torchvision's, timm's, lukemelas's); else unchanged.
+  public func adapted(toKeys keys: Set<String>) -> ArchitectureConfig {
+    guard case .efficientNet(let c) = self, let layout = EfficientNet.Config.layout(ofKeys: keys) else { return self }
+    return .efficientNet(c.with(layout: layout))
+  }
 
   /// Tappable layers, shallow to deep.
   public var layers: [String] {
@@ -64,6 +94,7 @@ public enum ArchitectureConfig: Sendable, Equatable {
     case .inceptionV3: InceptionV3.layers
     case .googLeNet: GoogLeNet.layers
     case .rdNet(let c): c.layers
+    case .efficientNet(let c): c.layers
     }
   }
 
@@ -74,6 +105,7 @@ public enum ArchitectureConfig: Sendable, Equatable {
     case .denseNet: "features"
     case .resNet, .inceptionV3, .googLeNet: "avgpool"
     case .rdNet: "pre_logits"
+    case .efficientNet(let c): c.defaultLayer
     }
   }
 
@@ -84,6 +116,7 @@ public enum ArchitectureConfig: Sendable, Equatable {
     case .inceptionV3: InceptionV3.graph(height: height, width: width)
     case .googLeNet: GoogLeNet.graph(height: height, width: width)
     case .rdNet(let c): RDNet.graph(c, height: height, width: width)
+    case .efficientNet(let c): EfficientNet.graph(c, height: height, width: width)
     }
   }
 

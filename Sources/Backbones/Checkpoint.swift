@@ -67,8 +67,12 @@ public enum Checkpoint {
     let sha = try sha256 ?? SHA256.hex(bytes)
     do {
       var dict: StateDict
+      // By structure, not by the first byte: a safetensors header of 0x80xx bytes (28 800 in a timm
+      // ResNet-50's) starts with the pickle protocol byte 0x80.
       if ZipArchive.looksLikeZip(bytes) {
         dict = try parseZip(bytes)
+      } else if Safetensors.looksLikeSafetensors(bytes) {
+        dict = try Safetensors.parse(bytes)
       } else if bytes.count >= 2, bytes[0] == 0x80, bytes[1] >= 2 {
         dict = try parseLegacy(bytes)
       } else if bytes.count > 9, bytes[8] == UInt8(ascii: "{") {
@@ -337,6 +341,17 @@ struct CheckpointFailure: Error {
 }
 
 /// The safetensors format: an 8-byte little-endian header length, a JSON header, then raw tensor bytes.
+extension Safetensors {
+  /// True when the first 8 bytes are a little-endian length whose JSON header fits the file and starts
+  /// with `{` at byte 8: how a safetensors file is told apart from a pickle whose header length happens
+  /// to start with the protocol byte 0x80.
+  static func looksLikeSafetensors(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard bytes.count > 9, bytes[8] == UInt8(ascii: "{") else { return false }
+    let length = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
+    return length >= 2 && length <= UInt64(bytes.count - 8)
+  }
+}
+
 enum Safetensors {
   static let maxHeaderBytes = 100 << 20
 

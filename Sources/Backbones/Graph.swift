@@ -63,8 +63,18 @@ struct Extent: Equatable, ExpressibleByIntegerLiteral {
   var area: Int { height * width }
 }
 
-/// What runs on a convolution's result after its residual sum and ReLU, as oneDNN post-ops.
-enum Epilogue: Equatable {
+/// What runs on a convolution's result, in order, as oneDNN post-ops.
+enum PostStep: Equatable {
+  /// `result + dst`: a residual already in the destination (ResNet's identity or downsample branch,
+  /// EfficientNet's block input, which the block overwrites in place).
+  case sum
+  case relu
+  /// `min(max(x, 0), 6)` (PyTorch's `ReLU6`).
+  case relu6
+  /// `x * sigmoid(x)` (PyTorch's `SiLU`).
+  case silu
+  /// `1 / (1 + exp(-x))` (squeeze-and-excitation's gate).
+  case sigmoid
   /// GELU with the exact erf (PyTorch's `nn.GELU()`).
   case gelu
   /// `min(max(x / 6 + 1/2, 0), 1)` (PyTorch's `Hardsigmoid`).
@@ -73,24 +83,23 @@ enum Epilogue: Equatable {
   case scale(String)
 }
 
-/// A convolution with its BatchNorm folded in (torchvision convs here have no bias), optionally followed
-/// by a residual sum into the destination and a ReLU.
+/// A convolution with its BatchNorm folded in (torchvision convs here have no bias), then its post-ops
+/// in order.
 struct ConvOp {
   var weight: String
   var foldedNorm: String?
   /// The convolution's own bias tensor, if it has one.
   var bias: String? = nil
-  var epilogue: [Epilogue] = []
+  var post: [PostStep] = []
   var src: View
   var dst: View
   var kernel: Extent
   var stride: Int
-  /// The same on both sides of each axis, as PyTorch's.
+  /// Top and left padding (PyTorch's, the same on both sides unless `paddingEnd` says otherwise).
   var padding: Extent
+  /// Bottom and right padding where it differs from `padding` (TensorFlow's "same" pads one more there).
+  var paddingEnd: Extent? = nil
   var groups: Int
-  /// `dst = conv(src) + dst` (ResNet's identity or downsample branch, already in dst).
-  var residual: Bool
-  var relu: Bool
   /// How many times more multiply-adds torchvision's op order spends here (4 for a DenseNet transition
   /// conv, which torchvision runs before its 2x2 pooling); used only to report comparable GFLOPS.
   var torchvisionCostFactor = 1
@@ -300,21 +309,24 @@ struct Graph {
   }
 
   /// Appends a convolution (registering its weight) with an optional folded BatchNorm (registering it).
+  /// `residual` and `relu` are the first post-ops (sum, then ReLU), `post` follows them.
   mutating func conv(
     _ weight: String, norm: String?, from src: View, to dst: View, kernel: Extent, stride: Int = 1, padding: Extent = 0,
-    groups: Int = 1, residual: Bool = false, relu: Bool = false, bias: Bool = false, epilogue: [Epilogue] = [],
-    register: Bool = true
+    paddingEnd: Extent? = nil, groups: Int = 1, residual: Bool = false, relu: Bool = false, bias: Bool = false,
+    post: [PostStep] = [], register: Bool = true
   ) {
     if register {
       registerConv(weight, out: dst.channels, inPerGroup: src.channels / groups, kernel: kernel)
       if bias { registerVector(weight + ".bias", channels: dst.channels, kind: .convBias) }
       if let norm { registerNorm(norm, channels: dst.channels) }
     }
+    let steps: [PostStep] = (residual ? [.sum] : []) + (relu ? [.relu] : []) + post
     ops.append(
       .conv(
         ConvOp(
-          weight: weight + ".weight", foldedNorm: norm, bias: bias ? weight + ".bias" : nil, epilogue: epilogue, src: src,
-          dst: dst, kernel: kernel, stride: stride, padding: padding, groups: groups, residual: residual, relu: relu)))
+          weight: weight + ".weight", foldedNorm: norm, bias: bias ? weight + ".bias" : nil, post: steps, src: src,
+          dst: dst, kernel: kernel, stride: stride, padding: padding, paddingEnd: paddingEnd == padding ? nil : paddingEnd,
+          groups: groups)))
   }
 
   /// Appends a LayerNorm over channels (registering it).

@@ -228,10 +228,15 @@ final class CompiledNetwork: @unchecked Sendable {
         let anyWeights = try MemoryDescriptor(weightDims, activation, .any)
         let biasMD = try MemoryDescriptor([o], .float32, .a)
         let attributes = try DNNLAttributes()
-        var chain: [PostOp] = (c.residual ? [.sum] : []) + (c.relu ? [.eltwise(.relu)] : [])
+        var chain: [PostOp] = []
         var operands: [(ArgumentRole, ArgumentSource, MemoryDescriptor)] = []
-        for step in c.epilogue {
+        for step in c.post {
           switch step {
+          case .sum: chain.append(.sum)
+          case .relu: chain.append(.eltwise(.relu))
+          case .relu6: chain.append(.eltwise(.clip(low: 0, high: 6)))
+          case .silu: chain.append(.eltwise(.swish(alpha: 1)))
+          case .sigmoid: chain.append(.eltwise(.logistic))
           case .gelu: chain.append(.eltwise(.geluErf))
           case .hardSigmoid: chain += [.eltwise(.linear(alpha: 1 / 6, beta: 0.5)), .eltwise(.clip(low: 0, high: 1))]
           case .scale(let name):
@@ -243,7 +248,7 @@ final class CompiledNetwork: @unchecked Sendable {
         try attributes.setPostOps(chain)
         let primitive = try DNNLPrimitive.convolution(
           source: srcMD, weights: anyWeights, bias: biasMD, destination: dstMD, stride: c.stride,
-          padding: (c.padding.height, c.padding.width),
+          padding: (c.padding.height, c.padding.width), paddingEnd: c.paddingEnd.map { ($0.height, $0.width) },
           attributes: attributes, engine: engine, what: "convolution \(c.weight)")
         // Fold the BatchNorm that follows the convolution: w' = w * s, b' = beta - mean * s, s = gamma / sqrt(var + eps).
         var kernel = try tensor(c.weight)

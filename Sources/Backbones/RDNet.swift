@@ -129,18 +129,18 @@ public enum RDNet {
     let normed = g.scratch(inputs, size, slot: 4)
     g.layerNorm("\(layers).1", from: spatial, to: normed)
     let hidden = g.scratch(inner, size, slot: 5)
-    g.conv("\(layers).2", norm: nil, from: normed, to: hidden, kernel: 1, bias: true, epilogue: [.gelu])
+    g.conv("\(layers).2", norm: nil, from: normed, to: hidden, kernel: 1, bias: true, post: [.gelu])
     let grown = g.scratch(growth, size, slot: 6)
     var result = grown
     if !squeezeExcite {
-      g.conv("\(layers).4", norm: nil, from: hidden, to: grown, kernel: 1, bias: true, epilogue: [.scale(name + ".gamma")])
+      g.conv("\(layers).4", norm: nil, from: hidden, to: grown, kernel: 1, bias: true, post: [.scale(name + ".gamma")])
     } else {
       g.conv("\(layers).4", norm: nil, from: hidden, to: grown, kernel: 1, bias: true)
       // EffectiveSEModule: x * hardsigmoid(fc(mean(x))), then the layer scale.
       let mean = g.scratch(growth, 1, slot: 7)
       g.averageOverMap(grown, into: mean)
       let gate = g.scratch(growth, 1, slot: 8)
-      g.conv("\(layers).5.fc", norm: nil, from: mean, to: gate, kernel: 1, bias: true, epilogue: [.hardSigmoid])
+      g.conv("\(layers).5.fc", norm: nil, from: mean, to: gate, kernel: 1, bias: true, post: [.hardSigmoid])
       result = g.scratch(growth, size, slot: 9)
       g.ops.append(.gate(GateOp(src: grown, gate: gate, dst: result, scale: name + ".gamma")))
     }

@@ -11,7 +11,10 @@ public enum WeightCheck {
     let renamed = modernized(TimmConfig.filterKeys(dict, architecture: name))
     let problems = self.problems(renamed, config.parameters)
     guard problems.isEmpty else {
-      let guess = Architecture.allCases.first { $0.rawValue != name && self.problems(renamed, $0.config.parameters).isEmpty }
+      let keys = Set(renamed.keys)
+      let guess = Architecture.allCases.first {
+        $0.rawValue != name && self.problems(renamed, $0.config.adapted(toKeys: keys).parameters).isEmpty
+      }
       throw BackboneError.weightsMismatch(path: dict.source, arch: name, problems: problems, looksLike: guess?.rawValue)
     }
     return renamed

@@ -148,6 +148,10 @@ package enum Eltwise: Sendable, Equatable {
   case linear(alpha: Float, beta: Float)
   /// `min(max(x, low), high)`.
   case clip(low: Float, high: Float)
+  /// `x * sigmoid(alpha * x)`: SiLU with alpha 1 (PyTorch's `nn.SiLU`), QuickGELU with 1.702.
+  case swish(alpha: Float)
+  /// `1 / (1 + exp(-x))`.
+  case logistic
 
   var raw: dnnl_alg_kind_t {
     switch self {
@@ -155,18 +159,21 @@ package enum Eltwise: Sendable, Equatable {
     case .geluErf: dnnl_eltwise_gelu_erf
     case .linear: dnnl_eltwise_linear
     case .clip: dnnl_eltwise_clip_v2
+    case .swish: dnnl_eltwise_swish
+    case .logistic: dnnl_eltwise_logistic
     }
   }
   var alpha: Float {
     switch self {
-    case .relu, .geluErf: 0
+    case .relu, .geluErf, .logistic: 0
     case .linear(let a, _): a
     case .clip(let low, _): low
+    case .swish(let a): a
     }
   }
   var beta: Float {
     switch self {
-    case .relu, .geluErf: 0
+    case .relu, .geluErf, .logistic, .swish: 0
     case .linear(_, let b): b
     case .clip(_, let high): high
     }
@@ -368,17 +375,19 @@ package final class DNNLPrimitive {
   }
 
   /// An inference convolution with bias; the weights descriptor may be `.any` (query `weightsDescriptor`).
-  /// `padding` is (height, width), the same on both sides of each axis.
+  /// `padding` is (height, width) on the top and left, `paddingEnd` on the bottom and right (default: `padding`).
   package static func convolution(
     source: MemoryDescriptor, weights: MemoryDescriptor, bias: MemoryDescriptor, destination: MemoryDescriptor, stride: Int,
-    padding: (Int, Int), attributes: DNNLAttributes, engine: DNNLEngine, what: String
+    padding: (Int, Int), paddingEnd: (Int, Int)? = nil, attributes: DNNLAttributes, engine: DNNLEngine, what: String
   ) throws -> DNNLPrimitive {
     var desc = dnnl_convolution_desc_t()
     var (s, w, b, d) = (source.raw, weights.raw, bias.raw, destination.raw)
     let strides = [dnnl_dim_t(stride), dnnl_dim_t(stride)]
     let pad = [dnnl_dim_t(padding.0), dnnl_dim_t(padding.1)]
+    // oneDNN takes the bottom/right padding separately (TensorFlow's "same" pads one more there).
+    let end = paddingEnd.map { [dnnl_dim_t($0.0), dnnl_dim_t($0.1)] } ?? pad
     try dnnl(
-      dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_auto, &s, &w, &b, &d, strides, pad, pad),
+      dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_auto, &s, &w, &b, &d, strides, pad, end),
       "describe \(what)")
     return try withUnsafePointer(to: &desc) {
       try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: attributes, engine: engine, what: what)

