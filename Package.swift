@@ -42,7 +42,7 @@ let package = Package(
     .target(name: "Backbones", dependencies: ["DNNL", "Support"]),
     .target(name: "Extract", dependencies: ["Images", "Backbones", "FeatureStore", "Support"]),
     .target(name: "Probe", dependencies: ["DNNL", "CKernels", "FeatureStore", "HDF5", "Support"]),
-    .target(name: "Predict", dependencies: ["Images", "Backbones", "FeatureStore", "Probe", "Support"]),
+    .target(name: "Predict", dependencies: ["Images", "Backbones", "Extract", "FeatureStore", "Probe", "Support"]),
     .target(name: "Charts", dependencies: ["CCairo", "Support"]),
 
     // CLI

@@ -12,6 +12,8 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
   case hashMismatch(path: String, expectedPrefix: String, actual: String)
   /// The weights could not be found locally nor downloaded.
   case weightsUnavailable(name: String, url: String, searched: [String], reason: String)
+  /// The weights carry no ImageNet classifier of the architecture (a feature-only checkpoint).
+  case noClassifier(path: String, problem: String)
   /// An unknown architecture, layer or pooling name.
   case unknown(kind: String, value: String, choices: [String])
   /// bfloat16 was asked for on a CPU that does not multiply it natively.
@@ -52,6 +54,9 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
     case .hashMismatch(let path, let expectedPrefix, let actual):
       return "\(path): sha256 \(actual) does not start with \(expectedPrefix) as its name promises: the file is corrupt "
         + "or not the official one. Delete it and download it again."
+    case .noClassifier(let path, let problem):
+      return "\(path): \(problem): without a head, featx predict classifies with the weights' own ImageNet "
+        + "classifier. Train a head (featx probe) and give it first, or use weights that have their classifier."
     case .weightsUnavailable(let name, let url, let searched, let reason):
       return "cannot find weights \(name) (looked in \(searched.joined(separator: ", "))) and cannot download \(url): "
         + "\(reason). Download it elsewhere and put it at \(searched.last ?? name)"

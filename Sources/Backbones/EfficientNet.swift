@@ -138,7 +138,7 @@ public enum EfficientNet {
     public var defaultLayer: String { layout == .torchvision ? "avgpool" : "pre_logits" }
 
     /// The classifier's module name.
-    var classifier: String {
+    public var classifier: String {
       switch layout {
       case .torchvision: "classifier.1"
       case .timm: "classifier"

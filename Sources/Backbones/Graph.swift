@@ -3,7 +3,7 @@
 // (N = 1, so a channel range of a buffer is itself a dense tensor and DenseNet needs no concatenation).
 
 /// What a state_dict entry is, by the module that owns it.
-public enum ParameterKind: Sendable, Equatable {
+public enum ParameterKind: Sendable, Hashable {
   case convWeight, bnWeight, bnBias, bnRunningMean, bnRunningVar, bnBatchesTracked, linearWeight, linearBias
   /// A convolution's own bias (timm's convolutions have one).
   case convBias

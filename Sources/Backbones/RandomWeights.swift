@@ -4,12 +4,13 @@ import Support
 /// `tools/make_weights.py --seed SEED` writes into a torchvision model, for smoke runs and tests where
 /// genuine ImageNet weights are unavailable. Networks with them compute nothing meaningful.
 public enum RandomWeights {
-  /// The state_dict of `config` filled by the rule (the classifier and `num_batches_tracked`, which
-  /// features never use, are left out).
-  public static func stateDict(config: ArchitectureConfig, seed: UInt32) -> StateDict {
+  /// The state_dict of `config` filled by the rule (`num_batches_tracked`, which features never use, is
+  /// left out, and so is the classifier unless `classifier`: what predict without a head reads).
+  public static func stateDict(config: ArchitectureConfig, seed: UInt32, classifier: Bool = false) -> StateDict {
     var keys: [String] = []
     var tensors: [String: WeightTensor] = [:]
-    for spec in config.parameters where spec.usedForFeatures {
+    let linear: Set<ParameterKind> = [.linearWeight, .linearBias]
+    for spec in config.parameters where spec.usedForFeatures || (classifier && linear.contains(spec.kind)) {
       keys.append(spec.name)
       tensors[spec.name] = WeightTensor(shape: spec.shape, values: values(for: spec, seed: seed))
     }

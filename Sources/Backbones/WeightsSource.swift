@@ -192,7 +192,7 @@ public struct WeightsResolver: Sendable {
   ) throws -> StateDict {
     switch source {
     case .random(let seed):
-      return RandomWeights.stateDict(config: arch, seed: seed)
+      return RandomWeights.stateDict(config: arch, seed: seed, classifier: true)
     case .file(let path):
       return try Self.loadVerified(path)
     case .known(let known):

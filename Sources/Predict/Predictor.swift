@@ -26,9 +26,14 @@ public struct Prediction: Sendable {
   }
 }
 
-/// Classifies images with a head and the backbone it was trained for.
+/// Classifies images with a head and the backbone it was trained for, or with the network's own ImageNet
+/// classifier.
 public final class Predictor {
-  public let head: Head
+  /// The linear model applied to each image's features, and its classes.
+  public let model: LinearModel
+  public let classes: [String]
+  /// DenseNet's own classifier reads `mean(relu(features))` of the tapped map.
+  private let reluThenAverage: Bool
   public let backbone: Backbone
   public let preprocessing: Preprocessing
   /// The weights file used (or `random:SEED`).
@@ -47,7 +52,7 @@ public final class Predictor {
   )
     throws
   {
-    self.head = head
+    (model, classes, reluThenAverage) = (head.model, head.classes, false)
     let e = head.extraction
     let arch = try Architecture.named(e.arch)
     let lookup = try WeightsLookup.find(for: e, headPath: headPath, given: weights, arch: arch, resolver: resolver)
@@ -74,6 +79,18 @@ public final class Predictor {
     }
   }
 
+  /// Classifies with `backbone`'s own ImageNet classifier (its weights' `fc`/`classifier` tensors) on
+  /// images preprocessed as `preprocessing`; the classes are ImageNet's.
+  /// - Throws: `BackboneError.weightsMismatch` when the weights carry no ImageNet classifier.
+  public init(ownClassifierOf arch: Architecture, weights: StateDict, preprocessing: Preprocessing, threads: Int = 0) throws {
+    let own = try OwnClassifier(config: arch.config, weights: weights, name: arch.rawValue)
+    (model, classes, reluThenAverage) = (own.model, ImageNetClasses.names, own.reluThenAverage)
+    backbone = try Backbone(arch: arch, weights: weights, layer: own.layer, threads: threads)
+    self.preprocessing = preprocessing
+    weightsSource = weights.source
+    rejectedWeights = []
+  }
+
   /// Classifies images in batches of `batch`; unreadable images get an error instead of probabilities.
   /// The next batch is decoded (on as many cores as keep up with the backbone) while this one runs.
   public func classify(_ paths: [String], batch: Int = 32, maxPixels: Int = ImageDecoder.defaultMaxPixels) throws -> [Prediction]
@@ -88,7 +105,8 @@ public final class Predictor {
       let next = decoded.range.upperBound
       pending = next < paths.count ? decoder.start(next..<min(paths.count, next + batch)) : nil
       let (good, input) = decoded.decodedRows()
-      var features = [Float](repeating: 0, count: good.count * head.model.dimension)
+      let width = try backbone.outputShape(height: size.height, width: size.width).reduce(1, *)
+      var features = [Float](repeating: 0, count: good.count * width)
       if !good.isEmpty {
         let started = DispatchTime.now().uptimeNanoseconds
         try input.withUnsafeBufferPointer { i in
@@ -98,10 +116,11 @@ public final class Predictor {
         }
         decoder.backboneTook(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, for: decoded)
       }
-      let logits = try features.withUnsafeBufferPointer { try head.model.logits($0, rows: good.count) }
-      let probabilities = Softmax.probabilities(logits, classes: head.model.classes)
+      if reluThenAverage { features = OwnClassifier.reluThenAverage(features, rows: good.count, channels: model.dimension) }
+      let logits = try features.withUnsafeBufferPointer { try model.logits($0, rows: good.count) }
+      let probabilities = Softmax.probabilities(logits, classes: model.classes)
       var slot = 0
-      let c = head.model.classes
+      let c = model.classes
       for row in decoded.range {
         if let error = decoded.failures[row] {
           predictions.append(Prediction(path: paths[row], probabilities: nil, error: error.reason))

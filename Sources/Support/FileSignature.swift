@@ -20,6 +20,7 @@ public enum FileSignature {
     func starts(_ magic: [UInt8]) -> Bool { head.starts(with: magic) }
     if head.isEmpty { return "an empty file (0 bytes)" }
     if starts([0x89, 0x50, 0x4E, 0x47]) { return "a PNG image" }
+    if starts([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) { return "an HDF5 file" }
     if starts([0xFF, 0xD8, 0xFF]) { return "a JPEG image" }
     if starts([0x50, 0x4B, 0x03, 0x04]) { return "a zip archive (a PyTorch .pth checkpoint?)" }
     // Before the pickle test: a safetensors header length can start with the pickle protocol byte 0x80.

@@ -218,10 +218,7 @@ struct ExtractCommand: ParsableCommand {
     // timm weights with an explicit --preset take the preset as it is.
     let architectureDefault = timm == nil ? (try? backbone.namedArchitecture()).flatMap(KnownWeights.defaultFor) : nil
     if (preset ?? "imagenet") == "imagenet", let known = known ?? architectureDefault {
-      p.resize = .shorter(known.resizeSize)
-      p.crop = [known.cropSize, known.cropSize]
-      p.interpolation = known.interpolation
-      (p.mean, p.std) = (known.mean, known.std)
+      p.apply(known)
     }
     return try overridden(p)
   }

@@ -7,13 +7,19 @@ import Images
 import Predict
 import Foundation
 import Probe
+import Support
 
 /// `featx predict head.h5 IMAGE…`: classify images with a head and the backbone it was trained for.
 struct PredictCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "predict",
-    abstract: "Classify images (or every image of a folder) with a trained head.",
+    abstract: "Classify images (or every image of a folder) with a trained head, or with a network's own ImageNet classifier.",
     discussion: """
+      Without a head (`featx predict --weights W [--arch A] IMAGE…`), the weights' own ImageNet classifier \
+      (fc, classifier, head.fc, _fc) names each image's ImageNet classes, with the weights' evaluation \
+      preprocessing: the quickest proof that a weights file is genuine.
+
+
       The head names the backbone, weights, layer, pooling and preprocessing its features came from; \
       predict uses exactly those, and refuses a weights file whose sha256 differs. A folder of class folders \
       (or of split folders, as extract reads them) is labelled: after the per-image output predict prints \
@@ -26,11 +32,14 @@ struct PredictCommand: ParsableCommand {
 
   enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, csv }
 
-  @Argument(help: "Head file written by `featx probe`.")
+  @Argument(help: "Head file written by `featx probe` (left out with --arch or --weights and no head: ImageNet classes).")
   var head: String
 
   @Argument(help: "Images, or folders of images.")
-  var images: [String]
+  var images: [String] = []
+
+  @Option(help: "Architecture whose own ImageNet classifier classifies, when no head is given (default: the weights').")
+  var arch: String?
 
   @Option(help: "Classes to show per image, most probable first; 0 for all.")
   var topK: Int = 5
@@ -58,10 +67,16 @@ struct PredictCommand: ParsableCommand {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1 image, not \(batch)") }
     guard threads >= 0 else { throw ValidationError("--threads must be 0 (every CPU) or more, not \(threads)") }
     if let precision { _ = try Precision.option(precision) }
-    guard !images.isEmpty else { throw ValidationError("give at least one image or folder") }
+    guard !images.isEmpty || ownClassifier else { throw ValidationError("give at least one image or folder") }
+  }
+
+  /// No head: `--arch`, or `--weights` with a first argument that is not an HDF5 file.
+  var ownClassifier: Bool {
+    arch != nil || (weights != nil && FileSignature.describe(head).map { !$0.hasPrefix("an HDF5") } ?? true)
   }
 
   func run() throws {
+    if ownClassifier { return try runOwnClassifier() }
     let loaded = try HDF5Guard.read(head, as: .head) { try Head.read(path: head) }
     let predictor = try Predictor(
       head: loaded, headPath: head, weights: weights, threads: threads, precision: try backbonePrecision(for: loaded))
@@ -95,6 +110,24 @@ struct PredictCommand: ParsableCommand {
 }
 
 extension PredictCommand {
+  /// Classifies `head` and `images` (all images here) with the weights' own ImageNet classifier.
+  func runOwnClassifier() throws {
+    let given = [("--arch", arch), ("--weights", weights), ("--precision", precision), ("--threads", String(threads))]
+    let options = try BackboneOptions.parse(given.flatMap { name, value in value.map { [name, $0] } ?? [] })
+    let timm = try options.timmModel()
+    let (backbone, _, known) = try options.load(timm: timm, quiet: true)
+    let architecture = try timm?.architecture ?? options.namedArchitecture()
+    let preprocessing = try Preprocessing.evaluation(arch: architecture, known: known, timm: timm?.config.featxData)
+    let predictor = try Predictor(
+      ownClassifierOf: architecture, weights: backbone.weights, preprocessing: preprocessing, threads: threads)
+    let paths = try LabelledInputs.imagePaths([head] + images)
+    let predictions = try predictor.classify(paths, batch: batch)
+    print(PredictionText.render(predictions, classes: predictor.classes, topK: topK, format: format, truth: predictions.map { _ in nil }), terminator: "")
+    let failed = predictions.filter { $0.error != nil }
+    for p in failed { Terminal.warn("\(p.path): \(p.error ?? "")") }
+    if !failed.isEmpty { throw ExitCode(1) }
+  }
+
   /// `--precision`, else the head's; a precision other than the head's features' is allowed with a warning,
   /// and a bf16 head on a CPU without native bfloat16 runs in f32 (warned).
   func backbonePrecision(for loaded: Head) throws -> Precision {
@@ -139,6 +172,15 @@ struct LabelledInputs {
   var trees: [String] = []
   /// What the walk found that the user should know (left-out split folders, folders that are no class).
   var notes: [String] = []
+
+  /// Every image of `items`: files as given, folders walked (without labels).
+  static func imagePaths(_ items: [String]) throws -> [String] {
+    try items.flatMap { item -> [String] in
+      var isFolder: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: item, isDirectory: &isFolder), isFolder.boolValue else { return [item] }
+      return try DatasetWalk.folder(item).items.map { item + "/" + $0.relativePath }
+    }
+  }
 
   init(_ items: [String], head: Head, headPath: String) throws {
     for item in items {
