@@ -14,6 +14,8 @@ architecture's evaluation size (224; 299 for inception_v3).
   inception_v3, googlenet (not in the default set) -> up to `avgpool` with transform_input=True, as
                  torchvision builds them for its weights -> [N, 2048 | 1024] (fc replaced by Identity)
   rdnet_tiny (not in the default set) -> timm `create_model('rdnet_tiny', num_classes=0)`: pre-logits [N, 1040]
+  efficientnet_b0, tf_efficientnet_lite0 (not in the default set) -> timm `create_model(arch, num_classes=0)`:
+                 the pooled [N, 1280] (tf_: TensorFlow "same" padding through timm's Conv2dSame)
 
 Engines (each measured in its own fresh subprocess so that thread pools of one engine never linger into
 the next):
@@ -54,7 +56,7 @@ import types
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache")
 ARCHS = ["densenet121", "resnet50", "resnet18"]
-OPTIONAL_ARCHS = ["inception_v3", "googlenet", "rdnet_tiny"]
+OPTIONAL_ARCHS = ["inception_v3", "googlenet", "rdnet_tiny", "efficientnet_b0", "tf_efficientnet_lite0"]
 ENGINES = ["eager", "jit", "ort", "openvino"]
 OPTIONAL_ENGINES = ["openvino_bf16", "eager_bf16"]
 SIZES = {"inception_v3": 299}
@@ -81,7 +83,7 @@ def build_extractor(arch: str):
     torch = import_torch()
     import torchvision.models as tvm
     torch.manual_seed(0)
-    if arch.startswith("rdnet"):
+    if arch.startswith(("rdnet", "efficientnet", "tf_efficientnet")):
         import timm
         return timm.create_model(arch, pretrained=False, num_classes=0).eval()
     if arch in ("inception_v3", "googlenet"):
