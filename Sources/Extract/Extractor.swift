@@ -288,26 +288,15 @@ public enum StoreComparison {
     -> [String]
   {
     let e = store.metadata
-    var out: [String] = []
+    var out = e.differences(from: m, in: \.extractionFingerprint).map(\.description)
     func check<T: Equatable>(_ name: String, _ old: T, _ new: T) {
       if old != new { out.append("\(name) was \(old), now \(new)") }
     }
-    check("arch", e.arch, m.arch)
-    check("weights sha256", e.weightsSHA256, m.weightsSHA256)
-    check("layer", e.layer, m.layer)
-    check("pooling", e.pooling, m.pooling)
-    check("precision", e.precision, m.precision)
-    check("preprocessing", e.preprocess, m.preprocess)
-    check("split", e.splitMode, m.splitMode)
-    check("split seed", e.splitSeed, m.splitSeed)
-    check("split ratio", e.splitRatio, m.splitRatio)
-    check("split folders", e.splitFolders?.summary ?? "none", m.splitFolders?.summary ?? "none")
-    check("feature shape", e.featureShape, m.featureShape)
     check("shard", e.shard, m.shard)
     check("dtype", store.dtype, dtype)
-    check("dataset size", e.datasetRows, m.datasetRows)
     guard out.isEmpty else { return out }
     check("classes", store.classes, rows.classes)
+    check("class folders", store.classFolders, rows.classFolders)
     if store.isComplete {
       // A finished store lacks its skipped rows; compare what it kept.
       let paths = (try? store.paths()) ?? []

@@ -28,16 +28,14 @@ public enum StoreMerge {
         throw FeatureStoreError.invalid(path: store.path, reason: "shard \(parts[0]) is given twice")
       }
       byIndex[parts[0]] = store
-      let reference = first.metadata
-      let m = store.metadata
-      let same =
-        m.arch == reference.arch && m.weightsSHA256 == reference.weightsSHA256 && m.layer == reference.layer
-        && m.pooling == reference.pooling && m.precision == reference.precision && m.preprocess == reference.preprocess
-        && m.splitMode == reference.splitMode
-        && m.splitSeed == reference.splitSeed && m.splitRatio == reference.splitRatio && m.featureShape == reference.featureShape
-        && m.datasetRows == reference.datasetRows && store.dtype == first.dtype && store.classes == first.classes
-      guard same else {
-        throw FeatureStoreError.invalid(path: store.path, reason: "made with another configuration than \(first.path)")
+      var differences = first.metadata.differences(from: store.metadata, in: \.extractionFingerprint).map(\.description)
+      if store.dtype != first.dtype { differences.append("dtype was \(first.dtype), now \(store.dtype)") }
+      if store.classes != first.classes { differences.append("the classes differ") }
+      if store.classFolders != first.classFolders { differences.append("the class folders differ") }
+      guard differences.isEmpty else {
+        throw FeatureStoreError.invalid(
+          path: store.path,
+          reason: "made with another configuration than \(first.path) (\(differences.joined(separator: "; ")))")
       }
     }
     let n = count!

@@ -9,19 +9,6 @@ import FeatureStore
 import Foundation
 import Support
 
-extension StoreMetadata {
-  /// The first setting of the extraction fingerprint (arch, weights sha256, layer, pooling, preprocessing,
-  /// precision, feature shape) in which `other` differs from these, as (setting, this value, other's value).
-  public func fingerprintDifference(_ other: StoreMetadata) -> (setting: String, expected: String, found: String)? {
-    let settings: [(String, String, String)] = [
-      ("arch", arch, other.arch), ("weights sha256", weightsSHA256, other.weightsSHA256), ("layer", layer, other.layer),
-      ("pooling", pooling, other.pooling), ("preprocessing", preprocess, other.preprocess),
-      ("precision", precision, other.precision), ("feature shape", "\(featureShape)", "\(other.featureShape)"),
-    ]
-    return settings.first { $0.1 != $0.2 }.map { (setting: $0.0, expected: $0.1, found: $0.2) }
-  }
-}
-
 extension Head {
   /// The head's index of a class folder: matched by folder name, else by class (display) name; nil when
   /// the head does not know the class.
@@ -95,7 +82,7 @@ struct MappedStore {
   ) throws -> MappedStore {
     let store = try FeatureStore(path: path)
     try store.requireComplete()
-    if let d = expected.fingerprintDifference(store.metadata) {
+    if let d = expected.differences(from: store.metadata, in: \.featureFingerprint).first {
       throw ProbeError.fingerprintMismatch(
         reference: reference, store: path, setting: d.setting, expected: d.expected, found: d.found)
     }

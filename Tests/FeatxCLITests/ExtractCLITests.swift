@@ -176,4 +176,28 @@ struct ExtractCLITests {
         == FeatureStore(path: dir.path("single.h5")).skipped().map(\.path))
     #expect(try FeatureStore(path: dir.path("merged.h5")).metadata.shard == "")
   }
+
+  /// Shards whose class folders differ (`001.Albatross` here, `101.Albatross` there: the same class names
+  /// under --class-order display) are two datasets: merge refuses them naming what differs (the class
+  /// folders were compared nowhere before the fingerprint had one home).
+  @Test func shardsOfDatasetsWithOtherClassFoldersAreRefused() throws {
+    let dir = TemporaryDirectory()
+    let root = try linkedDataset(dir, classes: 2, perClass: 2)
+    let other = dir.path("other")
+    try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+    for folder in try FileManager.default.contentsOfDirectory(atPath: root).sorted() {
+      try FileManager.default.copyItem(atPath: root + "/" + folder, toPath: other + "/1" + folder.dropFirst())
+    }
+    var shards: [String] = []
+    for (k, tree) in [root, other].enumerated() {
+      let path = dir.path("shard\(k).h5")
+      let result = try runFeatx(["extract", tree, "-o", path, "--shard", "\(k)/2", "--class-order", "display"] + Self.fast)
+      #expect(result.status == 0, "\(result.stderr)")
+      shards.append(path)
+    }
+    let merged = try runFeatx(["merge"] + shards + ["-o", dir.path("merged.h5")])
+    #expect(merged.status == 1)
+    #expect(merged.stderr.contains("made with another configuration than") && merged.stderr.contains("the class folders differ"), "\(merged.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir.path("merged.h5")))
+  }
 }
