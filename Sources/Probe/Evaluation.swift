@@ -140,7 +140,7 @@ extension ProbeDataset {
       path, reference: training.path, expected: training.metadata, classes: classes, classFolders: training.classFolders,
       pool: pool)
     let rows = other.rows(nil)
-    let budget = maxMemory ?? Int(Double(ProbeDataset.availableMemory()) * 0.7)
+    let budget = maxMemory ?? ProbeDataset.defaultMemoryBudget
     let test = try other.matrix(rows, pool: pool, stream: other.bytes(rows.count, pool: pool) > budget)
     guard test.dimension == train.dimension else {
       throw ProbeError.dimensionMismatch(head: training.path, expected: train.dimension, got: test.dimension)
@@ -166,7 +166,7 @@ public enum Evaluation {
       pool: head.probePool)
     let trainRows = mapped.rows(.train)
     let testRows = mapped.rows(.test)
-    let budget = maxMemory ?? Int(Double(ProbeDataset.availableMemory()) * 0.7)
+    let budget = maxMemory ?? ProbeDataset.defaultMemoryBudget
     let stream = mapped.bytes(trainRows.count + testRows.count, pool: head.probePool) > budget
     let train = try mapped.matrix(trainRows, pool: head.probePool, stream: stream)
     let test = try mapped.matrix(testRows, pool: head.probePool, stream: stream)

@@ -232,7 +232,7 @@ public struct ProbeDataset {
 
     let dimension = pool == .none ? store.dimension : shape[0]
     let bytes = (trainRows.count + testRows.count) * dimension * 4 + (pool == .none ? 0 : store.dimension * 4 * 1024)
-    let budget = maxMemory ?? Int(Double(availableMemory()) * 0.7)
+    let budget = maxMemory ?? defaultMemoryBudget
     let stream = bytes > budget
     func matrix(_ rows: [Int]) throws -> FeatureMatrix {
       let streamed = FeatureMatrix(
@@ -257,6 +257,10 @@ public struct ProbeDataset {
   }
 
   /// `MemAvailable` from /proc/meminfo, in bytes (8 GiB if unknown).
+  /// What a probe may hold when `--max-memory` is not given: 70 % of the memory available now, leaving the
+  /// rest to the page cache and other processes.
+  static var defaultMemoryBudget: Int { Int(Double(availableMemory()) * 0.7) }
+
   static func availableMemory() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
       let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
