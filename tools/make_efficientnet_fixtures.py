@@ -369,38 +369,6 @@ def input_from_png(png: bytes, mean, std) -> torch.Tensor:
 # storing taps
 
 
-def store_taps(arch: str, taps, final: str, positions: int, cache: Dict[int, np.ndarray],
-               tensors: Dict[str, np.ndarray]) -> "collections.OrderedDict":
-    info = collections.OrderedDict()
-    n_img = len(mr.IMAGES)
-    for tap, t in taps.items():
-        t = t.contiguous()
-        assert t.dtype == torch.float32 and t.shape[0] == n_img, (arch, tap, t.shape)
-        key = f"{arch}.{tap}"
-        if tap == final:
-            assert t.dim() == 2, (arch, tap, t.shape)
-            v = t.numpy()
-            tensors[key] = v
-            info[tap] = {"shape": [int(t.shape[1])], "maxabs": mr.maxabs(v), "stored": [key]}
-            continue
-        assert t.dim() == 4 and t.shape[2] * t.shape[3] > 1, (arch, tap, t.shape)
-        c, h, w = (int(s) for s in t.shape[1:])
-        n = c * h * w
-        flat = t.reshape(n_img, n).numpy()
-        k = min(positions, n)
-        if n not in cache:
-            cache[n] = np.sort(np.random.RandomState(POSITIONS_SEED).choice(n, k, replace=False)).astype(np.int64)
-        pos = cache[n]
-        f64 = flat.astype(np.float64)
-        tensors[f"{key}.avg"] = F.adaptive_avg_pool2d(t, 1).flatten(1).numpy()
-        tensors[f"{key}.values"] = np.ascontiguousarray(flat[:, pos])
-        tensors[f"{key}.stats"] = np.stack([f64.sum(1), (f64 * f64).sum(1), np.abs(f64).max(1)], axis=1)
-        info[tap] = {"shape": [c, h, w], "maxabs": mr.maxabs(flat),
-                     "avg_maxabs": mr.maxabs(tensors[f"{key}.avg"]), "positions": k,
-                     "stored": [f"{key}.{s}" for s in ("avg", "values", "stats")]}
-    return info
-
-
 def tensor_table(tensors: Dict[str, np.ndarray]) -> dict:
     for k, v in tensors.items():
         assert v.flags["C_CONTIGUOUS"], k
@@ -588,7 +556,7 @@ def main(argv=None) -> int:
         model, _ = genuine_lite0()
         taps, logits = lukemelas_taps(model, x_half)
         tensors: Dict[str, np.ndarray] = {}
-        info = store_taps("lukemelas_lite0", taps, "pre_logits", args.positions, positions_cache, tensors)
+        info = mfr.store_taps("lukemelas_lite0", taps, "pre_logits", args.positions, positions_cache, tensors)
         tensors["lukemelas_lite0.logits"] = np.ascontiguousarray(logits.numpy())
         probs = torch.softmax(logits, 1)
         top5 = []
@@ -673,7 +641,7 @@ def main(argv=None) -> int:
             expect = LITE_TAPS if ARCHS[arch] != "torchvision" else TV_TAPS
             assert list(taps.keys()) == expect, (arch, list(taps.keys()))
             tensors = {}
-            info = store_taps(arch, taps, FINAL_TAP[arch], args.positions, positions_cache, tensors)
+            info = mfr.store_taps(arch, taps, FINAL_TAP[arch], args.positions, positions_cache, tensors)
             last_map = "head" if ARCHS[arch] != "torchvision" else "features.8"
             assert np.allclose(tensors[f"{arch}.{last_map}.avg"], tensors[f"{arch}.{FINAL_TAP[arch]}"],
                                rtol=0, atol=1e-6), arch

@@ -153,6 +153,40 @@ def taps_for(arch: str, model: nn.Module, x: torch.Tensor) -> "collections.Order
     return taps
 
 
+def store_taps(arch: str, taps, final: str, positions: int, cache: Dict[int, np.ndarray],
+               tensors: Dict[str, np.ndarray]) -> "collections.OrderedDict":
+    """Stores each tap of `arch` into `tensors`: the whole final vector, else the map's channel means, sampled
+    values (`positions` per map, drawn once per map size into `cache`) and per-image stats; returns their info."""
+    info = collections.OrderedDict()
+    n_img = len(mr.IMAGES)
+    for tap, t in taps.items():
+        t = t.contiguous()
+        assert t.dtype == torch.float32 and t.shape[0] == n_img, (arch, tap, t.shape)
+        key = f"{arch}.{tap}"
+        if tap == final:
+            assert t.dim() == 2, (arch, tap, t.shape)
+            v = t.numpy()
+            tensors[key] = v
+            info[tap] = {"shape": [int(t.shape[1])], "maxabs": mr.maxabs(v), "stored": [key]}
+            continue
+        assert t.dim() == 4 and t.shape[2] * t.shape[3] > 1, (arch, tap, t.shape)
+        c, h, w = (int(s) for s in t.shape[1:])
+        n = c * h * w
+        flat = t.reshape(n_img, n).numpy()
+        k = min(positions, n)
+        if n not in cache:
+            cache[n] = np.sort(np.random.RandomState(POSITIONS_SEED).choice(n, k, replace=False)).astype(np.int64)
+        pos = cache[n]
+        f64 = flat.astype(np.float64)
+        tensors[f"{key}.avg"] = F.adaptive_avg_pool2d(t, 1).flatten(1).numpy()
+        tensors[f"{key}.values"] = np.ascontiguousarray(flat[:, pos])
+        tensors[f"{key}.stats"] = np.stack([f64.sum(1), (f64 * f64).sum(1), np.abs(f64).max(1)], axis=1)
+        info[tap] = {"shape": [c, h, w], "maxabs": mr.maxabs(flat),
+                     "avg_maxabs": mr.maxabs(tensors[f"{key}.avg"]), "positions": k,
+                     "stored": [f"{key}.{s}" for s in ("avg", "values", "stats")]}
+    return info
+
+
 # --------------------------------------------------------------------------------------------------
 
 
@@ -227,32 +261,7 @@ def main(argv=None) -> int:
             x = torch.stack(inputs[preset])
             taps = taps_for(arch, model, x)
             final = FINAL_TAPS[arch]
-            info = collections.OrderedDict()
-            for tap, t in taps.items():
-                t = t.contiguous()
-                assert t.dtype == torch.float32 and t.shape[0] == len(mr.IMAGES), (arch, tap, t.shape)
-                key = f"{arch}.{tap}"
-                if tap == final:
-                    assert t.dim() == 2, (arch, tap, t.shape)
-                    v = t.numpy()
-                    tensors[key] = v
-                    info[tap] = {"shape": [int(t.shape[1])], "maxabs": mr.maxabs(v), "stored": [key]}
-                    continue
-                assert t.dim() == 4 and t.shape[2] * t.shape[3] > 1, (arch, tap, t.shape)
-                c, h, w = (int(s) for s in t.shape[1:])
-                n = c * h * w
-                flat = t.reshape(len(mr.IMAGES), n).numpy()
-                k = min(args.positions, n)
-                if n not in positions_cache:
-                    positions_cache[n] = np.sort(np.random.RandomState(POSITIONS_SEED).choice(n, k, replace=False)).astype(np.int64)
-                pos = positions_cache[n]
-                f64 = flat.astype(np.float64)
-                tensors[f"{key}.avg"] = F.adaptive_avg_pool2d(t, 1).flatten(1).numpy()
-                tensors[f"{key}.values"] = np.ascontiguousarray(flat[:, pos])
-                tensors[f"{key}.stats"] = np.stack([f64.sum(1), (f64 * f64).sum(1), np.abs(f64).max(1)], axis=1)
-                info[tap] = {"shape": [c, h, w], "maxabs": mr.maxabs(flat),
-                             "avg_maxabs": mr.maxabs(tensors[f"{key}.avg"]), "positions": k,
-                             "stored": [f"{key}.{s}" for s in ("avg", "values", "stats")]}
+            info = store_taps(arch, taps, final, args.positions, positions_cache, tensors)
             if arch in ("inception_v3", "googlenet"):
                 last = INCEPTION_TAPS[-2] if arch == "inception_v3" else GOOGLENET_TAPS[-2]
                 assert np.array_equal(tensors[f"{arch}.{last}.avg"], tensors[f"{arch}.avgpool"]), arch
