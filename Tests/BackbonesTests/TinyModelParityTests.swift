@@ -31,9 +31,16 @@ import TestSupport
     var models: [Model]
   }
 
-  static let manifest: Manifest? = try? JSONDecoder().decode(
-    Manifest.self, from: Data(contentsOf: TestPaths.fixture("backbones/tiny/manifest.json")))
+  static let manifestFile = FixtureManifest(json: TestPaths.fixture("backbones/tiny/manifest.json"), as: Manifest.self)
+  static var manifest: Manifest? { manifestFile.value }
   static var names: [String] { manifest?.models.map(\.name) ?? [] }
+
+  /// The parameterised tests below get their cases from the manifest: an unreadable, undecodable or empty
+  /// one would run none of them, so it fails here.
+  @Test func manifestDecodesAndListsModels() throws {
+    let manifest = try Self.manifestFile.require(listing: \.models)
+    #expect(manifest.models.count == 11, "models: \(manifest.models.map(\.name))")
+  }
 
   static func config(_ m: Manifest.Model) -> ArchitectureConfig {
     let c = m.config

@@ -31,10 +31,8 @@ import TestSupport
 
   static let directory = TestPaths.fixture("images/corpus")
 
-  static let manifest: Manifest? = {
-    guard let data = try? Data(contentsOf: directory.appendingPathComponent("manifest.json")) else { return nil }
-    return try? JSONDecoder().decode(Manifest.self, from: data)
-  }()
+  static let manifestFile = FixtureManifest(json: directory.appendingPathComponent("manifest.json"), as: Manifest.self)
+  static var manifest: Manifest? { manifestFile.value }
 
   static var files: [String] { manifest?.files.map(\.file) ?? [] }
 
@@ -98,7 +96,7 @@ import TestSupport
   /// The corpus is there, was made by the Pillow the other fixtures use, holds every mode the issue
   /// lists, and both decisions; the pass counts are printed for the record.
   @Test func corpusCoversEveryModeAndBothDecisions() throws {
-    let manifest = try #require(Self.manifest, "Tests/Fixtures/images/corpus/manifest.json is missing or unreadable")
+    let manifest = try Self.manifestFile.require(listing: \.files)
     #expect(manifest.versions["Pillow"] == "13.0.0")
     let accepted = manifest.files.filter(\.pil.accepted)
     let modes = Set(accepted.compactMap(\.pil.mode))

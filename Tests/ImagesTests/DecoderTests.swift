@@ -15,12 +15,18 @@ import TestSupport
     var sources: [Source]
   }
 
-  static let sources: [String] = {
-    guard let data = try? Data(contentsOf: TestPaths.fixture("images/manifest.json")),
-      let manifest = try? JSONDecoder().decode(Manifest.self, from: data)
-    else { return [] }
-    return manifest.sources.filter { $0.decoded != nil }.map(\.source)
-  }()
+  static let manifest = FixtureManifest(json: TestPaths.fixture("images/manifest.json"), as: Manifest.self)
+
+  static func decodedSources(_ manifest: Manifest) -> [String] { manifest.sources.filter { $0.decoded != nil }.map(\.source) }
+
+  static let sources: [String] = manifest.value.map(decodedSources) ?? []
+
+  /// `decodesLikePIL` gets its cases from the manifest: an unreadable, undecodable or empty one would run
+  /// none, so it fails here.
+  @Test func manifestDecodesAndListsDecodedSources() throws {
+    let manifest = try Self.manifest.require(listing: Self.decodedSources)
+    #expect(Self.decodedSources(manifest).count == 13)
+  }
 
   @Test(arguments: sources)
   func decodesLikePIL(source: String) throws {
