@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import copy
 import hashlib
 import io
 import os
@@ -150,6 +151,8 @@ def build(arch: str) -> nn.Module:
         m = luke.EfficientNet.from_name("efficientnet-lite0")
     elif layout == "timm":
         m = mw.timm_model(TIMM_NAME[arch])
+    elif arch == "efficientnet_b4":
+        m = torchvision.models.efficientnet_b4(weights=None)
     else:
         m = torchvision.models.efficientnet_b0(weights=None)
     return m.eval()
@@ -668,6 +671,51 @@ def main(argv=None) -> int:
             models[arch] = entry
             print(f"{arch}: {len(taps)} taps ({time.perf_counter() - t1:.1f}s)")
             del model
+
+    # ---- c. torchvision efficientnet_b4 at full size, on its own crop: Resize(384, bicubic) + CenterCrop(380)
+    ARCHS["efficientnet_b4"] = "torchvision"
+    b4_tf = tv_efficientnet.EfficientNet_B4_Weights.IMAGENET1K_V1.transforms()
+    assert (b4_tf.resize_size, b4_tf.crop_size, b4_tf.interpolation) == ([384], [380], T.InterpolationMode.BICUBIC)
+    b4_inputs = []
+    for img_id, relpath in mr.IMAGES:
+        img = Image.open(os.path.join(mr.DATASETS, relpath)).convert("RGB")
+        crop = T.CenterCrop(380)(T.Resize(384, interpolation=T.InterpolationMode.BICUBIC)(img))
+        px = np.ascontiguousarray(np.asarray(crop, dtype=np.uint8))
+        assert px.shape == (380, 380, 3), px.shape
+        png = mr.png_bytes(px)
+        mw.atomic_write_bytes(os.path.join(pix_dir, f"{img_id}.b4.png"), png)
+        x = input_from_png(png, IMAGENET_MEAN, IMAGENET_STD)
+        assert torch.equal(x, b4_tf(img)), f"{img_id}: input from the PNG != torchvision B4 IMAGENET1K_V1 transform"
+        b4_inputs.append(x)
+    with torch.no_grad():
+        model, coverage = random_model("efficientnet_b4")
+        taps, _ = tv_taps(model, torch.stack(b4_inputs))
+        assert list(taps.keys()) == TV_TAPS, list(taps.keys())
+        # Random weights make B4's activations grow ~30x a stage (max |avgpool| ~1e6): past features.4 the
+        # network is chaotic and float32 does not determine its own output. PyTorch's float32 vs float64 on
+        # the same weights, per tap, says which taps a float32 reference pins down.
+        taps64, _ = tv_taps(copy.deepcopy(model).double(), torch.stack(b4_inputs).double())
+        conditioning = {k: float((taps[k].double() - taps64[k]).abs().max() / taps64[k].abs().max()) for k in taps}
+        tensors = {}
+        info = mfr.store_taps("efficientnet_b4", taps, "avgpool", args.positions, positions_cache, tensors)
+        files["efficientnet_b4"] = "random_efficientnet_b4.safetensors"
+        mr.write_safetensors(os.path.join(out, files["efficientnet_b4"]), tensors,
+                             metadata={"format": FORMAT, "rule": mw.RULE_NAME, "seed": str(SEED)})
+        sd = model.state_dict()
+        models["efficientnet_b4"] = {
+            "layout": "torchvision", "seed": SEED, "rule": mw.RULE_NAME, "pixels": "b4", "normalisation": "imagenet",
+            "constructor": "torchvision.models.efficientnet_b4(weights=None), eval()",
+            "preprocessing": "PIL RGB; torchvision Resize(384, bicubic, antialiased) + CenterCrop(380) = pixels/<id>.b4.png "
+                             "(EfficientNet_B4_Weights.IMAGENET1K_V1.transforms(), asserted); ImageNet mean/std",
+            "parameters": int(sum(p.numel() for p in model.parameters())), "state_dict_entries": len(sd),
+            "tensors_sha256": mw.tensors_digest(sd), "rule_coverage": coverage, "final_tap": "avgpool", "taps": info,
+            "float32_vs_float64": {
+                "what": "max |PyTorch float32 - PyTorch float64| / max |float64| per tap, same weights and input: "
+                        "taps above 1e-4 are not determined by float32 arithmetic (chaotic random network), so "
+                        "tests compare only the taps below it",
+                "relative_max_error": conditioning}}
+        print(f"efficientnet_b4: {len(taps)} taps at 380x380")
+        del model
 
     tap_notes = {
         "lukemelas_lite0": "as genuine_lite0.json (stem, blocks.0-6 = last block of each stage, head, pre_logits)",

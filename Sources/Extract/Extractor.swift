@@ -159,25 +159,13 @@ public final class Extractor {
       }
     }
 
-    let prefetcher = BatchDecoder(
-      paths: rows.paths.map { options.root + "/" + $0 }, preprocessing: options.preprocessing, size: size,
-      maxPixels: options.maxPixels, maxWorkers: backbone.threads)
-    let width = metadata.dimension
+    var pipeline = FeaturePipeline(backbone: backbone, preprocessing: options.preprocessing)
+    (pipeline.parallelism, pipeline.maxPixels) = (.perImage, options.maxPixels)
     var start = writer.rowsComplete
-    var pending = start < rows.count ? prefetcher.start(start..<min(rows.count, start + options.batchSize)) : nil
     var skippedCount = reasons.count
-    while let current = pending {
-      let batch = current.wait()
+    try pipeline.run(rows.paths.map { options.root + "/" + $0 }, from: start, batchSize: options.batchSize) { batch, output in
+      if options.strict, let failure = batch.failures.first { throw ExtractError.badImage(failure.value) }
       let next = batch.range.upperBound
-      pending = next < rows.count ? prefetcher.start(next..<min(rows.count, next + options.batchSize)) : nil
-      if options.strict, let failure = batch.failures.first {
-        pending?.wait()
-        throw ExtractError.badImage(failure.value)
-      }
-      var output = [Float](repeating: 0, count: batch.range.count * width)
-      let forward = DispatchTime.now().uptimeNanoseconds
-      try runBackbone(batch, size: size, width: width, into: &output)
-      prefetcher.backboneTook(Double(DispatchTime.now().uptimeNanoseconds - forward) / 1e9, for: batch)
       let flags = batch.range.map { batch.failures[$0] != nil }
       try output.withUnsafeBufferPointer { try writer.commit(count: batch.range.count, values: $0, skipped: flags) }
       for (row, error) in batch.failures { reasons[row] = error.reason }
@@ -189,9 +177,9 @@ public final class Extractor {
           done: start, total: rows.count, startedAt: summary.resumedFrom, skipped: skippedCount,
           elapsed: Date().timeIntervalSince(started)))
       if let signal = interruption() {
-        pending?.wait()
         throw ExtractError.interrupted(path: options.output, rowsComplete: start, rows: rows.count, signal: signal)
       }
+      return true
     }
     if !rows.paths.isEmpty, reasons.count == rows.paths.count, let first = reasons.keys.min() {
       // Not one image could be read: an empty store would pass for a successful run.
@@ -207,30 +195,6 @@ public final class Extractor {
     summary.test = kept.count - summary.train
     summary.seconds = Date().timeIntervalSince(started)
     return summary
-  }
-
-  /// Runs the backbone on the decodable images of a batch; skipped rows stay zero.
-  private func runBackbone(_ batch: DecodedBatch, size: (height: Int, width: Int), width: Int, into output: inout [Float]) throws
-  {
-    let (good, input) = batch.decodedRows()
-    guard !good.isEmpty else { return }
-    func run(into features: UnsafeMutableBufferPointer<Float>) throws {
-      try input.withUnsafeBufferPointer {
-        try backbone.run(
-          images: $0, count: good.count, height: size.height, width: size.width, into: features, parallelism: .perImage)
-      }
-    }
-    if good.count == batch.range.count {
-      try output.withUnsafeMutableBufferPointer { try run(into: $0) }
-      return
-    }
-    // Run the decoded images only, and scatter their rows back.
-    var compact = [Float](repeating: 0, count: good.count * width)
-    try compact.withUnsafeMutableBufferPointer { try run(into: $0) }
-    for (i, row) in good.enumerated() {
-      let offset = (row - batch.range.lowerBound) * width
-      output.replaceSubrange(offset..<(offset + width), with: compact[(i * width)..<((i + 1) * width)])
-    }
   }
 
   /// Creates, resumes, or refuses the output. Returns nil when it is already complete with this configuration.

@@ -2,6 +2,7 @@
 // preprocessing the head's features were extracted with (read from the head, never from options).
 
 import Backbones
+import Extract
 import Images
 import Probe
 import FeatureStore
@@ -91,37 +92,20 @@ public final class Predictor {
     rejectedWeights = []
   }
 
-  /// Classifies images in batches of `batch`; unreadable images get an error instead of probabilities.
-  /// The next batch is decoded (on as many cores as keep up with the backbone) while this one runs.
+  /// Classifies images in batches of `batch` (`FeaturePipeline`); unreadable images get an error instead
+  /// of probabilities.
   public func classify(_ paths: [String], batch: Int = 32, maxPixels: Int = ImageDecoder.defaultMaxPixels) throws -> [Prediction]
   {
-    guard let size = preprocessing.fixedSize, !paths.isEmpty else { return [] }
-    let decoder = BatchDecoder(
-      paths: paths, preprocessing: preprocessing, size: size, maxPixels: maxPixels, maxWorkers: backbone.threads)
     var predictions: [Prediction] = []
-    var pending: PendingBatch? = decoder.start(0..<min(paths.count, batch))
-    while let current = pending {
-      let decoded = current.wait()
-      let next = decoded.range.upperBound
-      pending = next < paths.count ? decoder.start(next..<min(paths.count, next + batch)) : nil
-      let (good, input) = decoded.decodedRows()
-      let width = try backbone.outputShape(height: size.height, width: size.width).reduce(1, *)
-      var features = [Float](repeating: 0, count: good.count * width)
-      if !good.isEmpty {
-        let started = DispatchTime.now().uptimeNanoseconds
-        try input.withUnsafeBufferPointer { i in
-          try features.withUnsafeMutableBufferPointer {
-            try backbone.run(images: i, count: good.count, height: size.height, width: size.width, into: $0)
-          }
-        }
-        decoder.backboneTook(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, for: decoded)
-      }
-      if reluThenAverage { features = OwnClassifier.reluThenAverage(features, rows: good.count, channels: model.dimension) }
-      let logits = try features.withUnsafeBufferPointer { try model.logits($0, rows: good.count) }
+    var pipeline = FeaturePipeline(backbone: backbone, preprocessing: preprocessing)
+    pipeline.maxPixels = maxPixels
+    try pipeline.run(paths, batchSize: batch) { decoded, rows in
+      var features = rows
+      if reluThenAverage { features = OwnClassifier.reluThenAverage(features, rows: decoded.range.count, channels: model.dimension) }
+      let logits = try features.withUnsafeBufferPointer { try model.logits($0, rows: decoded.range.count) }
       let probabilities = Softmax.probabilities(logits, classes: model.classes)
-      var slot = 0
       let c = model.classes
-      for row in decoded.range {
+      for (slot, row) in decoded.range.enumerated() {
         if let error = decoded.failures[row] {
           predictions.append(Prediction(path: paths[row], probabilities: nil, error: error.reason))
         } else {
@@ -129,9 +113,9 @@ public final class Predictor {
           predictions.append(
             Prediction(
               path: paths[row], probabilities: Array(probabilities[range]), error: nil, logits: Array(logits[range])))
-          slot += 1
         }
       }
+      return true
     }
     return predictions
   }

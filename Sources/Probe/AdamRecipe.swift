@@ -71,8 +71,7 @@ struct AdamRecipe {
         seedLoss: seedLoss / Double(n))
       if let test = data.test {
         let logits = try state.model.logits(test)
-        point.testLoss = Softmax.meanCrossEntropy(logits, labels: test.labels, classes: c)
-        point.testAccuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: c), labels: test.labels)
+        point.record(test: SplitMetrics.scoring(logits, labels: test.labels, classes: c).0)
         // The seed's test_loss: batch-mean losses (batches of 64 in order) summed, divided by rows.
         var sum = 0.0
         var b = 0

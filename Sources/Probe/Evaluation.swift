@@ -34,16 +34,7 @@ extension ProbeReport {
   /// accuracy and the confusion matrix describe test when there is a test part, else train.
   public init(scored train: ScoredRows?, test: ScoredRows?, classes: [String], dimension: Int, seconds: Double) {
     let c = classes.count
-    func metrics(_ s: ScoredRows) -> (SplitMetrics, [Int]) {
-      let predicted = s.labels.isEmpty ? [] : Metrics.argmax(s.logits, classes: c)
-      return (
-        SplitMetrics(
-          rows: s.labels.count, top1: Metrics.accuracy(predicted: predicted, labels: s.labels),
-          top5: Metrics.topK(s.logits, labels: s.labels, classes: c, k: min(5, c)),
-          loss: Softmax.meanCrossEntropy(s.logits, labels: s.labels, classes: c)),
-        predicted
-      )
-    }
+    func metrics(_ s: ScoredRows) -> (SplitMetrics, [Int]) { SplitMetrics.scoring(s.logits, labels: s.labels, classes: c) }
     let none = SplitMetrics(rows: 0, top1: .nan, top5: .nan, loss: .nan)
     let trainPart = train.map(metrics)
     let testPart = test.map(metrics)

@@ -15,6 +15,17 @@ public struct SplitMetrics: Codable, Sendable, Equatable {
   public var top5: Double
   /// Mean cross-entropy.
   public var loss: Double
+
+  /// The one place metrics come from logits: top-1, top-5 and mean cross-entropy of `logits` (`rows x
+  /// classes`) against `labels`, and the predicted classes (probe's report, evaluate, the training history).
+  static func scoring(_ logits: [Float], labels: [Int], classes c: Int) -> (SplitMetrics, predicted: [Int]) {
+    let predicted = labels.isEmpty ? [] : Metrics.argmax(logits, classes: c)
+    let metrics = SplitMetrics(
+      rows: labels.count, top1: Metrics.accuracy(predicted: predicted, labels: labels),
+      top5: Metrics.topK(logits, labels: labels, classes: c, k: min(5, c)),
+      loss: Softmax.meanCrossEntropy(logits, labels: labels, classes: c))
+    return (metrics, predicted)
+  }
 }
 
 /// Accuracy of one class.
@@ -45,15 +56,7 @@ public struct ProbeReport: Codable, Sendable {
 
   /// Top-1/top-5/loss of `model` on `matrix`, and its predictions.
   static func evaluate(_ model: LinearModel, _ matrix: FeatureMatrix, classes c: Int) throws -> (SplitMetrics, [Int]) {
-    let logits = try model.logits(matrix)
-    let predicted = Metrics.argmax(logits, classes: c)
-    return (
-      SplitMetrics(
-        rows: matrix.rows, top1: Metrics.accuracy(predicted: predicted, labels: matrix.labels),
-        top5: Metrics.topK(logits, labels: matrix.labels, classes: c, k: min(5, c)),
-        loss: Softmax.meanCrossEntropy(logits, labels: matrix.labels, classes: c)),
-      predicted
-    )
+    SplitMetrics.scoring(try model.logits(matrix), labels: matrix.labels, classes: c)
   }
 
   /// Evaluates `probe` on `data`.

@@ -109,6 +109,9 @@ public struct HistoryPoint: Codable, Sendable, Equatable {
   public var seedTestLoss: Double?
   /// Seconds since training started (the regularisation sweep included) when this point was reached.
   public var seconds: Double?
+
+  /// Records the test part's loss and top-1 accuracy.
+  mutating func record(test metrics: SplitMetrics) { (testLoss, testAccuracy) = (metrics.loss, metrics.top1) }
 }
 
 /// One value of the regularisation sweep.
@@ -215,10 +218,7 @@ public enum ProbeTrainer {
       if let test = data.test {
         var model = LinearModel(dimension: data.train.dimension, classes: classes, parameters: x)
         if let standardization { model = standardization.fold(model) }
-        if let logits = try? model.logits(test) {
-          point.testLoss = Softmax.meanCrossEntropy(logits, labels: test.labels, classes: classes)
-          point.testAccuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: classes), labels: test.labels)
-        }
+        if let logits = try? model.logits(test) { point.record(test: SplitMetrics.scoring(logits, labels: test.labels, classes: classes).0) }
       }
       history.append(point)
       return true
@@ -293,8 +293,7 @@ public enum ProbeTrainer {
       if let testGram, let test = data.test {
         var logits = try testGram.times(state.a, k: classes)
         for r in 0..<test.rows { for k in 0..<classes { logits[r * classes + k] += state.b[k] } }
-        point.testLoss = Softmax.meanCrossEntropy(logits, labels: test.labels, classes: classes)
-        point.testAccuracy = Metrics.accuracy(predicted: Metrics.argmax(logits, classes: classes), labels: test.labels)
+        point.record(test: SplitMetrics.scoring(logits, labels: test.labels, classes: classes).0)
       }
       history.append(point)
     }
