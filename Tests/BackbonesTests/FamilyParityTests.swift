@@ -8,7 +8,7 @@ import TestSupport
 /// Inception v3, GoogLeNet (torchvision) and RDNet (timm) at full size with featx-random-v1 seed 0, on the
 /// exact pixels each family's own preprocessing gives, against the reference implementations' outputs
 /// at every tap (fixture: tools/make_family_reference.py → backbones/family_<arch>.safetensors).
-@Suite(.serialized) struct FamilyParityTests {
+@Suite(.serialized, .parityLog) struct FamilyParityTests {
   static let order = FullSizeParityTests.order
 
   /// The reference outputs of one family.
@@ -68,21 +68,24 @@ import TestSupport
   }
 
   /// One tap's output for the four images against the reference: the whole vector for the final layer,
-  /// else the sampled flattened map (and its sum, sum of squares and max |value|) and its channel means.
-  static func expectTap(_ flat: [Float], key: String, layer: LayerInfo, expected: StateDict) throws {
+  /// else the sampled flattened map (and its sum, sum of squares and max |value|) and its channel means;
+  /// max |Δ| within `relative` · max |ref|.
+  static func expectTap(
+    _ flat: [Float], key: String, layer: LayerInfo, expected: StateDict, relative: Double = ParityReport.f32RelativeBound
+  ) throws {
       let length = layer.featureLength(.flatten)
       #expect(flat.count == 4 * length, "\(key)")
       if let whole = expected.tensors[key] {
-        let report = ParityReport(actual: flat, reference: whole.values, rows: 4)
-        #expect(report.passes(), "\(key): \(report)")
+        let report = ParityReport(actual: flat, reference: whole.values, rows: 4, label: key)
+        #expect(report.passes(relative: relative), "\(key): \(report)")
         return
       }
       let sampled = try #require(expected.tensors[key + ".values"], "\(key).values")
       let values = sampled.values
       let positions = FullSizeParityTests.referencePositions(count: length, n: sampled.shape[1])
       let picked = (0..<4).flatMap { image in positions.map { flat[image * length + $0] } }
-      let map = ParityReport(actual: picked, reference: values, rows: 4)
-      #expect(map.passes(), "\(key) sampled map: \(map)")
+      let map = ParityReport(actual: picked, reference: values, rows: 4, label: "\(key) sampled map")
+      #expect(map.passes(relative: relative), "\(key) sampled map: \(map)")
 
       let stats = try #require(expected.tensors[key + ".stats"], "\(key).stats").values.map(Double.init)
       for image in 0..<4 {
@@ -105,8 +108,8 @@ import TestSupport
         }
       }
       let average = try #require(expected.tensors[key + ".avg"], "\(key).avg").values
-      let report = ParityReport(actual: means, reference: average, rows: 4)
-      #expect(report.passes(), "\(key) channel means: \(report)")
+      let report = ParityReport(actual: means, reference: average, rows: 4, label: "\(key) channel means")
+      #expect(report.passes(relative: relative), "\(key) channel means: \(report)")
   }
 
   /// oneDNN's own average pooling of a map (not the mean computed above) on the last map of each family.
@@ -120,7 +123,7 @@ import TestSupport
       arch: arch, weights: RandomWeights.stateDict(config: arch.config, seed: 0), layer: last.name, pooling: .avg, threads: 2)
     let pooled = try Self.run(backbone, try Self.inputs(arch), size: size)
     let reference = try #require(expected.tensors["\(arch.rawValue).\(last.name).avg"]).values
-    let report = ParityReport(actual: pooled, reference: reference, rows: 4)
+    let report = ParityReport(actual: pooled, reference: reference, rows: 4, label: "\(arch) \(last.name) avg")
     #expect(report.passes(), "\(arch) \(last.name) avg: \(report)")
   }
 
@@ -167,7 +170,7 @@ import TestSupport
 /// A reduced-width RDNet built by timm's own class, saved as the hub's `pytorch_model.bin` (plain
 /// state_dict) and in NAVER's layout (`{"model": ...}` with `stem.stem.` keys), against timm's outputs
 /// at every tap (fixture: tools/make_rdnet_tiny.py).
-@Suite struct TinyRDNetTests {
+@Suite(.parityLog) struct TinyRDNetTests {
   static let config = ArchitectureConfig.rdNet(
     RDNet.Config(
       initFeatures: 16, growthRates: [8, 16, 16, 16, 16, 16, 24], blocks: Array(repeating: 2, count: 7),
@@ -200,7 +203,7 @@ import TestSupport
       }
       let reference = try #require(expected.tensors[layer], "rdnet.safetensors has no \(layer)")
       #expect(reference.values.count == out.count, "\(layer) shape \(reference.shape)")
-      let report = ParityReport(actual: out, reference: reference.values, rows: 2)
+      let report = ParityReport(actual: out, reference: reference.values, rows: 2, label: "tiny rdnet \(layer)")
       #expect(report.passes(), "tiny rdnet \(layer): \(report)")
     }
   }

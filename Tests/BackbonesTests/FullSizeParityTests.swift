@@ -9,7 +9,7 @@ import TestSupport
 /// torchvision saw, against torchvision's outputs (fixture: tools/make_reference.py). The weights come
 /// from featx's own generator, and, when `scripts/make-test-weights` has written them, from torch.save
 /// files in both formats.
-@Suite(.serialized) struct FullSizeParityTests {
+@Suite(.serialized, .parityLog) struct FullSizeParityTests {
   static let reference = TestPaths.fixture("backbones/full_reference.safetensors").path
   static let order = ["bird_albatross", "bird_goldfinch", "flower_portrait", "flower_landscape"]
 
@@ -61,13 +61,13 @@ import TestSupport
     let chosen = positions.integers.map { Int($0) }
     #expect(chosen == Self.referencePositions())
     let picked = (0..<4).flatMap { image in chosen.map { flat[image * 50176 + $0] } }
-    let report = ParityReport(actual: picked, reference: values, rows: 4)
+    let report = ParityReport(actual: picked, reference: values, rows: 4, label: "densenet121 features (\(source))")
     #expect(report.passes(), "densenet121 features (\(source)): \(report)")
 
     for pooling in [Pooling.avg, .max] {
       let pooled = try Self.run(try Backbone(arch: .densenet121, weights: weights, pooling: pooling, threads: 2), input)
       let reference = try #require(expected.tensors["densenet121.features.\(pooling.rawValue)"]?.values)
-      let report = ParityReport(actual: pooled, reference: reference, rows: 4)
+      let report = ParityReport(actual: pooled, reference: reference, rows: 4, label: "densenet121 \(pooling) (\(source))")
       #expect(report.passes(), "densenet121 \(pooling) (\(source)): \(report)")
     }
   }
@@ -79,7 +79,7 @@ import TestSupport
     for arch in [Architecture.resnet18, .resnet50] {
       let out = try Self.run(try Backbone(arch: arch, weights: try Self.weights(arch, source), threads: 2), input)
       let reference = try #require(expected.tensors["\(arch.rawValue).avgpool"]?.values)
-      let report = ParityReport(actual: out, reference: reference, rows: 4)
+      let report = ParityReport(actual: out, reference: reference, rows: 4, label: "\(arch) avgpool (\(source))")
       #expect(report.passes(), "\(arch) avgpool (\(source)): \(report)")
     }
   }

@@ -6,7 +6,7 @@ import TestSupport
 
 /// Every listed architecture, at reduced width with torchvision's own classes and seeded random weights,
 /// against torchvision's outputs at every tap (fixtures by tools/make_reference.py).
-@Suite struct TinyModelParityTests {
+@Suite(.parityLog) struct TinyModelParityTests {
   struct Manifest: Decodable {
     struct Model: Decodable {
       struct Config: Decodable {
@@ -83,8 +83,37 @@ import TestSupport
       try input.withUnsafeBufferPointer { i in
         try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: 2, height: 64, width: 64, into: $0) }
       }
-      let report = ParityReport(actual: out, reference: reference.values, rows: 2)
+      let report = ParityReport(actual: out, reference: reference.values, rows: 2, label: "\(name) \(tap)")
       #expect(report.passes(), "\(name) \(tap): \(report)")
+    }
+  }
+
+  /// A wrong bias in one channel: densenet121's last BatchNorm (`features` is its output) with channel 0's
+  /// bias off by 5e-4 · max |ref|. Cosine cannot see an error confined to one channel, and the old bound
+  /// (1e-3 · max |ref|) let it pass; the f32 bound fails it.
+  @Test func aWrongBiasInOneChannelFailsTheF32Bound() throws {
+    let m = try #require(Self.manifest?.models.first { $0.name == "densenet121" })
+    let config = Self.config(m)
+    let reference = try #require(try outputs(m).tensors["features"]).values
+    let maxRef = reference.reduce(0) { max($0, abs($1)) }
+    let offset: Float = 5e-4
+    try #require(ParityReport.f32RelativeBound < Double(offset) / 2 && Double(offset) < ParityReport.previousF32RelativeBound)
+    var weights = RandomWeights.stateDict(config: config, seed: 0)
+    try #require(weights.tensors["features.norm5.bias"] != nil)
+    weights.tensors["features.norm5.bias"]!.values[0] += offset * maxRef
+    let backbone = try Backbone(name: m.name, config: config, weights: weights, layer: "features", threads: 2)
+    let input = Self.input(seed: 1, count: 2 * 3 * 64 * 64)
+    var out = [Float](repeating: 0, count: reference.count)
+    try input.withUnsafeBufferPointer { i in
+      try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: 2, height: 64, width: 64, into: $0) }
+    }
+    let report = ParityReport(actual: out, reference: reference, rows: 2, label: "densenet121 features, norm5.bias[0] off")
+    #expect(abs(report.relativeMaxError - Double(offset)) < 2e-5, "\(report)")
+    // Kept out of the suite's parity log: the error is made on purpose.
+    ParityLog.$current.withValue(nil) {
+      #expect(report.cosine >= 0.99999 && report.centredCosine >= 0.99999, "cosine misses it: \(report)")
+      #expect(report.passes(relative: ParityReport.previousF32RelativeBound), "the old bound let it pass: \(report)")
+      #expect(!report.passes(), "the f32 bound fails it: \(report)")
     }
   }
 
@@ -130,7 +159,7 @@ import TestSupport
       try input.withUnsafeBufferPointer { i in
         try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: 1, height: h, width: w, into: $0) }
       }
-      let report = ParityReport(actual: out, reference: reference.values, rows: 1)
+      let report = ParityReport(actual: out, reference: reference.values, rows: 1, label: "\(name) \(suffix) \(h)x\(w)")
       #expect(report.passes(), "\(name) \(suffix) \(h)x\(w): \(report)")
       #expect(try backbone.outputShape(height: h, width: w).reduce(1, *) == reference.values.count)
     }

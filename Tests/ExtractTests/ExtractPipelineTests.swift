@@ -40,6 +40,7 @@ func sharedImages(_ folder: String, _ n: Int) throws -> [String] {
 }
 
 @Suite(
+  .parityLog,
   .enabled(
     if: FileManager.default.fileExists(atPath: TestPaths.datasets.appendingPathComponent("cub_birds50").path),
     "the shared datasets are not available"))
@@ -72,10 +73,11 @@ struct ExtractPipelineTests {
     if arch == "densenet121" {
       let positions = try #require(reference.tensors["densenet121.features.positions"]?.integers).map { Int($0) }
       let picked = (0..<4).flatMap { image in positions.map { features[image * 50176 + $0] } }
-      let report = ParityReport(actual: picked, reference: reference.tensors["densenet121.features.values"]!.values, rows: 4)
+      let report = ParityReport(
+        actual: picked, reference: reference.tensors["densenet121.features.values"]!.values, rows: 4, label: "densenet121 features")
       #expect(report.passes(), "\(report)")
     } else {
-      let report = ParityReport(actual: features, reference: reference.tensors["resnet18.avgpool"]!.values, rows: 4)
+      let report = ParityReport(actual: features, reference: reference.tensors["resnet18.avgpool"]!.values, rows: 4, label: "resnet18 avgpool")
       #expect(report.passes(), "\(report)")
     }
     #expect(store.metadata.preprocess == (arch == "densenet121" ? Preprocessing.seed : Preprocessing.imagenet).json)

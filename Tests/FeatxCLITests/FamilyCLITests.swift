@@ -9,7 +9,7 @@ import TestSupport
 /// gives the reference implementations' final features (family_<arch>.safetensors): the decoding, the resize
 /// filter, the crop and the network, end to end.
 @Suite(
-  .serialized,
+  .serialized, .parityLog,
   .enabled(if: FileManager.default.fileExists(atPath: TestPaths.datasets.path), "the shared datasets are not available"))
 struct FamilyCLITests {
   /// The four images of families.json's `image_order`, one class folder each, in that order.
@@ -39,7 +39,7 @@ struct FamilyCLITests {
     #expect(store.metadata.preprocess.hasPrefix(preprocess), "\(store.metadata.preprocess)")
     let reference = try Checkpoint.load(path: TestPaths.fixture("backbones/family_\(arch).safetensors").path)
     let expected = try #require(reference.tensors["\(arch).\(tap)"]).values
-    let report = ParityReport(actual: try store.allFeatures(), reference: expected, rows: 4)
+    let report = ParityReport(actual: try store.allFeatures(), reference: expected, rows: 4, label: "\(arch) \(tap)")
     #expect(report.passes(), "\(arch) through featx extract: \(report)")
   }
 }
