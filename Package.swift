@@ -64,6 +64,8 @@ let package = Package(
     .testTarget(name: "ExtractTests", dependencies: ["Extract", "Images", "Backbones", "FeatureStore", "Support", "TestSupport"]),
     .testTarget(name: "ProbeTests", dependencies: ["Probe", "Backbones", "DNNL", "FeatureStore", "HDF5", "Support", "TestSupport"]),
     .testTarget(name: "ChartsTests", dependencies: ["Charts", "CCairo", "TestSupport"]),
+    // README.md's "From Swift" example, compiled, run and compared with the README.
+    .testTarget(name: "ReadmeExampleTests", dependencies: ["Backbones", "Extract", "FeatureStore", "Images", "Probe", "TestSupport"]),
     .testTarget(
       name: "FeatxCLITests",
       dependencies: [
