@@ -100,7 +100,8 @@ struct BackboneOptions: ParsableArguments {
 
   /// Resolves and loads the weights (`timm`: timm weights already located), then builds the backbone. Says
   /// loudly when weights are random.
-  func load(timm: TimmModel? = nil, quiet: Bool = false) throws -> (backbone: Backbone, weightsName: String, known: KnownWeights?) {
+  func load(timm: TimmModel? = nil, quiet: Bool = false) throws -> (backbone: Backbone, weightsName: String, known: KnownWeights?)
+  {
     let resolver = WeightsResolver()
     if let timm = try timm ?? timmModel(resolver: resolver) {
       let backbone = try Backbone(

@@ -53,7 +53,9 @@ struct ExtractCommand: ParsableCommand {
   @Option(help: "Override Normalize's std (R,G,B).")
   var std: String?
 
-  @Option(help: "Override the resize's interpolation: bilinear (torchvision's default) or bicubic (timm's usual), both as PIL does them.")
+  @Option(
+    help:
+      "Override the resize's interpolation: bilinear (torchvision's default) or bicubic (timm's usual), both as PIL does them.")
   var interpolation: String?
 
   @Option(
@@ -113,7 +115,9 @@ struct ExtractCommand: ParsableCommand {
   func validate() throws {
     guard batch > 0 else { throw ValidationError("--batch must be at least 1 image, not \(batch)") }
     guard maxPixels > 0 else { throw ValidationError("--max-pixels must be at least 1, not \(maxPixels)") }
-    guard preset.map({ Preprocessing.presets[$0] != nil }) ?? true else { throw ValidationError("--preset must be imagenet or seed") }
+    guard preset.map({ Preprocessing.presets[$0] != nil }) ?? true else {
+      throw ValidationError("--preset must be imagenet or seed")
+    }
     _ = try splitConfig()
     if list == nil, let split, split != "folders" {
       let found = DatasetWalk.splitFolderNames(dataset)
@@ -268,7 +272,8 @@ struct ExtractCommand: ParsableCommand {
     }
     if let interpolation {
       guard PILFilter(rawValue: interpolation) != nil else {
-        throw ValidationError("--interpolation must be \(PILFilter.allCases.map(\.rawValue).joined(separator: " or ")), not '\(interpolation)'")
+        throw ValidationError(
+          "--interpolation must be \(PILFilter.allCases.map(\.rawValue).joined(separator: " or ")), not '\(interpolation)'")
       }
       p.interpolation = interpolation
     }

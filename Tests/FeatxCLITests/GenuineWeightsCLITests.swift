@@ -92,8 +92,10 @@ import TestSupport
     // CenterCrop(224), mean = std = 0.5), as PyTorch's model saw them.
     let result = try runFeatx(
       ["predict", "--weights", "efficientnet-lite0", "--format", "json", "--top-k", "5"]
-        + ["cub_birds50/001.Black_footed_Albatross/0000.jpg", "cub_birds50/047.American_Goldfinch/0000.jpg",
-          "flower_photos_small/roses/269037241_07fceff56a_m.jpg", "flower_photos_small/daisy/173350276_02817aa8d5.jpg"]
+        + [
+          "cub_birds50/001.Black_footed_Albatross/0000.jpg", "cub_birds50/047.American_Goldfinch/0000.jpg",
+          "flower_photos_small/roses/269037241_07fceff56a_m.jpg", "flower_photos_small/daisy/173350276_02817aa8d5.jpg",
+        ]
         .map { TestPaths.datasets.appendingPathComponent($0).path },
       environment: Self.environment)
     #expect(result.status == 0, "\(result.stderr)")
@@ -115,7 +117,8 @@ import TestSupport
     #expect {
       try OwnClassifier(config: Architecture.resnet18.config, weights: features, name: "resnet18")
     } throws: { error in
-      "\(error)".hasPrefix("random:0: no classifier fc.weight: without a head, featx predict classifies with the weights' own ImageNet classifier.")
+      "\(error)".hasPrefix(
+        "random:0: no classifier fc.weight: without a head, featx predict classifies with the weights' own ImageNet classifier.")
     }
   }
 }
