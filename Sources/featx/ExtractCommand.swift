@@ -145,8 +145,11 @@ struct ExtractCommand: ParsableCommand {
     // Resuming reads the existing output.
     if !overwrite { try HDF5Guard.check(output, as: .store) }
     let timm = try backbone.timmModel()
-    let preprocessing = try preprocessing(timm == nil ? backbone.knownWeights() : nil, timm: timm?.config)
     let loaded = try backbone.load(timm: timm)
+    // After loading: the file's content may have named the architecture and the weights (a pinned sha256).
+    let preprocessing = try preprocessing(
+      timm == nil ? loaded.known ?? backbone.knownWeights() : nil, timm: timm?.config,
+      arch: Architecture(rawValue: loaded.backbone.name))
     var options = ExtractOptions(root: dataset, output: output, preprocessing: preprocessing, split: try splitConfig())
     options.listFile = list
     options.classOrder = classOrder
@@ -205,9 +208,10 @@ struct ExtractCommand: ParsableCommand {
   /// `timm`'s config.json unless `--preset` is given, else the preset adjusted to torchvision weights'
   /// evaluation resize and crop (e.g. 232 for ResNet50 V2; for random or unknown weights, the architecture's
   /// default weights', e.g. 342 and 299 for Inception v3).
-  func preprocessing(_ known: KnownWeights?, timm: TimmConfig? = nil) throws -> Preprocessing {
+  func preprocessing(_ known: KnownWeights?, timm: TimmConfig? = nil, arch: Architecture? = nil) throws -> Preprocessing {
+    let arch = arch ?? (try? backbone.namedArchitecture())
     // timm's eval transform: the weights' config.json, or (RDNet weights without one) the published one.
-    let published = (try? backbone.namedArchitecture()).flatMap(TimmConfig.publishedData)
+    let published = arch.flatMap(TimmConfig.publishedData)
     if preset == nil, let d = timm?.featxData ?? published {
       do {
         return try overridden(
@@ -220,7 +224,7 @@ struct ExtractCommand: ParsableCommand {
     }
     var p = Preprocessing.presets[preset ?? "imagenet"]!
     // timm weights with an explicit --preset take the preset as it is.
-    let architectureDefault = timm == nil ? (try? backbone.namedArchitecture()).flatMap(KnownWeights.defaultFor) : nil
+    let architectureDefault = timm == nil ? arch.flatMap(KnownWeights.defaultFor) : nil
     if (preset ?? "imagenet") == "imagenet", let known = known ?? architectureDefault {
       p.apply(known)
     }
