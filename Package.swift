@@ -61,8 +61,10 @@ let package = Package(
     .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
     .testTarget(name: "FeatureStoreTests", dependencies: ["FeatureStore", "HDF5", "TestSupport"]),
     .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "DNNL", "Images", "Support", "TestSupport"]),
-    .testTarget(name: "ExtractTests", dependencies: ["Extract", "Images", "Backbones", "FeatureStore", "Support", "TestSupport"]),
-    .testTarget(name: "ProbeTests", dependencies: ["Probe", "Backbones", "DNNL", "FeatureStore", "HDF5", "Support", "TestSupport"]),
+    .testTarget(
+      name: "ExtractTests", dependencies: ["Extract", "Images", "Backbones", "FeatureStore", "Support", "TestSupport"]),
+    .testTarget(
+      name: "ProbeTests", dependencies: ["Probe", "Backbones", "DNNL", "FeatureStore", "HDF5", "Support", "TestSupport"]),
     .testTarget(name: "ChartsTests", dependencies: ["Charts", "CCairo", "TestSupport"]),
     // README.md's "From Swift" example, compiled, run and compared with the README.
     .testTarget(name: "ReadmeExampleTests", dependencies: ["Backbones", "Extract", "FeatureStore", "Images", "Probe", "TestSupport"]),

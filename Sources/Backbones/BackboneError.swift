@@ -63,7 +63,8 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
     case .unknown(let kind, let value, let choices):
       return "unknown \(kind) '\(value)'; choose one of: \(choices.joined(separator: ", "))"
     case .unsupportedPrecision(let choice):
-      return "precision \(choice) needs a CPU with AVX512_BF16 or AMX, which this one lacks (oneDNN sees \(CPU.isaName)); use f32 or auto"
+      return
+        "precision \(choice) needs a CPU with AVX512_BF16 or AMX, which this one lacks (oneDNN sees \(CPU.isaName)); use f32 or auto"
     case .outOfMemory(let bytes):
       return "cannot allocate \(bytes >> 20) MiB for the network: use a smaller batch or free memory"
     case .inputTooSmall(let arch, let height, let width):

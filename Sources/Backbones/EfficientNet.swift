@@ -94,7 +94,9 @@ public enum EfficientNet {
     }
 
     /// Width and depth of Lite0…4, and the nominal size lukemelas's package builds each at.
-    static let liteScales: [(Double, Double, Int)] = [(1.0, 1.0, 224), (1.0, 1.1, 240), (1.1, 1.2, 260), (1.2, 1.4, 280), (1.4, 1.8, 300)]
+    static let liteScales: [(Double, Double, Int)] = [
+      (1.0, 1.0, 224), (1.0, 1.1, 240), (1.1, 1.2, 260), (1.2, 1.4, 280), (1.4, 1.8, 300),
+    ]
 
     /// timm's `efficientnet_liteN` (`tf: false`: PyTorch padding, eps 1e-5) or `tf_efficientnet_liteN`.
     public static func lite(_ n: Int, tf: Bool) -> Config {
@@ -245,7 +247,9 @@ public enum EfficientNet {
             $0.scratch(mid, $1, slot: 1)
           }
         }
-        hidden = conv(&g, names.depthwise, hidden, channels: mid, kernel: stage.kernel, stride: stride, groups: mid, post: [activation]) {
+        hidden = conv(
+          &g, names.depthwise, hidden, channels: mid, kernel: stage.kernel, stride: stride, groups: mid, post: [activation]
+        ) {
           $0.scratch(mid, $1, slot: 2)
         }
         size = g.size(hidden)

@@ -360,7 +360,8 @@ struct Graph {
     if ceil {
       let (input, output) = (buffers[src.buffer], buffers[dst.buffer])
       let end = Extent(
-        (output.height - 1) * stride + kernel - input.height - padding, (output.width - 1) * stride + kernel - input.width - padding)
+        (output.height - 1) * stride + kernel - input.height - padding,
+        (output.width - 1) * stride + kernel - input.width - padding)
       if end != Extent(padding, padding) { op.paddingEnd = end }
     }
     ops.append(.pool(op))

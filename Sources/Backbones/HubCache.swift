@@ -133,8 +133,9 @@ public struct HubCache: Sendable {
     offlineReason =
       environment["FEATX_OFFLINE"] != nil
       ? "FEATX_OFFLINE is set"
-      : isTrue("HF_HUB_OFFLINE") ? "HF_HUB_OFFLINE=\(value("HF_HUB_OFFLINE")!)"
-      : isTrue("TRANSFORMERS_OFFLINE") ? "TRANSFORMERS_OFFLINE=\(value("TRANSFORMERS_OFFLINE")!)" : nil
+      : isTrue("HF_HUB_OFFLINE")
+        ? "HF_HUB_OFFLINE=\(value("HF_HUB_OFFLINE")!)"
+        : isTrue("TRANSFORMERS_OFFLINE") ? "TRANSFORMERS_OFFLINE=\(value("TRANSFORMERS_OFFLINE")!)" : nil
   }
 
   /// `<cache>/models--ORG--NAME`.
@@ -178,7 +179,8 @@ public struct HubCache: Sendable {
     case (true, let weights?):
       return .found(TimmFiles(config: config, weights: weights, hub: repo.pinned(to: commit)))
     case (false, nil):
-      return .missing(missing: "\(snapshot)/ has neither config.json nor weights", needs: "config.json and \(weights) in \(snapshot)/")
+      return .missing(
+        missing: "\(snapshot)/ has neither config.json nor weights", needs: "config.json and \(weights) in \(snapshot)/")
     case (false, _):
       return .missing(missing: "no \(config)", needs: "config.json in \(snapshot)/")
     case (true, nil):

@@ -57,7 +57,8 @@ struct HubDownload {
   func fetch(_ repo: HubRepo, progress: (@Sendable (Int64, Int64) -> Void)?) throws -> TimmFiles {
     let configURL = url(repo, revision: repo.effectiveRevision, file: "config.json")
     guard let config = try metadata(configURL) else {
-      throw Failure(description: "\(configURL) does not exist (HTTP 404): the repository has no config.json, so it holds no timm model")
+      throw Failure(
+        description: "\(configURL) does not exist (HTTP 404): the repository has no config.json, so it holds no timm model")
     }
     let pinned = repo.pinned(to: config.commit)
     let snapshot = cache.folder(of: repo) + "/snapshots/" + config.commit
@@ -116,8 +117,11 @@ struct HubDownload {
       // huggingface_hub's _normalize_etag: lstrip("W/"), then strip the quotes.
       let raw = answer.headers["x-linked-etag"] ?? answer.headers["etag"] ?? ""
       let etag = String(raw.drop(while: { $0 == "W" || $0 == "/" })).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-      guard (etag.utf8.count == 40 || etag.utf8.count == 64), etag.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
-      else { throw Failure(description: "\(url.absoluteString) answered with the etag '\(raw)', neither a sha256 nor a git blob id") }
+      guard (etag.utf8.count == 40 || etag.utf8.count == 64),
+        etag.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
+      else {
+        throw Failure(description: "\(url.absoluteString) answered with the etag '\(raw)', neither a sha256 nor a git blob id")
+      }
       let size = (answer.headers["x-linked-size"] ?? (redirect ? nil : answer.headers["content-length"])).flatMap { Int($0) }
       return Metadata(commit: commit, etag: etag, size: size, location: redirect ? location! : url)
     }
@@ -128,7 +132,8 @@ struct HubDownload {
   func download(
     _ metadata: Metadata, from address: String, repo: HubRepo, file: String, progress: (@Sendable (Int64, Int64) -> Void)?
   ) throws {
-    let answer = try HTTP.send(metadata.location, method: "GET", followRedirects: true, expected: metadata.size, progress: progress)
+    let answer = try HTTP.send(
+      metadata.location, method: "GET", followRedirects: true, expected: metadata.size, progress: progress)
     guard answer.status == 200 else {
       throw Failure(description: "\(metadata.location.absoluteString) answered HTTP \(answer.status)\(Self.hubMessage(answer))")
     }
@@ -140,7 +145,8 @@ struct HubDownload {
       let digest = try SHA256.hex(bytes)
       guard digest == metadata.etag else {
         throw Failure(
-          description: "the download of \(address) has sha256 \(digest), not the hub's \(metadata.etag) (X-Linked-Etag); nothing was saved")
+          description:
+            "the download of \(address) has sha256 \(digest), not the hub's \(metadata.etag) (X-Linked-Etag); nothing was saved")
       }
     }
     do { try cache.store(bytes, repo: repo, commit: metadata.commit, file: file, etag: metadata.etag) } catch {
@@ -184,7 +190,9 @@ enum HTTP {
     request.setValue("featx", forHTTPHeaderField: "User-Agent")
     session.dataTask(with: request).resume()
     exchange.done.wait()
-    if let error = exchange.error { throw HubDownload.Failure(description: "no answer from \(url.absoluteString) (\(error.localizedDescription))") }
+    if let error = exchange.error {
+      throw HubDownload.Failure(description: "no answer from \(url.absoluteString) (\(error.localizedDescription))")
+    }
     guard let response = exchange.response else {
       throw HubDownload.Failure(description: "no answer from \(url.absoluteString)")
     }

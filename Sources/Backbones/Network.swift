@@ -322,7 +322,8 @@ final class CompiledNetwork: @unchecked Sendable {
         let shape = graph.buffers[a.src.buffer]
         let srcMD = try MemoryDescriptor([batch, a.src.channels, shape.height, shape.width], .float32, .nchw)
         let dstMD = srcMD
-        let result = Self.affineCopy(graph, precision).map { View(buffer: $0, channelOffset: 0, channels: a.dst.channels) } ?? a.dst
+        let result =
+          Self.affineCopy(graph, precision).map { View(buffer: $0, channelOffset: 0, channels: a.dst.channels) } ?? a.dst
         let perChannel = try MemoryDescriptor([1, a.src.channels, 1, 1], .float32, .nchw)
         let attributes = try DNNLAttributes()
         try attributes.setPostOps([.binary(.add, perChannel)])
@@ -405,7 +406,7 @@ final class CompiledNetwork: @unchecked Sendable {
         return (primitive, md)
       }
       let primitive: DNNLPrimitive
-      do { (primitive, finalMD) = try globalPooling(into: .float32) } catch where activation != .float32 {
+      do { (primitive, finalMD) = try globalPooling(into: .float32) } catch  where activation != .float32 {
         (primitive, finalMD) = try globalPooling(into: activation)
       }
       steps.append(

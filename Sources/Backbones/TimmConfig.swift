@@ -133,7 +133,9 @@ public struct TimmConfig: Equatable, Sendable {
     guard let arch = Architecture(rawValue: architecture) else {
       throw BackboneError.badTimmConfig(
         path: path,
-        reason: "its architecture \(architecture) is not one featx builds (\(Architecture.allCases.map(\.rawValue).joined(separator: ", ")))")
+        reason:
+          "its architecture \(architecture) is not one featx builds (\(Architecture.allCases.map(\.rawValue).joined(separator: ", ")))"
+      )
     }
     if let requested, requested.lowercased() != arch.rawValue {
       throw BackboneError.architectureConflict(requested: requested, path: path, found: arch.rawValue)

@@ -38,7 +38,8 @@ extension WeightsResolver {
       guard let weights = TimmWeights.folderWeightFiles.map({ folder + "/" + $0 }).first(where: fileExists) else {
         let names = TimmWeights.folderWeightFiles
         throw BackboneError.timmFolderIncomplete(
-          path: folder, missing: "a weights file (\(names.dropLast().joined(separator: ", ")) or \(names.last!)) beside config.json")
+          path: folder,
+          missing: "a weights file (\(names.dropLast().joined(separator: ", ")) or \(names.last!)) beside config.json")
       }
       return TimmFiles(config: config, weights: weights, hub: nil)
     case .hub(let repo):

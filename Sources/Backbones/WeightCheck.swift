@@ -20,6 +20,16 @@ public enum WeightCheck {
     return renamed
   }
 
+  /// The first architecture (in `Architecture.allCases` order, any of its key layouts) whose every key and
+  /// shape `dict` holds: how a weights file is recognised by its content when no architecture is named.
+  public static func architecture(holding dict: StateDict) -> Architecture? {
+    let keys = Set(dict.keys)
+    return Architecture.allCases.first { arch in
+      let renamed = modernized(TimmConfig.filterKeys(dict, architecture: arch.rawValue))
+      return problems(renamed, arch.config.adapted(toKeys: keys).parameters).isEmpty
+    }
+  }
+
   /// Applies `DenseNet.modernKey` to every key.
   static func modernized(_ dict: StateDict) -> StateDict {
     var out = dict

@@ -154,9 +154,10 @@ struct ConfusionMatrixLayout {
     // Counts in the cells, when the largest fits.
     values = chart.intensities()
     let widest = String(largestCount)
-    countFont = [(ChartFont(size: 13), 24), (ChartFont(size: 9), 12)].first { font, minimumCell in
-      cell >= minimumCell && m.width(widest, font) <= Double(cell - 6)
-    }?.0
+    countFont =
+      [(ChartFont(size: 13), 24), (ChartFont(size: 9), 12)].first { font, minimumCell in
+        cell >= minimumCell && m.width(widest, font) <= Double(cell - 6)
+      }?.0
   }
 
   /// Draws the heatmap; in the PNG (`.raster`) only every `every`-th class is labelled.

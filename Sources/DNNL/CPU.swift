@@ -90,7 +90,8 @@ public enum CPU {
     let names: [(dnnl_cpu_isa_t, String)] = [
       (dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"), (dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"),
       (dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"), (dnnl_cpu_isa_avx512_core, "avx512_core"),
-      (dnnl_cpu_isa_avx2_vnni, "avx2_vnni"), (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx, "avx"), (dnnl_cpu_isa_sse41, "sse41"),
+      (dnnl_cpu_isa_avx2_vnni, "avx2_vnni"), (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx, "avx"),
+      (dnnl_cpu_isa_sse41, "sse41"),
     ]
     return names.first { includes(isa.rawValue, $0.0.rawValue) }?.1 ?? "isa \(isa.rawValue)"
   }

@@ -422,7 +422,8 @@ package final class DNNLPrimitive {
     let end = paddingEnd.map { [dnnl_dim_t($0.0), dnnl_dim_t($0.1)] } ?? pad
     let dilation: [dnnl_dim_t] = [0, 0]
     try dnnl(
-      dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, algorithm.raw, &s, &d, strides, window, dilation, pad, end),
+      dnnl_pooling_v2_forward_desc_init(
+        &desc, dnnl_forward_inference, algorithm.raw, &s, &d, strides, window, dilation, pad, end),
       "describe \(what)")
     return try withUnsafePointer(to: &desc) {
       try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: try DNNLAttributes(), engine: engine, what: what)

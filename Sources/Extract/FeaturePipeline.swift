@@ -55,7 +55,8 @@ public struct FeaturePipeline {
     guard !good.isEmpty else { return }
     func run(into features: UnsafeMutableBufferPointer<Float>) throws {
       try input.withUnsafeBufferPointer {
-        try backbone.run(images: $0, count: good.count, height: size.height, width: size.width, into: features, parallelism: parallelism)
+        try backbone.run(
+          images: $0, count: good.count, height: size.height, width: size.width, into: features, parallelism: parallelism)
       }
     }
     if good.count == batch.range.count {

@@ -110,7 +110,8 @@ enum JPEGDecoder {
   }
 
   static func decode(
-    _ bytes: UnsafeRawBufferPointer, path: String, handle: UnsafeMutablePointer<featx_jpeg>?, checkSize: (Int, Int) throws -> Void,
+    _ bytes: UnsafeRawBufferPointer, path: String, handle: UnsafeMutablePointer<featx_jpeg>?,
+    checkSize: (Int, Int) throws -> Void,
     draftTo target: ((Int, Int) -> (width: Int, height: Int)?)? = nil
   ) throws -> RGBImage {
     func fail(_ kind: ImageError.Kind, _ detail: String) -> ImageError { ImageError(path: path, kind: kind, detail: detail) }

@@ -38,7 +38,8 @@ extension Preprocessing {
       throw PreprocessingError(
         parameter: .resize, reason: "crop_mode border (timm's ResizeKeepRatio + CenterCropOrPad) is not reproduced by featx")
     default:
-      throw PreprocessingError(parameter: .resize, reason: "crop_mode '\(cropMode)' is not one of timm's (center, squash, border)")
+      throw PreprocessingError(
+        parameter: .resize, reason: "crop_mode '\(cropMode)' is not one of timm's (center, squash, border)")
     }
     var p = Preprocessing(resize: resize, crop: [height, width], mean: mean.map(Float.init), std: std.map(Float.init))
     p.interpolation = interpolation

@@ -101,7 +101,9 @@ public final class Predictor {
     pipeline.maxPixels = maxPixels
     try pipeline.run(paths, batchSize: batch) { decoded, rows in
       var features = rows
-      if reluThenAverage { features = OwnClassifier.reluThenAverage(features, rows: decoded.range.count, channels: model.dimension) }
+      if reluThenAverage {
+        features = OwnClassifier.reluThenAverage(features, rows: decoded.range.count, channels: model.dimension)
+      }
       let logits = try features.withUnsafeBufferPointer { try model.logits($0, rows: decoded.range.count) }
       let probabilities = Softmax.probabilities(logits, classes: model.classes)
       let c = model.classes

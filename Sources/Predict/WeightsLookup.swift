@@ -46,7 +46,8 @@ public struct WeightsLookup: Sendable {
     let e = extraction
     let expected = e.weightsSHA256
     if expected.hasPrefix("random:"), given == nil {
-      return WeightsLookup(weights: try resolver.load(try WeightsSource.parse(expected, arch: arch), arch: arch.config), rejected: [])
+      return WeightsLookup(
+        weights: try resolver.load(try WeightsSource.parse(expected, arch: arch), arch: arch.config), rejected: [])
     }
     var rejected: [RejectedWeights] = []
     var tried = Set<String>()

@@ -120,7 +120,8 @@ struct LBFGS {
 
 @inline(__always) func dot(_ a: [Float], _ b: [Float]) -> Double {
   precondition(a.count == b.count)
-  return a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in featx_dot(pa.baseAddress, pb.baseAddress, pa.count) } }
+  return a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in featx_dot(pa.baseAddress, pb.baseAddress, pa.count) }
+  }
 }
 
 @inline(__always) func norm(_ a: [Float]) -> Double { dot(a, a).squareRoot() }

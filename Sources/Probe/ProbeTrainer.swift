@@ -218,7 +218,9 @@ public enum ProbeTrainer {
       if let test = data.test {
         var model = LinearModel(dimension: data.train.dimension, classes: classes, parameters: x)
         if let standardization { model = standardization.fold(model) }
-        if let logits = try? model.logits(test) { point.record(test: SplitMetrics.scoring(logits, labels: test.labels, classes: classes).0) }
+        if let logits = try? model.logits(test) {
+          point.record(test: SplitMetrics.scoring(logits, labels: test.labels, classes: classes).0)
+        }
       }
       history.append(point)
       return true

@@ -100,7 +100,8 @@ struct BackboneOptions: ParsableArguments {
 
   /// Resolves and loads the weights (`timm`: timm weights already located), then builds the backbone. Says
   /// loudly when weights are random.
-  func load(timm: TimmModel? = nil, quiet: Bool = false) throws -> (backbone: Backbone, weightsName: String, known: KnownWeights?) {
+  func load(timm: TimmModel? = nil, quiet: Bool = false) throws -> (backbone: Backbone, weightsName: String, known: KnownWeights?)
+  {
     let resolver = WeightsResolver()
     if let timm = try timm ?? timmModel(resolver: resolver) {
       let backbone = try Backbone(
@@ -108,7 +109,7 @@ struct BackboneOptions: ParsableArguments {
         threads: threads, precision: try resolvedPrecision())
       return (backbone, timm.files.recordedName, nil)
     }
-    let architecture = try namedArchitecture()
+    var architecture = try namedArchitecture()
     var source: WeightsSource
     if weights == "auto" {
       source = KnownWeights.defaultFor(architecture).map(WeightsSource.known) ?? .random(seed: 0)
@@ -121,6 +122,10 @@ struct BackboneOptions: ParsableArguments {
       source = try WeightsSource.parse(weights, arch: architecture)
     }
     let dict = try resolver.load(source, arch: architecture.config)
+    // No --arch and a file featx does not know by name: the architecture whose keys and shapes the file holds.
+    if arch == nil, case .file = source, let found = WeightCheck.architecture(holding: dict), found != architecture {
+      architecture = found
+    }
     let name: String
     var known: KnownWeights?
     switch source {
@@ -133,7 +138,8 @@ struct BackboneOptions: ParsableArguments {
       )
     case .file(let path):
       name = (path as NSString).lastPathComponent
-      known = KnownWeights.named(name)
+      // Known by name, or by the sha256 featx pins (a genuine file under another name).
+      known = KnownWeights.named(name) ?? KnownWeights.all.first { $0.sha256 != nil && $0.sha256 == dict.sha256 }
     case .known(let k):
       name = k.fileName
       known = k

@@ -83,7 +83,8 @@ struct BenchCommand: ParsableCommand {
       print(
         String(
           format: "%@ (%@, %@) batch %d, %d threads, %dx%d: %.1f img/s (best %.1f), %.0f GFLOPS, %d iterations",
-          net.name, net.layer, net.precision.rawValue, batch, net.threads, size, size, imagesPerSecond, Double(batch) / times[0], gflops, times.count))
+          net.name, net.layer, net.precision.rawValue, batch, net.threads, size, size, imagesPerSecond, Double(batch) / times[0],
+          gflops, times.count))
     }
   }
 }

@@ -53,7 +53,9 @@ struct ExtractCommand: ParsableCommand {
   @Option(help: "Override Normalize's std (R,G,B).")
   var std: String?
 
-  @Option(help: "Override the resize's interpolation: bilinear (torchvision's default) or bicubic (timm's usual), both as PIL does them.")
+  @Option(
+    help:
+      "Override the resize's interpolation: bilinear (torchvision's default) or bicubic (timm's usual), both as PIL does them.")
   var interpolation: String?
 
   @Option(
@@ -113,7 +115,9 @@ struct ExtractCommand: ParsableCommand {
   func validate() throws {
     guard batch > 0 else { throw ValidationError("--batch must be at least 1 image, not \(batch)") }
     guard maxPixels > 0 else { throw ValidationError("--max-pixels must be at least 1, not \(maxPixels)") }
-    guard preset.map({ Preprocessing.presets[$0] != nil }) ?? true else { throw ValidationError("--preset must be imagenet or seed") }
+    guard preset.map({ Preprocessing.presets[$0] != nil }) ?? true else {
+      throw ValidationError("--preset must be imagenet or seed")
+    }
     _ = try splitConfig()
     if list == nil, let split, split != "folders" {
       let found = DatasetWalk.splitFolderNames(dataset)
@@ -141,8 +145,11 @@ struct ExtractCommand: ParsableCommand {
     // Resuming reads the existing output.
     if !overwrite { try HDF5Guard.check(output, as: .store) }
     let timm = try backbone.timmModel()
-    let preprocessing = try preprocessing(timm == nil ? backbone.knownWeights() : nil, timm: timm?.config)
     let loaded = try backbone.load(timm: timm)
+    // After loading: the file's content may have named the architecture and the weights (a pinned sha256).
+    let preprocessing = try preprocessing(
+      timm == nil ? loaded.known ?? backbone.knownWeights() : nil, timm: timm?.config,
+      arch: Architecture(rawValue: loaded.backbone.name))
     var options = ExtractOptions(root: dataset, output: output, preprocessing: preprocessing, split: try splitConfig())
     options.listFile = list
     options.classOrder = classOrder
@@ -201,9 +208,10 @@ struct ExtractCommand: ParsableCommand {
   /// `timm`'s config.json unless `--preset` is given, else the preset adjusted to torchvision weights'
   /// evaluation resize and crop (e.g. 232 for ResNet50 V2; for random or unknown weights, the architecture's
   /// default weights', e.g. 342 and 299 for Inception v3).
-  func preprocessing(_ known: KnownWeights?, timm: TimmConfig? = nil) throws -> Preprocessing {
+  func preprocessing(_ known: KnownWeights?, timm: TimmConfig? = nil, arch: Architecture? = nil) throws -> Preprocessing {
+    let arch = arch ?? (try? backbone.namedArchitecture())
     // timm's eval transform: the weights' config.json, or (RDNet weights without one) the published one.
-    let published = (try? backbone.namedArchitecture()).flatMap(TimmConfig.publishedData)
+    let published = arch.flatMap(TimmConfig.publishedData)
     if preset == nil, let d = timm?.featxData ?? published {
       do {
         return try overridden(
@@ -216,7 +224,7 @@ struct ExtractCommand: ParsableCommand {
     }
     var p = Preprocessing.presets[preset ?? "imagenet"]!
     // timm weights with an explicit --preset take the preset as it is.
-    let architectureDefault = timm == nil ? (try? backbone.namedArchitecture()).flatMap(KnownWeights.defaultFor) : nil
+    let architectureDefault = timm == nil ? arch.flatMap(KnownWeights.defaultFor) : nil
     if (preset ?? "imagenet") == "imagenet", let known = known ?? architectureDefault {
       p.apply(known)
     }
@@ -268,7 +276,8 @@ struct ExtractCommand: ParsableCommand {
     }
     if let interpolation {
       guard PILFilter(rawValue: interpolation) != nil else {
-        throw ValidationError("--interpolation must be \(PILFilter.allCases.map(\.rawValue).joined(separator: " or ")), not '\(interpolation)'")
+        throw ValidationError(
+          "--interpolation must be \(PILFilter.allCases.map(\.rawValue).joined(separator: " or ")), not '\(interpolation)'")
       }
       p.interpolation = interpolation
     }

@@ -11,7 +11,10 @@ struct LayersCommand: ParsableCommand {
   @Option(help: "Backbone architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
   var arch: String = "densenet121"
 
-  @Option(help: "Input size H,W (or S for S,S) after preprocessing (default: the crop of the architecture's weights, 224; 299 for inception_v3).")
+  @Option(
+    help:
+      "Input size H,W (or S for S,S) after preprocessing (default: the crop of the architecture's weights, 224; 299 for inception_v3)."
+  )
   var size: String?
 
   @Flag(help: "Print the list as JSON.")

@@ -11,7 +11,8 @@ enum OptionHints {
     case ExtractError.output(_, let reason) where reason.contains("not writable"): "choose another -o"
     case ExtractError.displayNameClash: "use --class-order folder"
     case ExtractError.badImage: "run without --strict to skip unreadable images"
-    case ExtractError.splitOverSplitFolders: "drop --split (the folders give the split), or use --list to split the images another way"
+    case ExtractError.splitOverSplitFolders:
+      "drop --split (the folders give the split), or use --list to split the images another way"
     case ExtractError.noSplitFolders: "choose another --split"
     case ExtractError.missingSplitFolder: "drop --test-split or name a folder that exists"
     case ExtractError.mixedSplitFolders, ExtractError.nestedSplitFolder: "or name each image's class with --list"

@@ -81,7 +81,8 @@ struct PredictCommand: ParsableCommand {
     let predictor = try Predictor(
       head: loaded, headPath: head, weights: weights, threads: threads, precision: try backbonePrecision(for: loaded))
     for rejected in predictor.rejectedWeights {
-      let origin = rejected.origin == .recorded ? "the weights file recorded in \(head) at extraction" : "a cached file of that name"
+      let origin =
+        rejected.origin == .recorded ? "the weights file recorded in \(head) at extraction" : "a cached file of that name"
       let problem = rejected.sha256.map { "has sha256 \($0)" } ?? "cannot be read (\(rejected.error ?? ""))"
       Terminal.warn(
         "warning: \(rejected.path) (\(origin)) \(problem), but \(head)'s features came from weights with sha256 "
@@ -122,7 +123,9 @@ extension PredictCommand {
       ownClassifierOf: architecture, weights: backbone.weights, preprocessing: preprocessing, threads: threads)
     let paths = try LabelledInputs.imagePaths([head] + images)
     let predictions = try predictor.classify(paths, batch: batch)
-    print(PredictionText.render(predictions, classes: predictor.classes, topK: topK, format: format, truth: predictions.map { _ in nil }), terminator: "")
+    print(
+      PredictionText.render(
+        predictions, classes: predictor.classes, topK: topK, format: format, truth: predictions.map { _ in nil }), terminator: "")
     let failed = predictions.filter { $0.error != nil }
     for p in failed { Terminal.warn("\(p.path): \(p.error ?? "")") }
     if !failed.isEmpty { throw ExitCode(1) }
@@ -140,7 +143,8 @@ extension PredictCommand {
     }
     if chosen != trained {
       Terminal.warn(
-        "warning: \(head) was trained on \(trained.rawValue) features; predicting in \(chosen.rawValue) gives slightly different features")
+        "warning: \(head) was trained on \(trained.rawValue) features; predicting in \(chosen.rawValue) gives slightly different features"
+      )
     }
     return chosen
   }
@@ -212,7 +216,8 @@ struct LabelledInputs {
       }
       for left in walk.splitFolders?.leftOut ?? [] {
         notes.append(
-          "note: \(item)/\(left.name)/ left out (\(left.images) images): \(walk.splitFolders?.test?.name ?? "")/ is the test part")
+          "note: \(item)/\(left.name)/ left out (\(left.images) images): \(walk.splitFolders?.test?.name ?? "")/ is the test part"
+        )
       }
       for image in walk.items {
         paths.append(item + "/" + image.relativePath)

@@ -113,12 +113,15 @@ import TestSupport
     let entry = try #require((json?["models"] as? [String: Any])?[model.key] as? [String: Any])
     let taps = try #require(entry["taps"] as? [String: Any])
     let layers = try model.config.layerInfo(height: model.size, width: model.size, arch: model.key)
-    #expect(layers.map(\.name) == Array(taps.keys).sorted { a, b in
-      layers.firstIndex { $0.name == a } ?? 0 < layers.firstIndex { $0.name == b } ?? 0
-    })
+    #expect(
+      layers.map(\.name)
+        == Array(taps.keys).sorted { a, b in
+          layers.firstIndex { $0.name == a } ?? 0 < layers.firstIndex { $0.name == b } ?? 0
+        })
     for layer in layers {
       let shape = ((taps[layer.name] as? [String: Any])?["shape"] as? [Int]) ?? []
-      #expect(shape == layer.shape || shape == [layer.shape[0]], "\(model) \(layer.name): reference \(shape), featx \(layer.shape)")
+      #expect(
+        shape == layer.shape || shape == [layer.shape[0]], "\(model) \(layer.name): reference \(shape), featx \(layer.shape)")
     }
     #expect(entry["state_dict_entries"] as? Int == model.config.parameters.count, "\(model): state_dict entries")
   }
@@ -154,7 +157,9 @@ enum TestRequirement {
 /// Weights of one EfficientNet layout or variant given for another are refused naming what they are.
 @Suite struct EfficientNetWeightCheckTests {
   static func lukemelasLite0() -> StateDict {
-    guard case .efficientNet(let c) = Architecture.tf_efficientnet_lite0.config else { return StateDict(keys: [], tensors: [:], source: "", sha256: "") }
+    guard case .efficientNet(let c) = Architecture.tf_efficientnet_lite0.config else {
+      return StateDict(keys: [], tensors: [:], source: "", sha256: "")
+    }
     return RandomWeights.stateDict(config: .efficientNet(c.with(layout: .lukemelas)), seed: 0)
   }
 

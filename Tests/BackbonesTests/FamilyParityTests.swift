@@ -73,43 +73,43 @@ import TestSupport
   static func expectTap(
     _ flat: [Float], key: String, layer: LayerInfo, expected: StateDict, relative: Double = ParityReport.f32RelativeBound
   ) throws {
-      let length = layer.featureLength(.flatten)
-      #expect(flat.count == 4 * length, "\(key)")
-      if let whole = expected.tensors[key] {
-        let report = ParityReport(actual: flat, reference: whole.values, rows: 4, label: key)
-        #expect(report.passes(relative: relative), "\(key): \(report)")
-        return
-      }
-      let sampled = try #require(expected.tensors[key + ".values"], "\(key).values")
-      let values = sampled.values
-      let positions = FullSizeParityTests.referencePositions(count: length, n: sampled.shape[1])
-      let picked = (0..<4).flatMap { image in positions.map { flat[image * length + $0] } }
-      let map = ParityReport(actual: picked, reference: values, rows: 4, label: "\(key) sampled map")
-      #expect(map.passes(relative: relative), "\(key) sampled map: \(map)")
+    let length = layer.featureLength(.flatten)
+    #expect(flat.count == 4 * length, "\(key)")
+    if let whole = expected.tensors[key] {
+      let report = ParityReport(actual: flat, reference: whole.values, rows: 4, label: key)
+      #expect(report.passes(relative: relative), "\(key): \(report)")
+      return
+    }
+    let sampled = try #require(expected.tensors[key + ".values"], "\(key).values")
+    let values = sampled.values
+    let positions = FullSizeParityTests.referencePositions(count: length, n: sampled.shape[1])
+    let picked = (0..<4).flatMap { image in positions.map { flat[image * length + $0] } }
+    let map = ParityReport(actual: picked, reference: values, rows: 4, label: "\(key) sampled map")
+    #expect(map.passes(relative: relative), "\(key) sampled map: \(map)")
 
-      let stats = try #require(expected.tensors[key + ".stats"], "\(key).stats").values.map(Double.init)
-      for image in 0..<4 {
-        let row = flat[(image * length)..<((image + 1) * length)]
-        let sum = row.reduce(0.0) { $0 + Double($1) }
-        let squares = row.reduce(0.0) { $0 + Double($1) * Double($1) }
-        let maxAbs = row.reduce(0.0) { max($0, abs(Double($1))) }
-        #expect(abs(squares - stats[image * 3 + 1]) <= 1e-4 * stats[image * 3 + 1], "\(key) image \(image) sum of squares")
-        #expect(abs(maxAbs - stats[image * 3 + 2]) <= 1e-4 * stats[image * 3 + 2], "\(key) image \(image) max |value|")
-        #expect(abs(sum - stats[image * 3]) <= 1e-4 * (squares * Double(length)).squareRoot(), "\(key) image \(image) sum")
-      }
+    let stats = try #require(expected.tensors[key + ".stats"], "\(key).stats").values.map(Double.init)
+    for image in 0..<4 {
+      let row = flat[(image * length)..<((image + 1) * length)]
+      let sum = row.reduce(0.0) { $0 + Double($1) }
+      let squares = row.reduce(0.0) { $0 + Double($1) * Double($1) }
+      let maxAbs = row.reduce(0.0) { max($0, abs(Double($1))) }
+      #expect(abs(squares - stats[image * 3 + 1]) <= 1e-4 * stats[image * 3 + 1], "\(key) image \(image) sum of squares")
+      #expect(abs(maxAbs - stats[image * 3 + 2]) <= 1e-4 * stats[image * 3 + 2], "\(key) image \(image) max |value|")
+      #expect(abs(sum - stats[image * 3]) <= 1e-4 * (squares * Double(length)).squareRoot(), "\(key) image \(image) sum")
+    }
 
-      let channels = layer.shape[0]
-      let plane = length / channels
-      var means = [Float](repeating: 0, count: 4 * channels)
-      for image in 0..<4 {
-        for c in 0..<channels {
-          let start = image * length + c * plane
-          means[image * channels + c] = Float(flat[start..<(start + plane)].reduce(0.0) { $0 + Double($1) } / Double(plane))
-        }
+    let channels = layer.shape[0]
+    let plane = length / channels
+    var means = [Float](repeating: 0, count: 4 * channels)
+    for image in 0..<4 {
+      for c in 0..<channels {
+        let start = image * length + c * plane
+        means[image * channels + c] = Float(flat[start..<(start + plane)].reduce(0.0) { $0 + Double($1) } / Double(plane))
       }
-      let average = try #require(expected.tensors[key + ".avg"], "\(key).avg").values
-      let report = ParityReport(actual: means, reference: average, rows: 4, label: "\(key) channel means")
-      #expect(report.passes(relative: relative), "\(key) channel means: \(report)")
+    }
+    let average = try #require(expected.tensors[key + ".avg"], "\(key).avg").values
+    let report = ParityReport(actual: means, reference: average, rows: 4, label: "\(key) channel means")
+    #expect(report.passes(relative: relative), "\(key) channel means: \(report)")
   }
 
   /// oneDNN's own average pooling of a map (not the mean computed above) on the last map of each family.
@@ -151,8 +151,9 @@ import TestSupport
   /// The taps, shapes and state_dict keys featx expects are exactly the reference's.
   @Test(arguments: archs)
   func layersAndShapesAreTheReferences(arch: Architecture) throws {
-    let json = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: TestPaths.fixture("backbones/families.json"))) as? [String: Any]
+    let json =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: TestPaths.fixture("backbones/families.json"))) as? [String: Any]
     let models = try #require(json?["models"] as? [String: Any])
     let model = try #require(models[arch.rawValue] as? [String: Any], "families.json has no \(arch)")
     let shapes = try #require(model["taps"] as? [String: Any])
@@ -161,7 +162,8 @@ import TestSupport
     #expect(Set(layers.map(\.name)) == Set(shapes.keys))
     for layer in layers {
       let shape = ((shapes[layer.name] as? [String: Any])?["shape"] as? [Int]) ?? []
-      #expect(shape == layer.shape || shape == [layer.shape[0]], "\(arch) \(layer.name): reference \(shape), featx \(layer.shape)")
+      #expect(
+        shape == layer.shape || shape == [layer.shape[0]], "\(arch) \(layer.name): reference \(shape), featx \(layer.shape)")
     }
     #expect(model["state_dict_entries"] as? Int == arch.config.parameters.count, "\(arch): state_dict entries")
   }
@@ -174,12 +176,14 @@ import TestSupport
   static let config = ArchitectureConfig.rdNet(
     RDNet.Config(
       initFeatures: 16, growthRates: [8, 16, 16, 16, 16, 16, 24], blocks: Array(repeating: 2, count: 7),
-      downsample: [false, true, true, false, false, false, true], squeezeExcite: [false, false] + Array(repeating: true, count: 5),
+      downsample: [false, true, true, false, false, false, true],
+      squeezeExcite: [false, false] + Array(repeating: true, count: 5),
       numClasses: 10))
 
   static func manifest() throws -> [String: Any] {
-    let json = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: TestPaths.fixture("backbones/tiny/rdnet_manifest.json"))) as? [String: Any]
+    let json =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: TestPaths.fixture("backbones/tiny/rdnet_manifest.json"))) as? [String: Any]
     return try #require((json?["models"] as? [[String: Any]])?.first)
   }
 

@@ -17,7 +17,6 @@ private func offlineResolver(_ dir: TemporaryDirectory, cache: String) -> Weight
   WeightsResolver(environment: ["HOME": dir.path("home"), "HF_HUB_CACHE": cache, "HF_HUB_OFFLINE": "1"])
 }
 
-
 @Suite struct HubCacheTests {
   @Test func cacheFolderPrecedenceIsHuggingfaceHubs() {
     let home = "/h"
@@ -99,7 +98,8 @@ private func offlineResolver(_ dir: TemporaryDirectory, cache: String) -> Weight
     let resolver = offlineResolver(dir, cache: root)
     let repo = try HubRepo(parsing: "hf-hub:" + repoID)
     func message(
-      _ missing: String, _ needs: String, command: String = "huggingface-cli download \(repoID)", repo: String = "hf-hub:\(repoID)"
+      _ missing: String, _ needs: String, command: String = "huggingface-cli download \(repoID)",
+      repo: String = "hf-hub:\(repoID)"
     ) -> String {
       "\(repo) is not in the Hugging Face cache \(root) (\(missing)) and downloads are off (HF_HUB_OFFLINE=1): "
         + "put \(needs) (`HF_HUB_CACHE=\(root) \(command)` does exactly that)"
@@ -220,7 +220,11 @@ struct HubDownloadTests {
     let layout = HubCacheLayout(root: dir.path("hub"))
     let folder = layout.folder(repoID)
     let snapshot = folder + "/snapshots/" + commit
-    #expect(files == TimmFiles(config: snapshot + "/config.json", weights: snapshot + "/model.safetensors", hub: try HubRepo(parsing: "hf-hub:\(repoID)@\(commit)")))
+    #expect(
+      files
+        == TimmFiles(
+          config: snapshot + "/config.json", weights: snapshot + "/model.safetensors",
+          hub: try HubRepo(parsing: "hf-hub:\(repoID)@\(commit)")))
     #expect(try readFile(files.weights) == safetensors)
     #expect(try readFile(files.config) == (try readFile(configFixture)))
     let fm = FileManager.default
@@ -279,7 +283,9 @@ struct HubDownloadTests {
         + "model.safetensors (or pytorch_model.bin) in \(folder)/snapshots/COMMIT/ and the COMMIT hash in \(folder)/refs/main "
         + "(`HF_HUB_CACHE=\(root) huggingface-cli download \(repoID)` does exactly that)")
     let left = HubCacheLayout(root: root).files()
-    #expect(left.count == 2 && left.allSatisfy { $0.hasSuffix("/snapshots/\(commit)/config.json") || $0.contains("/blobs/") }, "\(left)")
+    #expect(
+      left.count == 2 && left.allSatisfy { $0.hasSuffix("/snapshots/\(commit)/config.json") || $0.contains("/blobs/") }, "\(left)"
+    )
     let weightsBlob = try SHA256.hex(weights)
     #expect(!left.contains { $0.contains(weightsBlob) || $0.contains("0000000000") || $0.contains("tmp") }, "\(left)")
   }

@@ -9,7 +9,6 @@ import Support
 import Testing
 import TestSupport
 
-
 /// The featx preprocessing for a config, as the CLI builds it (no overrides).
 private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {
   let d = config.data
@@ -50,7 +49,11 @@ private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {
           self.text = text
         } else {
           let c = try decoder.container(keyedBy: Keys.self)
-          if let one = try? c.decode(Int.self, forKey: .size) { size = [one] } else { size = try c.decodeIfPresent([Int].self, forKey: .size) }
+          if let one = try? c.decode(Int.self, forKey: .size) {
+            size = [one]
+          } else {
+            size = try c.decodeIfPresent([Int].self, forKey: .size)
+          }
           interpolation = try c.decodeIfPresent(String.self, forKey: .interpolation)
           mean = try c.decodeIfPresent([Double].self, forKey: .mean)
           std = try c.decodeIfPresent([Double].self, forKey: .std)
@@ -131,7 +134,8 @@ private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {
     #expect(matched.count == 16, "\(matched)")
     #expect(
       refused == [
-        "border": "crop_mode border (timm's ResizeKeepRatio + CenterCropOrPad) is not reproduced by featx (center and squash are)",
+        "border":
+          "crop_mode border (timm's ResizeKeepRatio + CenterCropOrPad) is not reproduced by featx (center and squash are)",
         "center_non_square":
           "crop_mode center with the non-square input_size 192x256 resizes with timm's ResizeKeepRatio, which featx does not "
           + "reproduce (squash does)",
@@ -162,7 +166,7 @@ private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {
       return String(reason.dropFirst("\(path): not a usable timm config.json: ".count))
     }
     #expect(try message("{\"architecture\": \"resnet18\",").hasPrefix("not valid JSON ("))
-    #expect(try message("") .hasPrefix("not valid JSON ("))
+    #expect(try message("").hasPrefix("not valid JSON ("))
     #expect(try message("[1, 2]") == "the top level is not a JSON object")
     #expect(try message(#"{"pretrained_cfg": {}}"#) == #"it names no architecture (the "architecture" entry)"#)
     #expect(try message(#"{"architecture": 7, "pretrained_cfg": {}}"#) == #"it names no architecture (the "architecture" entry)"#)

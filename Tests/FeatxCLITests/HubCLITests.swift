@@ -31,7 +31,8 @@ private func flowerDataset(_ dir: TemporaryDirectory) throws -> String {
 
 @Suite(
   .serialized,
-  .enabled(if: FileManager.default.fileExists(atPath: flowers.path), "the shared datasets (flower_photos_small) are not available"))
+  .enabled(
+    if: FileManager.default.fileExists(atPath: flowers.path), "the shared datasets (flower_photos_small) are not available"))
 struct HubCLITests {
   /// The cache (`dir/hub`, refs/main → snapshot with config.json and model.safetensors = resnet18 random:0)
   /// and the environment that sees only it, offline.
@@ -39,7 +40,8 @@ struct HubCLITests {
     let weights = dir.path("resnet18-random0.safetensors")
     try writeSafetensors(RandomWeights.stateDict(config: Architecture.resnet18.config, seed: 0), to: weights)
     let layout = HubCacheLayout(root: dir.path("hub"))
-    try layout.put("config.json", copyOf: TestPaths.fixture("hub/timm--resnet18.a1_in1k/config.json").path, repo: repoID, commit: commit)
+    try layout.put(
+      "config.json", copyOf: TestPaths.fixture("hub/timm--resnet18.a1_in1k/config.json").path, repo: repoID, commit: commit)
     try layout.put("model.safetensors", copyOf: weights, repo: repoID, commit: commit)
     try layout.setRef(repo: repoID, commit: commit)
     let env = [
@@ -83,7 +85,10 @@ struct HubCLITests {
     // Bicubic is not bilinear: the default preprocessing gives other features.
     let bilinear = dir.path("bilinear.h5")
     let other = try runFeatx(
-      ["extract", data, "-o", bilinear, "--arch", "resnet18", "--weights", weights, "--resize", "235", "--crop", "224", "--quiet"],
+      [
+        "extract", data, "-o", bilinear, "--arch", "resnet18", "--weights", weights, "--resize", "235", "--crop", "224",
+        "--quiet",
+      ],
       environment: env)
     #expect(other.status == 0, "\(other.stderr)")
     #expect(try FeatureStore(path: bilinear).allFeatures() != FeatureStore(path: fileStore).allFeatures())
@@ -91,7 +96,8 @@ struct HubCLITests {
     // The snapshot folder itself is a timm folder (config.json + weights): --weights FOLDER, same store.
     let folderStore = dir.path("folder.h5")
     let folder = try runFeatx(
-      ["extract", data, "-o", folderStore, "--weights", layout.folder(repoID) + "/snapshots/" + commit, "--quiet"], environment: env)
+      ["extract", data, "-o", folderStore, "--weights", layout.folder(repoID) + "/snapshots/" + commit, "--quiet"],
+      environment: env)
     #expect(folder.status == 0, "\(folder.stderr)")
     #expect(try FeatureStore(path: folderStore).metadata.weightsFile == "model.safetensors")
     try expectSameRows(hubStore, folderStore)
@@ -99,8 +105,10 @@ struct HubCLITests {
     // Flags still override config.json.
     let seed = dir.path("seed.h5")
     #expect(
-      try runFeatx(["extract", data, "-o", seed, "--weights", "hf-hub:" + repoID, "--preset", "seed", "--quiet"], environment: env)
-        .status == 0)
+      try runFeatx(
+        ["extract", data, "-o", seed, "--weights", "hf-hub:" + repoID, "--preset", "seed", "--quiet"], environment: env
+      )
+      .status == 0)
     #expect(
       try FeatureStore(path: seed).metadata.preprocess
         == #"{"antialias":true,"interpolation":"bilinear","resize":{"mode":"exact","size":[224,224]}}"#)
@@ -114,11 +122,13 @@ struct HubCLITests {
     let data = try flowerDataset(dir)
     let (layout, weights, env) = try Self.cache(dir)
     let offline = dir.path("offline.h5")
-    #expect(try runFeatx(["extract", data, "-o", offline, "--weights", "hf-hub:" + repoID, "--quiet"], environment: env).status == 0)
+    #expect(
+      try runFeatx(["extract", data, "-o", offline, "--weights", "hf-hub:" + repoID, "--quiet"], environment: env).status == 0)
 
     let served = dir.path("served/" + repoID)
     try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(atPath: TestPaths.fixture("hub/timm--resnet18.a1_in1k/config.json").path, toPath: served + "/config.json")
+    try FileManager.default.copyItem(
+      atPath: TestPaths.fixture("hub/timm--resnet18.a1_in1k/config.json").path, toPath: served + "/config.json")
     try FileManager.default.copyItem(atPath: weights, toPath: served + "/model.safetensors")
     let hub = try FakeHub(root: dir.path("served"), commit: commit)
     defer { hub.stop() }
@@ -146,7 +156,8 @@ struct HubCLITests {
     let data = try flowerDataset(dir)
     let (layout, _, env) = try Self.cache(dir)
     let store = dir.path("f.h5")
-    #expect(try runFeatx(["extract", data, "-o", store, "--weights", "hf-hub:" + repoID, "--quiet"], environment: env).status == 0)
+    #expect(
+      try runFeatx(["extract", data, "-o", store, "--weights", "hf-hub:" + repoID, "--quiet"], environment: env).status == 0)
     let head = dir.path("head.h5")
     #expect(try runFeatx(["probe", store, "-o", head, "--l2", "1e-3", "--quiet"], environment: env).status == 0)
     #expect(try Head.read(path: head).extraction.weightsFile == "hf-hub:\(repoID)@\(commit)")
@@ -183,7 +194,8 @@ struct HubCLITests {
     let (layout, _, env) = try Self.cache(dir)
     let config = layout.folder(repoID) + "/snapshots/\(commit)/config.json"
     let conflict = try runFeatx(
-      ["extract", data, "-o", dir.path("x.h5"), "--weights", "hf-hub:" + repoID, "--arch", "resnet50", "--quiet"], environment: env)
+      ["extract", data, "-o", dir.path("x.h5"), "--weights", "hf-hub:" + repoID, "--arch", "resnet50", "--quiet"],
+      environment: env)
     #expect(conflict.status == 1)
     #expect(
       conflict.stderr
@@ -197,7 +209,8 @@ struct HubCLITests {
       commit: commit)
     try layout.put("model.safetensors", [0], repo: vit, commit: commit)
     try layout.setRef(repo: vit, commit: commit)
-    let unknown = try runFeatx(["extract", data, "-o", dir.path("x.h5"), "--weights", "hf-hub:" + vit, "--quiet"], environment: env)
+    let unknown = try runFeatx(
+      ["extract", data, "-o", dir.path("x.h5"), "--weights", "hf-hub:" + vit, "--quiet"], environment: env)
     #expect(unknown.status == 1)
     #expect(
       unknown.stderr

@@ -135,7 +135,8 @@ struct PILBicubicTests {
   @Test func unknownInterpolationIsRefused() {
     var p = Preprocessing.imagenet
     p.interpolation = "lanczos"
-    #expect(throws: PreprocessingError(parameter: .interpolation, reason: "'lanczos' is not supported; use bilinear or bicubic")) {
+    #expect(throws: PreprocessingError(parameter: .interpolation, reason: "'lanczos' is not supported; use bilinear or bicubic"))
+    {
       try p.validate()
     }
     #expect(throws: PreprocessingError.self) { try p.pixels(RGBImage(width: 300, height: 300)) }
