@@ -1,6 +1,8 @@
 // The network description the architecture files build and Network.swift compiles: a straight list of
-// convolutions, batch norms and poolings over channel views of a few buffers, for one image
-// (N = 1, so a channel range of a buffer is itself a dense tensor and DenseNet needs no concatenation).
+// operations (convolutions with an ordered list of post-ops, batch and layer norms, poolings, copies,
+// gates, the input transform) over channel views of a few buffers, with the taps that can end it and
+// every state_dict entry in the reference's order. A channel view of a buffer lets DenseNet concatenate
+// in place (at N = 1 a channel range is a dense tensor); channels-last graphs concatenate by copies.
 
 /// What a state_dict entry is, by the module that owns it.
 public enum ParameterKind: Sendable, Hashable {

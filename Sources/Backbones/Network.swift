@@ -1,10 +1,14 @@
 // Compiles a Graph with its weights into oneDNN primitives (once), and runs them per image.
 //
-// Layout: activations use one layout for the whole network, oneDNN's blocked nChw8c (AVX2) or nChw16c
-// (AVX-512) when every channel count and offset is a multiple of the block (true for every torchvision
-// model), else plain NCHW. Weights are reordered once, at compile time, into the layout each
-// convolution asked for ("any"), with BatchNorm folded in. Each image runs with N = 1, so a channel
-// range of a buffer is a dense tensor: DenseNet layers write straight into their block's buffer.
+// Constants (weights with BatchNorm folded in) are prepared once by `ConstantPreparation`.
+//
+// Layout: activations use one layout for the whole network: channels-last (NHWC) for graphs that ask for
+// it (RDNet, whose LayerNorm normalises each pixel's channels), else oneDNN's blocked nChw8c (AVX2) or
+// nChw16c (AVX-512) when every channel count and offset is a multiple of the block (true for every
+// torchvision model), else plain NCHW. Weights are reordered once, at compile time, into the layout each
+// convolution asked for ("any"). A network whose operations all read and write whole buffers (ResNet,
+// EfficientNet) runs several images per execution; one that uses channel ranges (DenseNet's concatenation
+// in place, Inception's branches) runs N = 1, where a channel range of a buffer is a dense tensor.
 
 import DNNL
 import Glibc
@@ -250,18 +254,7 @@ final class CompiledNetwork: @unchecked Sendable {
           source: srcMD, weights: anyWeights, bias: biasMD, destination: dstMD, stride: c.stride,
           padding: (c.padding.height, c.padding.width), paddingEnd: c.paddingEnd.map { ($0.height, $0.width) },
           attributes: attributes, engine: engine, what: "convolution \(c.weight)")
-        // Fold the BatchNorm that follows the convolution: w' = w * s, b' = beta - mean * s, s = gamma / sqrt(var + eps).
-        var kernel = try tensor(c.weight)
-        var bias = try c.bias.map(tensor) ?? [Float](repeating: 0, count: o)
-        if let norm = c.foldedNorm {
-          // BN(conv + b) = conv * s + (b * s + shift)
-          let (scale, shift) = try Network.normScaleShift(norm, epsilon: graph.normEpsilon, tensor)
-          let perOutput = kernel.count / o
-          for oc in 0..<o {
-            for i in 0..<perOutput { kernel[oc * perOutput + i] = Float(Double(kernel[oc * perOutput + i]) * scale[oc]) }
-            bias[oc] = Float(Double(bias[oc]) * scale[oc] + shift[oc])
-          }
-        }
+        let (kernel, bias) = try ConstantPreparation.convolution(c, outputs: o, epsilon: graph.normEpsilon, tensor)
         let userMD = try MemoryDescriptor(weightDims, .float32, g == 1 ? .oihw : .goihw)
         let chosenMD = primitive.weightsDescriptor
         let weightIndex = try Network.reorder(
@@ -569,5 +562,29 @@ enum Network {
     }
     constants.append(target)
     return constants.count - 1
+  }
+}
+
+/// The one step that turns state_dict tensors into the constants a compiled network uses, once, at compile
+/// time: a convolution's weight and bias with the BatchNorm that follows it folded in (in double precision,
+/// rounded once). Per-channel layer scales and input transforms stay post-ops and their own steps, where
+/// folding would change the reference's rounding (RDNet's `gamma` multiplies after GELU).
+enum ConstantPreparation {
+  /// `conv`'s kernel and bias as the primitive receives them: `w' = w * s`, `b' = b * s + (beta - mean * s)`
+  /// with `s = gamma / sqrt(var + eps)` when a BatchNorm follows (BN(conv + b) = conv * s + b * s + shift),
+  /// else the tensors as they are (a zero bias where the convolution has none).
+  static func convolution(
+    _ conv: ConvOp, outputs o: Int, epsilon: Float, _ tensor: (String) throws -> [Float]
+  ) throws -> (kernel: [Float], bias: [Float]) {
+    var kernel = try tensor(conv.weight)
+    var bias = try conv.bias.map(tensor) ?? [Float](repeating: 0, count: o)
+    guard let norm = conv.foldedNorm else { return (kernel, bias) }
+    let (scale, shift) = try Network.normScaleShift(norm, epsilon: epsilon, tensor)
+    let perOutput = kernel.count / o
+    for oc in 0..<o {
+      for i in 0..<perOutput { kernel[oc * perOutput + i] = Float(Double(kernel[oc * perOutput + i]) * scale[oc]) }
+      bias[oc] = Float(Double(bias[oc]) * scale[oc] + shift[oc])
+    }
+    return (kernel, bias)
   }
 }
