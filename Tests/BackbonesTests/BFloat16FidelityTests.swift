@@ -51,8 +51,9 @@ struct BFloat16FidelityTests {
   func bf16FeaturesAreAtLeastAsCloseAsPyTorchAutocast(arch: Architecture) throws {
     let reference = try #require(Self.reference)
     let model = try #require(reference.models[arch.rawValue])
-    let expected = try #require(try Checkpoint.load(path: TestPaths.fixture("backbones/bf16_reference.safetensors").path)
-      .tensors["\(arch.rawValue).f32"]?.values)
+    let expected = try #require(
+      try Checkpoint.load(path: TestPaths.fixture("backbones/bf16_reference.safetensors").path)
+        .tensors["\(arch.rawValue).f32"]?.values)
     let input = Self.inputs
     let rows = reference.images.count
     try #require(input.count == rows * 3 * 224 * 224, "the reference photos could not be decoded")
@@ -71,7 +72,8 @@ struct BFloat16FidelityTests {
     // float32 is the parity promise; bfloat16 must be as faithful as PyTorch's own bfloat16.
     #expect(f32 >= 0.99999, "\(arch) f32 mean centred cosine \(f32)")
     #expect(
-      bf16 >= model.autocast_bf16_centred_cosine - 1e-4, "\(arch) bf16 \(bf16) vs PyTorch autocast \(model.autocast_bf16_centred_cosine)")
+      bf16 >= model.autocast_bf16_centred_cosine - 1e-4,
+      "\(arch) bf16 \(bf16) vs PyTorch autocast \(model.autocast_bf16_centred_cosine)")
     #expect(bf16 < 0.9999999, "\(arch) bf16 \(bf16) is float32's: the bf16 path did not run")
   }
 }

@@ -30,7 +30,9 @@ import Testing
     for info in try arch.config.layerInfo(height: 256, width: 192, arch: arch.rawValue) {
       for pooling in Pooling.allCases {
         let backbone = try Backbone(arch: arch, weights: weights, layer: info.name, pooling: pooling)
-        #expect(try backbone.outputShape(height: 256, width: 192).reduce(1, *) == info.featureLength(pooling), "\(arch) \(info.name) \(pooling)")
+        #expect(
+          try backbone.outputShape(height: 256, width: 192).reduce(1, *) == info.featureLength(pooling),
+          "\(arch) \(info.name) \(pooling)")
       }
     }
   }

@@ -51,7 +51,10 @@ import Testing
     let cases = [("/nonexistent-featx-folder/plots", "No such file or directory"), (dir.path("file"), "Not a directory")]
     for (folder, reason) in cases {
       let draws: [(String, () throws -> Void)] = [
-        ("loss", { try Plot.lineChart(title: "t", xLabel: "x", yLabel: "y", series: lossSeries(epochs: 3), to: folder + "/loss") }),
+        (
+          "loss",
+          { try Plot.lineChart(title: "t", xLabel: "x", yLabel: "y", series: lossSeries(epochs: 3), to: folder + "/loss") }
+        ),
         ("confusion", { try Plot.confusionMatrix([[1]], classes: ["a"], title: "t", to: folder + "/confusion") }),
       ]
       for (name, draw) in draws {

@@ -74,10 +74,12 @@ struct ExtractPipelineTests {
       let positions = try #require(reference.tensors["densenet121.features.positions"]?.integers).map { Int($0) }
       let picked = (0..<4).flatMap { image in positions.map { features[image * 50176 + $0] } }
       let report = ParityReport(
-        actual: picked, reference: reference.tensors["densenet121.features.values"]!.values, rows: 4, label: "densenet121 features")
+        actual: picked, reference: reference.tensors["densenet121.features.values"]!.values, rows: 4,
+        label: "densenet121 features")
       #expect(report.passes(), "\(report)")
     } else {
-      let report = ParityReport(actual: features, reference: reference.tensors["resnet18.avgpool"]!.values, rows: 4, label: "resnet18 avgpool")
+      let report = ParityReport(
+        actual: features, reference: reference.tensors["resnet18.avgpool"]!.values, rows: 4, label: "resnet18 avgpool")
       #expect(report.passes(), "\(report)")
     }
     #expect(store.metadata.preprocess == (arch == "densenet121" ? Preprocessing.seed : Preprocessing.imagenet).json)

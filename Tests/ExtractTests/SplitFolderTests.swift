@@ -141,7 +141,8 @@ private func walkError(_ root: String, testSplit: TestSplitChoice? = nil) -> Ext
     let d = try DatasetWalk.folder(root, classOrder: .display)
     #expect(d.classes == ["Ant", "Moth", "Zebra"])
     #expect(d.classFolders == ["010.Ant", "003.Moth", "002.Zebra"])
-    #expect(rows(d) == ["train/002.Zebra/1.jpg": "Zebra:train", "train/010.Ant/2.jpg": "Ant:train", "val/003.Moth/3.jpg": "Moth:test"])
+    #expect(
+      rows(d) == ["train/002.Zebra/1.jpg": "Zebra:train", "train/010.Ant/2.jpg": "Ant:train", "val/003.Moth/3.jpg": "Moth:test"])
   }
 
   /// The nested trap: a split folder holding a folder named like a split (an archive unpacked into
@@ -168,7 +169,8 @@ private func walkError(_ root: String, testSplit: TestSplitChoice? = nil) -> Ext
     #expect(walkError(mixed) == .mixedSplitFolders(root: mixed, splitFolders: ["train", "val"], others: ["daisy"]))
     // A class folder named like a split among ordinary classes is just as ambiguous.
     let classNamedTest = try make(["cats/1.jpg", "dogs/2.jpg", "test/3.jpg"])
-    #expect(walkError(classNamedTest) == .mixedSplitFolders(root: classNamedTest, splitFolders: ["test"], others: ["cats", "dogs"]))
+    #expect(
+      walkError(classNamedTest) == .mixedSplitFolders(root: classNamedTest, splitFolders: ["test"], others: ["cats", "dogs"]))
     // Two folders for one part.
     let twoVal = try make(["train/a/1.jpg", "val/a/2.jpg", "validation/a/3.jpg"])
     #expect(walkError(twoVal) == .duplicateSplitFolders(root: twoVal, folders: ["val", "validation"]))

@@ -33,20 +33,23 @@ import TestSupport
   /// One line on stderr, a clean non-zero exit, the expected words, and no head written.
   static func expectRefusal(_ result: CommandResult, _ words: [String], noFile: String? = nil) {
     #expect(result.status > 0 && result.status < 128, "exit \(result.status): \(result.stderr)")
-    let lines = result.stderr.split(separator: "\n").filter { !$0.hasPrefix("WARNING") && !$0.hasPrefix("Usage") && !$0.hasPrefix("  See") }
+    let lines = result.stderr.split(separator: "\n").filter {
+      !$0.hasPrefix("WARNING") && !$0.hasPrefix("Usage") && !$0.hasPrefix("  See")
+    }
     #expect(lines.count == 1, "\(result.stderr)")
     for word in words { #expect(result.stderr.contains(word), "'\(word)' not in: \(result.stderr)") }
     #expect(!result.stderr.contains("Backtrac") && !result.stderr.contains("Fatal error"), "\(result.stderr)")
     if let noFile { #expect(!FileManager.default.fileExists(atPath: noFile), "\(noFile) was written") }
   }
 
-  @Test(arguments: [
-    ([0, 1, 2, 3, 0, 1], "row 3 holds 3, which is not a class index (the store has 3 classes: 0…2)"),
-    ([0, 1, 100_000_000, 1, 0, 2], "row 2 holds 100000000"),
-    ([0, 1, -5, 1, 0, 2], "row 2 holds -5"),
-    ([0, 1, -1, 1, 0, 2], "row 2 holds -1 (unlabelled) in a labelled store"),
-    ([-1, -1, 2, -1, -1, -1], "row 2 holds 2 while row 0 holds -1"),
-  ] as [([Int64], String)])
+  @Test(
+    arguments: [
+      ([0, 1, 2, 3, 0, 1], "row 3 holds 3, which is not a class index (the store has 3 classes: 0…2)"),
+      ([0, 1, 100_000_000, 1, 0, 2], "row 2 holds 100000000"),
+      ([0, 1, -5, 1, 0, 2], "row 2 holds -5"),
+      ([0, 1, -1, 1, 0, 2], "row 2 holds -1 (unlabelled) in a labelled store"),
+      ([-1, -1, 2, -1, -1, -1], "row 2 holds 2 while row 0 holds -1"),
+    ] as [([Int64], String)])
   func labelsOutsideTheClassesAreRefusedByInfoAndProbe(labels: [Int64], message: String) throws {
     let dir = TemporaryDirectory()
     let path = try Self.store(dir.path("bad.h5"), labels: labels)
@@ -70,28 +73,29 @@ import TestSupport
     Self.expectRefusal(try runFeatx(["probe", path, "-o", dir.path("h.h5")]), [path, "has no labels"], noFile: dir.path("h.h5"))
   }
 
-  @Test(arguments: [
-    (["probe", "S", "-o", "H", "--max-iterations=-1"], "--max-iterations must be at least 1"),
-    (["probe", "S", "-o", "H", "--sweep-iterations=-1"], "--sweep-iterations must be at least 1"),
-    (["probe", "S", "-o", "H", "--recipe", "seed", "--epochs", "0"], "--epochs must be at least 1"),
-    (["probe", "S", "-o", "H", "--recipe", "seed", "--batch", "0"], "--batch must be at least 1"),
-    (["probe", "S", "-o", "H", "--recipe", "seed", "--lr", "0"], "--lr must be a positive number"),
-    (["probe", "S", "-o", "H", "--threads=-1"], "--threads must be 0"),
-    (["probe", "S", "-o", "H", "--l2", "1,x"], "--l2 takes non-negative numbers"),
-    (["probe", "S", "-o", "H", "--max-memory", "lots"], "--max-memory takes a size like 2G"),
-    (["predict", "H", "img.jpg", "--batch", "0"], "--batch must be at least 1"),
-    (["predict", "H", "img.jpg", "--top-k=-2"], "--top-k must be 0"),
-    (["bench", "--batch=-1"], "--batch must be at least 1"),
-    (["bench", "--size", "8"], "--size must be at least 32"),
-    (["extract", "D", "-o", "S", "--batch", "0"], "--batch must be at least 1"),
-    (["extract", "D", "-o", "S", "--resize", "100,100", "--crop", "224"], "--crop: 224x224 is larger than the 100x100 resize"),
-    (["extract", "D", "-o", "S", "--resize", "200", "--crop", "224"], "larger than the resized shorter side 200"),
-    (["extract", "D", "-o", "S", "--resize", "0"], "is not a size like 224"),
-    (["extract", "D", "-o", "S", "--mean", "0.5,0.5"], "is not three numbers"),
-    (["extract", "D", "-o", "S", "--std", "0,1,1"], "std must be finite and non-zero"),
-    (["extract", "D", "-o", "S", "--split", "1.5"], "--split must be a ratio"),
-    (["extract", "D", "-o", "S", "--shard", "4/4"], "--shard must be k/N"),
-  ] as [([String], String)])
+  @Test(
+    arguments: [
+      (["probe", "S", "-o", "H", "--max-iterations=-1"], "--max-iterations must be at least 1"),
+      (["probe", "S", "-o", "H", "--sweep-iterations=-1"], "--sweep-iterations must be at least 1"),
+      (["probe", "S", "-o", "H", "--recipe", "seed", "--epochs", "0"], "--epochs must be at least 1"),
+      (["probe", "S", "-o", "H", "--recipe", "seed", "--batch", "0"], "--batch must be at least 1"),
+      (["probe", "S", "-o", "H", "--recipe", "seed", "--lr", "0"], "--lr must be a positive number"),
+      (["probe", "S", "-o", "H", "--threads=-1"], "--threads must be 0"),
+      (["probe", "S", "-o", "H", "--l2", "1,x"], "--l2 takes non-negative numbers"),
+      (["probe", "S", "-o", "H", "--max-memory", "lots"], "--max-memory takes a size like 2G"),
+      (["predict", "H", "img.jpg", "--batch", "0"], "--batch must be at least 1"),
+      (["predict", "H", "img.jpg", "--top-k=-2"], "--top-k must be 0"),
+      (["bench", "--batch=-1"], "--batch must be at least 1"),
+      (["bench", "--size", "8"], "--size must be at least 32"),
+      (["extract", "D", "-o", "S", "--batch", "0"], "--batch must be at least 1"),
+      (["extract", "D", "-o", "S", "--resize", "100,100", "--crop", "224"], "--crop: 224x224 is larger than the 100x100 resize"),
+      (["extract", "D", "-o", "S", "--resize", "200", "--crop", "224"], "larger than the resized shorter side 200"),
+      (["extract", "D", "-o", "S", "--resize", "0"], "is not a size like 224"),
+      (["extract", "D", "-o", "S", "--mean", "0.5,0.5"], "is not three numbers"),
+      (["extract", "D", "-o", "S", "--std", "0,1,1"], "std must be finite and non-zero"),
+      (["extract", "D", "-o", "S", "--split", "1.5"], "--split must be a ratio"),
+      (["extract", "D", "-o", "S", "--shard", "4/4"], "--shard must be k/N"),
+    ] as [([String], String)])
   func numbersThatCannotWorkAreRefusedBeforeAnyWork(arguments: [String], message: String) throws {
     let dir = TemporaryDirectory()
     // Placeholders: nothing may be read or written, so they need not exist.
@@ -125,7 +129,8 @@ import TestSupport
     try Data("x".utf8).write(to: URL(fileURLWithPath: dir.path("data/a/1.jpg")))
     let result = try runFeatx(["extract", dir.path("data"), "-o", store, "--arch", "resnet18", "--weights", "random"])
     BadInputTests.expectRefusal(
-      result, ["\(store): exists and cannot be resumed: it was made with another configuration", "pass --overwrite to replace it"])
+      result,
+      ["\(store): exists and cannot be resumed: it was made with another configuration", "pass --overwrite to replace it"])
   }
 }
 
@@ -159,12 +164,13 @@ import TestSupport
     #expect(free.status == 0, "\(free.stderr)")
   }
 
-  @Test(arguments: [
-    ("text.h5", Array("hello, not a store\n".utf8), "it is a text file"),
-    ("image.h5", [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13], "it is a PNG image"),
-    ("checkpoint.h5", [0x50, 0x4B, 0x03, 0x04, 20, 0, 0, 0], "it is a zip archive (a PyTorch .pth checkpoint?)"),
-    ("binary.h5", [0, 1, 2, 3, 250, 251, 252, 253], "no HDF5 signature"),
-  ] as [(String, [UInt8], String)])
+  @Test(
+    arguments: [
+      ("text.h5", Array("hello, not a store\n".utf8), "it is a text file"),
+      ("image.h5", [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13], "it is a PNG image"),
+      ("checkpoint.h5", [0x50, 0x4B, 0x03, 0x04, 20, 0, 0, 0], "it is a zip archive (a PyTorch .pth checkpoint?)"),
+      ("binary.h5", [0, 1, 2, 3, 250, 251, 252, 253], "no HDF5 signature"),
+    ] as [(String, [UInt8], String)])
   func aFileOfAnotherKindIsNamed(name: String, bytes: [UInt8], kind: String) throws {
     let dir = TemporaryDirectory()
     let path = dir.path(name)
@@ -193,7 +199,10 @@ struct CPULimitTests {
   @Test func tasksetToOneCPUMeansOneThread() throws {
     let pinned = try runCommand(
       "/usr/bin/taskset",
-      ["-c", "0", TestPaths.featxBinary.path, "bench", "--arch", "resnet18", "--size", "64", "--batch", "1", "--seconds", "0.05", "--json"])
+      [
+        "-c", "0", TestPaths.featxBinary.path, "bench", "--arch", "resnet18", "--size", "64", "--batch", "1", "--seconds", "0.05",
+        "--json",
+      ])
     #expect(pinned.status == 0, "\(pinned.stderr)")
     let report = try JSONSerialization.jsonObject(with: Data(pinned.stdout.utf8)) as? [String: Any]
     #expect(report?["threads"] as? Int == 1, "\(pinned.stdout)")

@@ -20,7 +20,8 @@ struct ConcurrencyTests {
       try fm.createDirectory(atPath: dir.path("data/\(folder)"), withIntermediateDirectories: true)
       for file in try fm.contentsOfDirectory(atPath: source.appendingPathComponent(folder).path).sorted().prefix(perClass) {
         try fm.createSymbolicLink(
-          atPath: dir.path("data/\(folder)/\(file)"), withDestinationPath: source.appendingPathComponent("\(folder)/\(file)").path)
+          atPath: dir.path("data/\(folder)/\(file)"), withDestinationPath: source.appendingPathComponent("\(folder)/\(file)").path
+        )
       }
     }
     return dir.path("data")
@@ -68,7 +69,9 @@ struct ConcurrencyTests {
     let dir = TemporaryDirectory()
     let data = try Self.birds(in: dir, classes: 3, perClass: 8)
     let store = dir.path("birds.h5")
-    let extract = try runFeatx(["extract", data, "-o", store, "--arch", "resnet18", "--weights", "random", "--pool", "avg", "--quiet"])
+    let extract = try runFeatx([
+      "extract", data, "-o", store, "--arch", "resnet18", "--weights", "random", "--pool", "avg", "--quiet",
+    ])
     try #require(extract.status == 0, "\(extract.stderr)")
     let head = dir.path("head.h5")
     let probes = try (0..<2).map { i in

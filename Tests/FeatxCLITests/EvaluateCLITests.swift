@@ -114,7 +114,9 @@ struct EvaluateCLITests {
       for arguments in [["evaluate", head, other], ["probe", s.main, "-o", s.dir.path("h2.h5"), "--test", other]] {
         let refused = try runFeatx(arguments)
         #expect(refused.status == 1, "\(refused.stderr)")
-        let lines = refused.stderr.split(separator: "\n").filter { !$0.hasPrefix("WARNING") && !$0.hasPrefix("l2 ") && !$0.contains("train / ") }
+        let lines = refused.stderr.split(separator: "\n").filter {
+          !$0.hasPrefix("WARNING") && !$0.hasPrefix("l2 ") && !$0.contains("train / ")
+        }
         #expect(lines.count == 1, "\(refused.stderr)")
         let line = String(lines.first ?? "")
         #expect(line.hasPrefix("Error: \(other): its features were extracted with \(setting) \(found)"), "\(line)")
@@ -144,6 +146,7 @@ struct EvaluateCLITests {
     #expect(try runFeatx(["extract", foreign, "-o", foreignStore] + Self.extractArgs).status == 0)
     let unknown = try runFeatx(["evaluate", head, foreignStore])
     #expect(unknown.status == 1)
-    #expect(unknown.stderr.contains("rows of the class(es) sunflowers are not among the 3 classes of \(head)"), "\(unknown.stderr)")
+    #expect(
+      unknown.stderr.contains("rows of the class(es) sunflowers are not among the 3 classes of \(head)"), "\(unknown.stderr)")
   }
 }

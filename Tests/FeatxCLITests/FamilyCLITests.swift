@@ -27,8 +27,10 @@ struct FamilyCLITests {
     return root
   }
 
-  @Test(arguments: [("inception_v3", "avgpool", "{\"antialias\":true,\"crop\":[299,299],\"interpolation\":\"bilinear\""),
-                    ("rdnet_tiny", "pre_logits", "{\"antialias\":true,\"crop\":[224,224],\"interpolation\":\"bicubic\"")])
+  @Test(arguments: [
+    ("inception_v3", "avgpool", "{\"antialias\":true,\"crop\":[299,299],\"interpolation\":\"bilinear\""),
+    ("rdnet_tiny", "pre_logits", "{\"antialias\":true,\"crop\":[224,224],\"interpolation\":\"bicubic\""),
+  ])
   func defaultPreprocessingGivesTheReferenceFeatures(arch: String, tap: String, preprocess: String) throws {
     let dir = TemporaryDirectory()
     let root = try Self.dataset(dir)

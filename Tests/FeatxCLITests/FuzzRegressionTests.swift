@@ -149,28 +149,29 @@ import Testing
 
   /// What each FuzzStore input does today as a feature store and as a head, given the path it is read
   /// from. Every one is refused on opening, with the error naming the file; a new input needs its line here.
-  static let storeExpectations: [String: (store: @Sendable (String) -> FeatureStoreError, head: @Sendable (String) -> ProbeError)] = [
-    "FuzzStore-classes-declared-count.bin": (
-      { .invalid(path: $0, reason: "/classes declares more entries than the file can hold") },
-      { .notAHead(path: $0, reason: "format tag 'featx-features'") }
-    ),
-    "FuzzStore-declared-rows-exceed-memory.bin": (
-      { .invalid(path: $0, reason: "it declares 1099511627776 rows in a file of 10688 bytes") },
-      { .notAHead(path: $0, reason: "format tag 'featx-features'") }
-    ),
-    "FuzzStore-feature-shape-overflow.bin": (
-      { .invalid(path: $0, reason: "feature_shape [4294967296, 4294967296] is not a valid shape") },
-      { .notAHead(path: $0, reason: "format tag 'featx-features'") }
-    ),
-    "FuzzStore-head-bias-declared-count.bin": (
-      { .wrongFormat(path: $0, found: "featx-head") },
-      { .notAHead(path: $0, reason: "weights of shape [512, 157] do not fit in the file") }
-    ),
-    "FuzzStore-head-classes-declared-count.bin": (
-      { .wrongFormat(path: $0, found: "featx-head") },
-      { .notAHead(path: $0, reason: "class_folders of shape [42949672962] does not match weights of shape [512, 2]") }
-    ),
-  ]
+  static let storeExpectations:
+    [String: (store: @Sendable (String) -> FeatureStoreError, head: @Sendable (String) -> ProbeError)] = [
+      "FuzzStore-classes-declared-count.bin": (
+        { .invalid(path: $0, reason: "/classes declares more entries than the file can hold") },
+        { .notAHead(path: $0, reason: "format tag 'featx-features'") }
+      ),
+      "FuzzStore-declared-rows-exceed-memory.bin": (
+        { .invalid(path: $0, reason: "it declares 1099511627776 rows in a file of 10688 bytes") },
+        { .notAHead(path: $0, reason: "format tag 'featx-features'") }
+      ),
+      "FuzzStore-feature-shape-overflow.bin": (
+        { .invalid(path: $0, reason: "feature_shape [4294967296, 4294967296] is not a valid shape") },
+        { .notAHead(path: $0, reason: "format tag 'featx-features'") }
+      ),
+      "FuzzStore-head-bias-declared-count.bin": (
+        { .wrongFormat(path: $0, found: "featx-head") },
+        { .notAHead(path: $0, reason: "weights of shape [512, 157] do not fit in the file") }
+      ),
+      "FuzzStore-head-classes-declared-count.bin": (
+        { .wrongFormat(path: $0, found: "featx-head") },
+        { .notAHead(path: $0, reason: "class_folders of shape [42949672962] does not match weights of shape [512, 2]") }
+      ),
+    ]
 
   /// fuzz/Sources/FuzzStore: the input as a feature store (every reader) and as a head, each refused with
   /// its expected error.
@@ -185,7 +186,8 @@ import Testing
       try Data(contentsOf: url).write(to: URL(fileURLWithPath: path))
       do {
         let store = try FeatureStore(path: path)
-        Issue.record("\(name): opened as a store of \(store.rows) rows; readEverySection: \(String(describing: store.readEverySection()))")
+        Issue.record(
+          "\(name): opened as a store of \(store.rows) rows; readEverySection: \(String(describing: store.readEverySection()))")
       } catch let error as FeatureStoreError {
         #expect(error == expected.store(path), "\(name): \(error)")
         #expect(error.description.hasPrefix(path + ": "), "\(name): \(error)")
@@ -200,4 +202,3 @@ import Testing
     }
   }
 }
-

@@ -129,7 +129,8 @@ import TestSupport
     #expect(extract.status == 0, "\(extract.stderr)")
     let store = try FeatureStore(path: dir.path("s.h5"))
     #expect(store.metadata.arch == "tf_efficientnet_lite0")
-    #expect(store.metadata.preprocess.contains(#""interpolation":"bicubic","mean":[0.5,0.5,0.5]"#), "\(store.metadata.preprocess)")
+    #expect(
+      store.metadata.preprocess.contains(#""interpolation":"bicubic","mean":[0.5,0.5,0.5]"#), "\(store.metadata.preprocess)")
   }
 
   /// Weights without their classifier are refused in one line naming the file and the missing tensor.

@@ -71,7 +71,8 @@ import TestSupport
     // Both classify; the probabilities differ in the last digits only.
     func probabilities(_ csv: String) -> [Double] {
       csv.split(separator: "\n").dropFirst().first.map { line in
-        line.split(separator: ",", omittingEmptySubsequences: false).enumerated().filter { $0.offset >= 3 && $0.offset % 2 == 1 }.compactMap { Double($0.element) }
+        line.split(separator: ",", omittingEmptySubsequences: false).enumerated().filter { $0.offset >= 3 && $0.offset % 2 == 1 }
+          .compactMap { Double($0.element) }
       } ?? []
     }
     let (a, b) = (probabilities(same.stdout), probabilities(f32.stdout))

@@ -79,7 +79,9 @@ struct PredictFolderCLITests {
     let plain = try runFeatx(["predict", head, flat])
     #expect(plain.status == 0)
     #expect(!plain.stdout.contains("labelled images") && !plain.stdout.contains("top-1"), "\(plain.stdout)")
-    let single = try runFeatx(["predict", head, flat + "/" + (try FileManager.default.contentsOfDirectory(atPath: flat).sorted()[0])])
+    let single = try runFeatx([
+      "predict", head, flat + "/" + (try FileManager.default.contentsOfDirectory(atPath: flat).sorted()[0]),
+    ])
     #expect(!single.stdout.contains("top-1"))
 
     // Subfolders that are no class of the head: classified, said so, no accuracy.

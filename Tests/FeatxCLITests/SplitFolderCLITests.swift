@@ -90,7 +90,9 @@ struct SplitFolderCLITests {
     let store = dir.path("a.h5")
     let byDefault = try runFeatx(["extract", root, "-o", store] + Self.extractArgs)
     #expect(byDefault.status == 0, "\(byDefault.stderr)")
-    #expect(byDefault.stdout.contains("Train/ → train (12 images, 3 classes), val/ → test (4 images, 2 classes)"), "\(byDefault.stdout)")
+    #expect(
+      byDefault.stdout.contains("Train/ → train (12 images, 3 classes), val/ → test (4 images, 2 classes)"), "\(byDefault.stdout)"
+    )
     #expect(byDefault.stdout.contains("TEST/ left out (9 images): val/ is the test part; --test-split test uses TEST/ instead"))
     #expect(byDefault.stdout.contains("classes only in Train/ (no test images): tulips"), "\(byDefault.stdout)")
     #expect(try FeatureStore(path: store).classes == ["daisy", "roses", "tulips"])

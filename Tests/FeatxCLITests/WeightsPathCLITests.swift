@@ -111,7 +111,9 @@ struct WeightsPathCLITests {
 
     let none = try runFeatx(["predict", head, image], environment: env)
     #expect(none.status == 1)
-    #expect(none.stderr.contains("cannot find weights my-resnet18.pth (looked in \(dir.path("no-cache"))/my-resnet18.pth"), "\(none.stderr)")
+    #expect(
+      none.stderr.contains("cannot find weights my-resnet18.pth (looked in \(dir.path("no-cache"))/my-resnet18.pth"),
+      "\(none.stderr)")
     let given = try runFeatx(["predict", head, image, "--weights", weights], environment: env)
     #expect(given.status == 0, "\(given.stderr)")
     let cache = dir.path("cache")

@@ -36,14 +36,16 @@ import TestSupport
     for file in manifest.files {
       let reference = try #require(file.presets[name])
       let path = Self.folder.appendingPathComponent(file.file).path
-      #expect(preprocessing.draftTarget(width: file.width, height: file.height).map { [$0.width, $0.height] } == reference.draft_target)
+      #expect(
+        preprocessing.draftTarget(width: file.width, height: file.height).map { [$0.width, $0.height] } == reference.draft_target)
       let decoded = try decoder.decode(path: path, draftTo: preprocessing.draftTargets)
       #expect([Int]([decoded.width, decoded.height]) == reference.decoded_size, "\(file.file)")
       let pixels = try preprocessing.pixels(decoded, path: path)
       let expected = try decoder.decode(path: Self.folder.appendingPathComponent(reference.pixels).path)
       #expect(pixels.width == expected.width && pixels.height == expected.height)
       let diffs = zip(pixels.pixels, expected.pixels).map { abs(Int($0) - Int($1)) }
-      #expect(diffs.max() == 0, "\(file.file) \(name): \(diffs.filter { $0 > 0 }.count) values differ, by up to \(diffs.max() ?? -1)")
+      #expect(
+        diffs.max() == 0, "\(file.file) \(name): \(diffs.filter { $0 > 0 }.count) values differ, by up to \(diffs.max() ?? -1)")
     }
   }
 

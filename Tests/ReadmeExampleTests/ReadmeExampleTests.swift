@@ -18,7 +18,8 @@ import TestSupport
     for folder in ["daisy", "roses", "tulips"] {
       try FileManager.default.createDirectory(atPath: images + "/" + folder, withIntermediateDirectories: true)
       for file in try FileManager.default.contentsOfDirectory(atPath: source + "/" + folder).sorted().prefix(8) {
-        try FileManager.default.createSymbolicLink(atPath: "\(images)/\(folder)/\(file)", withDestinationPath: "\(source)/\(folder)/\(file)")
+        try FileManager.default.createSymbolicLink(
+          atPath: "\(images)/\(folder)/\(file)", withDestinationPath: "\(source)/\(folder)/\(file)")
       }
     }
     try fromSwift(images: images, store: dir.path("flowers.h5"))
@@ -35,7 +36,8 @@ import TestSupport
     let section = try #require(readme.range(of: "### From Swift\n"), "README.md has no \"### From Swift\" section")
     let fence = try #require(readme[section.upperBound...].range(of: "```swift\n"), "no ```swift block under it")
     let end = try #require(readme[fence.upperBound...].range(of: "\n```\n"))
-    let block = readme[fence.upperBound..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let block = readme[fence.upperBound..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false).map(
+      String.init)
 
     let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("FromSwift.swift")
     let source = try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
@@ -54,7 +56,10 @@ import TestSupport
 
   /// The first differing line of the README's code and the function's body.
   static func diff(_ readme: [String], _ body: [String]) -> String {
-    guard let i = (0..<max(readme.count, body.count)).first(where: { $0 >= readme.count || $0 >= body.count || readme[$0] != body[$0] })
+    guard
+      let i = (0..<max(readme.count, body.count)).first(where: {
+        $0 >= readme.count || $0 >= body.count || readme[$0] != body[$0]
+      })
     else { return "" }
     return "line \(i + 1):\n  README: \(i < readme.count ? readme[i] : "(end)")\n  Swift:  \(i < body.count ? body[i] : "(end)")"
   }

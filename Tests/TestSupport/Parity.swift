@@ -132,11 +132,13 @@ public final class ParityLog: @unchecked Sendable {
     guard let overall else { return "f32 parity \(suite): no comparison ran" }
     var line = "f32 parity \(suite): over \(count) comparisons, "
     if let underBound {
-      line += "worst max |Δ| / max |ref| \(Self.format(underBound.error)) (\(underBound.label)); bound \(Self.format(underBound.bound))"
+      line +=
+        "worst max |Δ| / max |ref| \(Self.format(underBound.error)) (\(underBound.label)); bound \(Self.format(underBound.bound))"
     }
     if overall.bound != ParityReport.f32RelativeBound {
       line += underBound == nil ? "" : "; "
-      line += "worst where the reference is coarser \(Self.format(overall.error)) (\(overall.label)); its bound \(Self.format(overall.bound))"
+      line +=
+        "worst where the reference is coarser \(Self.format(overall.error)) (\(overall.label)); its bound \(Self.format(overall.bound))"
     }
     return line
   }
