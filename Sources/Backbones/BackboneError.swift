@@ -12,6 +12,8 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
   case hashMismatch(path: String, expectedPrefix: String, actual: String)
   /// The weights could not be found locally nor downloaded.
   case weightsUnavailable(name: String, url: String, searched: [String], reason: String)
+  /// A file featx knows by name has another sha256 than the one featx pins for it.
+  case pinnedHashMismatch(path: String, expected: String, actual: String)
   /// The weights carry no ImageNet classifier of the architecture (a feature-only checkpoint).
   case noClassifier(path: String, problem: String)
   /// An unknown architecture, layer or pooling name.
@@ -48,7 +50,7 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
       let shown = problems.prefix(8).joined(separator: "; ")
       let more = problems.count > 8 ? "; … and \(problems.count - 8) more" : ""
       return text + ": \(shown)\(more)"
-    case .hashMismatch(let path, let expected, let actual) where expected.count == 64:
+    case .pinnedHashMismatch(let path, let expected, let actual):
       return "\(path): sha256 \(actual), but featx pins \(expected) for this file: it is corrupt or not the genuine "
         + "one. Delete it and fetch it again (scripts/genuine-weights)."
     case .hashMismatch(let path, let expectedPrefix, let actual):

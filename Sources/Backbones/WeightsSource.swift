@@ -241,7 +241,7 @@ public struct WeightsResolver: Sendable {
     let dict = try Checkpoint.load(path: path)
     let name = (path as NSString).lastPathComponent
     if let pinned = KnownWeights.all.first(where: { $0.fileName == name })?.sha256, dict.sha256 != pinned {
-      throw BackboneError.hashMismatch(path: path, expectedPrefix: pinned, actual: dict.sha256)
+      throw BackboneError.pinnedHashMismatch(path: path, expected: pinned, actual: dict.sha256)
     }
     if let prefix = WeightsSource.hashPrefix(ofFileName: path), !dict.sha256.hasPrefix(prefix) {
       throw BackboneError.hashMismatch(path: path, expectedPrefix: prefix, actual: dict.sha256)

@@ -60,3 +60,20 @@ import TestSupport
     #expect("\(failure)".contains("pickle opcode 0x0 at byte 14"), "read as a pickle: \(failure)")
   }
 }
+
+/// A file under the name of a genuine file featx pins must have exactly that file's sha256.
+@Suite struct PinnedWeightsTests {
+  @Test func anotherFileUnderAPinnedNameIsRefusedNamingBothHashes() throws {
+    let dir = TemporaryDirectory()
+    let impostor = dir.path("efficientnet-lite0-57934424.pth")
+    try FileManager.default.copyItem(atPath: TestPaths.fixture("timm/tiny_resnet.timm.bin").path, toPath: impostor)
+    let actual = try SHA256.hex([UInt8](Data(contentsOf: URL(fileURLWithPath: impostor))))
+    #expect {
+      try WeightsResolver.loadVerified(impostor)
+    } throws: { error in
+      "\(error)" == "\(impostor): sha256 \(actual), but featx pins "
+        + "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db for this file: it is corrupt or not the "
+        + "genuine one. Delete it and fetch it again (scripts/genuine-weights)."
+    }
+  }
+}
