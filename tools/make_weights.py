@@ -71,6 +71,43 @@ def is_timm_rdnet_dense_block(module: nn.Module) -> bool:
     return rdnet is not None and isinstance(module, rdnet.DenseBlock)
 
 
+def _loaded_class(module_name: str, class_name: str) -> Optional[type]:
+    """`module_name.class_name` if that module has been imported, else None.  timm is never imported here: a
+    model holding a timm module can only exist once its defining module has been imported."""
+    mod = sys.modules.get(module_name)
+    return getattr(mod, class_name, None) if mod is not None else None
+
+
+def _is_instance(module: nn.Module, module_name: str, class_name: str) -> bool:
+    cls = _loaded_class(module_name, class_name)
+    return cls is not None and isinstance(module, cls)
+
+
+# token / position tensors: (defining module, class, attribute) -> parameters of that module itself
+TOKEN_TENSORS = (
+    ("timm.models.vision_transformer", "VisionTransformer", "cls_token"),  # [1, 1, D]
+    ("timm.models.vision_transformer", "VisionTransformer", "reg_token"),  # [1, R, D]
+    ("timm.models.vision_transformer", "VisionTransformer", "pos_embed"),  # [1, T, D]
+    ("timm.layers.attention_pool", "AttentionPoolLatent", "latent"),  # SigLIP MAP head query [1, L, D]
+    ("torchvision.models.vision_transformer", "VisionTransformer", "class_token"),  # [1, 1, D]
+    ("torchvision.models.vision_transformer", "Encoder", "pos_embedding"),  # [1, T, D]
+)
+# layer scale vectors: (defining module, class, attribute)
+LAYER_SCALE_TENSORS = (
+    ("timm.layers.layer_scale", "LayerScale", "gamma"),  # ViT blocks.N.ls1.gamma / ls2.gamma [D]
+    ("timm.models.convnext", "ConvNeXtBlock", "gamma"),  # stages.S.blocks.B.gamma [C]
+    ("torchvision.models.convnext", "CNBlock", "layer_scale"),  # features.N.B.layer_scale [C, 1, 1]
+)
+
+
+def is_token_tensor(module: nn.Module, attr: str) -> bool:
+    return any(a == attr and _is_instance(module, m, c) for m, c, a in TOKEN_TENSORS)
+
+
+def is_layer_scale(module: nn.Module, attr: str) -> bool:
+    return any(a == attr and _is_instance(module, m, c) for m, c, a in LAYER_SCALE_TENSORS)
+
+
 def rule_values(module: nn.Module, attr: str, shape: Tuple[int, ...], seed: int, key: str) -> Optional[np.ndarray]:
     """The float32 array the rule gives for tensor `attr` of `module` (state_dict key `key`).
 
@@ -103,6 +140,17 @@ def rule_values(module: nn.Module, attr: str, shape: Tuple[int, ...], seed: int,
     elif isinstance(module, nn.Linear) and attr in ("weight", "bias"):
         fan_in = module.in_features
         bound = 1.0 / math.sqrt(fan_in)
+        vals = rng.uniform(-bound, bound, shape)
+    elif is_token_tensor(module, attr):
+        # class / register tokens, position embeddings, SigLIP's MAP latent query
+        vals = rng.uniform(-0.5, 0.5, shape)
+    elif is_layer_scale(module, attr):
+        # layer scale (timm LayerScale.gamma, timm ConvNeXtBlock.gamma, torchvision CNBlock.layer_scale)
+        vals = rng.uniform(0.5, 1.5, shape)
+    elif (isinstance(module, nn.MultiheadAttention) and attr in ("in_proj_weight", "in_proj_bias")
+          and module._qkv_same_embed_dim):
+        # the packed q/k/v projection [3D, D] / [3D] (torchvision ViT): the Linear rule with fan_in = D
+        bound = 1.0 / math.sqrt(module.embed_dim)
         vals = rng.uniform(-bound, bound, shape)
     else:
         raise ValueError(f"{RULE_NAME}: no rule for {type(module).__name__} tensor {key!r}")
