@@ -39,7 +39,7 @@ let package = Package(
     .target(name: "DNNL", dependencies: ["CDNNL"]),
     .target(name: "Images", dependencies: ["Support", "CJPEG", "CZlib"]),
     .target(name: "FeatureStore", dependencies: ["HDF5", "Support"]),
-    .target(name: "Backbones", dependencies: ["DNNL", "Support"]),
+    .target(name: "Backbones", dependencies: ["DNNL", "Images", "Support"]),
     .target(name: "Extract", dependencies: ["Images", "Backbones", "FeatureStore", "Support"]),
     .target(name: "Probe", dependencies: ["DNNL", "CKernels", "FeatureStore", "HDF5", "Support"]),
     .target(name: "Predict", dependencies: ["Images", "Backbones", "Extract", "FeatureStore", "Probe", "Support"]),

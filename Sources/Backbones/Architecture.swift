@@ -9,6 +9,14 @@ public enum Architecture: String, CaseIterable, Sendable {
   case efficientnet_b6, efficientnet_b7
   case efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, efficientnet_lite3, efficientnet_lite4
   case tf_efficientnet_lite0, tf_efficientnet_lite1, tf_efficientnet_lite2, tf_efficientnet_lite3, tf_efficientnet_lite4
+  case vit_small_patch14_dinov2, vit_base_patch14_dinov2, vit_large_patch14_dinov2
+  case vit_small_patch14_reg4_dinov2, vit_base_patch14_reg4_dinov2, vit_large_patch14_reg4_dinov2
+  case vit_base_patch16_clip_224, vit_base_patch32_clip_224, vit_base_patch16_clip_quickgelu_224
+  case vit_base_patch32_clip_quickgelu_224
+  case vit_base_patch16_224, deit_small_patch16_224, deit_base_patch16_224
+  case vit_base_patch16_siglip_224
+  case vit_b_16, vit_b_32, vit_l_16
+  case convnext_tiny, convnext_small, convnext_base, convnext_large
 
   /// The architecture's hyper-parameters.
   public var config: ArchitectureConfig {
@@ -48,6 +56,27 @@ public enum Architecture: String, CaseIterable, Sendable {
     case .tf_efficientnet_lite2: .efficientNet(.lite(2, tf: true))
     case .tf_efficientnet_lite3: .efficientNet(.lite(3, tf: true))
     case .tf_efficientnet_lite4: .efficientNet(.lite(4, tf: true))
+    case .vit_small_patch14_dinov2: .visionTransformer(.dinov2(384, depth: 12, heads: 6))
+    case .vit_base_patch14_dinov2: .visionTransformer(.dinov2(768, depth: 12, heads: 12))
+    case .vit_large_patch14_dinov2: .visionTransformer(.dinov2(1024, depth: 24, heads: 16))
+    case .vit_small_patch14_reg4_dinov2: .visionTransformer(.dinov2(384, depth: 12, heads: 6, registers: 4))
+    case .vit_base_patch14_reg4_dinov2: .visionTransformer(.dinov2(768, depth: 12, heads: 12, registers: 4))
+    case .vit_large_patch14_reg4_dinov2: .visionTransformer(.dinov2(1024, depth: 24, heads: 16, registers: 4))
+    case .vit_base_patch16_clip_224: .visionTransformer(.clip(patch: 16, quickGelu: false))
+    case .vit_base_patch32_clip_224: .visionTransformer(.clip(patch: 32, quickGelu: false))
+    case .vit_base_patch16_clip_quickgelu_224: .visionTransformer(.clip(patch: 16, quickGelu: true))
+    case .vit_base_patch32_clip_quickgelu_224: .visionTransformer(.clip(patch: 32, quickGelu: true))
+    case .vit_base_patch16_224: .visionTransformer(.init(patchSize: 16, width: 768, depth: 12, heads: 12))
+    case .deit_small_patch16_224: .visionTransformer(.init(patchSize: 16, width: 384, depth: 12, heads: 6))
+    case .deit_base_patch16_224: .visionTransformer(.init(patchSize: 16, width: 768, depth: 12, heads: 12))
+    case .vit_base_patch16_siglip_224: .visionTransformer(.siglip(patch: 16))
+    case .vit_b_16: .visionTransformer(.torchvision(patch: 16, width: 768, depth: 12, heads: 12, mlp: 3072))
+    case .vit_b_32: .visionTransformer(.torchvision(patch: 32, width: 768, depth: 12, heads: 12, mlp: 3072))
+    case .vit_l_16: .visionTransformer(.torchvision(patch: 16, width: 1024, depth: 24, heads: 16, mlp: 4096))
+    case .convnext_tiny: .convNeXt(.tiny)
+    case .convnext_small: .convNeXt(.small)
+    case .convnext_base: .convNeXt(.base)
+    case .convnext_large: .convNeXt(.large)
     }
   }
 
@@ -56,6 +85,15 @@ public enum Architecture: String, CaseIterable, Sendable {
   public var hubRepository: String? {
     switch self {
     case .rdnet_tiny, .rdnet_small, .rdnet_base, .rdnet_large: "naver-ai/\(rawValue).nv_in1k"
+    case .vit_small_patch14_dinov2, .vit_base_patch14_dinov2, .vit_large_patch14_dinov2, .vit_small_patch14_reg4_dinov2,
+      .vit_base_patch14_reg4_dinov2, .vit_large_patch14_reg4_dinov2:
+      "timm/\(rawValue).lvd142m"
+    case .vit_base_patch16_clip_224, .vit_base_patch32_clip_224, .vit_base_patch16_clip_quickgelu_224,
+      .vit_base_patch32_clip_quickgelu_224:
+      "timm/\(rawValue).openai"
+    case .vit_base_patch16_224: "timm/vit_base_patch16_224.augreg2_in21k_ft_in1k"
+    case .deit_small_patch16_224, .deit_base_patch16_224: "timm/\(rawValue).fb_in1k"
+    case .vit_base_patch16_siglip_224: "timm/vit_base_patch16_siglip_224.webli"
     default: nil
     }
   }
@@ -78,10 +116,15 @@ public enum ArchitectureConfig: Sendable, Equatable {
   case googLeNet
   case rdNet(RDNet.Config)
   case efficientNet(EfficientNet.Config)
+  case visionTransformer(VisionTransformer.Config)
+  case convNeXt(ConvNeXt.Config)
 
   /// The same architecture read from the key layout of a state_dict with `keys`, for families whose
   /// weights come in several (EfficientNet: torchvision's, timm's, lukemelas's); else unchanged.
   public func adapted(toKeys keys: Set<String>) -> ArchitectureConfig {
+    if case .convNeXt(let c) = self, let layout = ConvNeXt.Config.layout(ofKeys: keys) {
+      return .convNeXt(c.with(layout: layout))
+    }
     guard case .efficientNet(let c) = self, let layout = EfficientNet.Config.layout(ofKeys: keys) else { return self }
     // lukemelas's files are TensorFlow's weights: only the `tf_` variants ("same" padding, eps 1e-3) read them.
     if layout == .lukemelas && c.padding != .same { return self }
@@ -97,6 +140,8 @@ public enum ArchitectureConfig: Sendable, Equatable {
     case .googLeNet: GoogLeNet.layers
     case .rdNet(let c): c.layers
     case .efficientNet(let c): c.layers
+    case .visionTransformer(let c): c.layers
+    case .convNeXt(let c): c.layers
     }
   }
 
@@ -108,6 +153,7 @@ public enum ArchitectureConfig: Sendable, Equatable {
     case .resNet, .inceptionV3, .googLeNet: "avgpool"
     case .rdNet: "pre_logits"
     case .efficientNet(let c): c.defaultLayer
+    case .visionTransformer, .convNeXt: "pre_logits"
     }
   }
 
@@ -119,21 +165,50 @@ public enum ArchitectureConfig: Sendable, Equatable {
     case .googLeNet: GoogLeNet.graph(height: height, width: width)
     case .rdNet(let c): RDNet.graph(c, height: height, width: width)
     case .efficientNet(let c): EfficientNet.graph(c, height: height, width: width)
+    case .visionTransformer(let c): VisionTransformer.graph(c, height: height, width: width)
+    case .convNeXt(let c): ConvNeXt.graph(c, height: height, width: width)
+    }
+  }
+
+  /// Refuses an input size the architecture cannot take (a transformer's sides must be multiples of its patch).
+  func validate(height: Int, width: Int, arch: String) throws {
+    guard height >= 32, width >= 32 else { throw BackboneError.inputTooSmall(arch: arch, height: height, width: width) }
+    if case .visionTransformer(let c) = self, height % c.patchSize != 0 || width % c.patchSize != 0 {
+      throw BackboneError.inputNotPatchMultiple(arch: arch, height: height, width: width, patch: c.patchSize)
     }
   }
 
   /// Every state_dict entry the architecture defines, in torchvision's order.
-  public var parameters: [ParameterSpec] { graph(height: 299, width: 299).parameters }
+  public var parameters: [ParameterSpec] {
+    if case .visionTransformer(let c) = self { return graph(height: c.imageSize, width: c.imageSize).parameters }
+    return graph(height: 299, width: 299).parameters
+  }
 }
 
-/// How a layer's `[C, H, W]` map becomes the stored vector.
+/// How a layer's `[C, H, W]` map, or a transformer's `[tokens, D]` token map, becomes the stored vector.
 public enum Pooling: String, CaseIterable, Sendable {
-  /// Keep every value, channel-major (PyTorch's `view(N, -1)`): C·H·W values.
+  /// Keep every value: channel-major for a map (PyTorch's `view(N, -1)`, C·H·W values), token-major for
+  /// tokens (tokens·D values).
   case flatten
-  /// Mean over H and W: C values.
+  /// Mean over H and W: C values; for tokens, the mean of the patch tokens (class and register tokens
+  /// excluded): D values.
   case avg
-  /// Maximum over H and W: C values.
+  /// Maximum over H and W: C values (maps only).
   case max
+  /// The class token: D values (token maps of models with one).
+  case token
+  /// The class token, then the patch tokens' mean: 2·D values (DINOv2's linear evaluation with n = 1).
+  case tokenAvg = "token+avg"
+
+  /// True for the poolings of a `[C, H, W]` map.
+  var appliesToMaps: Bool { self == .flatten || self == .avg || self == .max }
+
+  static let mapChoices = ["flatten", "avg", "max"]
+
+  /// The poolings of a token map.
+  static func tokenChoices(classToken: Bool) -> [String] {
+    classToken ? ["flatten", "avg", "token", "token+avg"] : ["flatten", "avg"]
+  }
 }
 
 /// One layer `--layer` can tap, at one input size (timm's `feature_info`, with shapes).
@@ -146,10 +221,22 @@ public struct LayerInfo: Sendable, Equatable, Codable {
   public var reduction: Int
   /// True for the layer used when `--layer` is not given.
   public var isDefault: Bool
+  /// For a transformer's token map (shape `[tokens, D]`): the class and register tokens before the patches.
+  public var prefixTokens: Int? = nil
 
-  /// Values per image for `pooling`: C·H·W flattened (C for the 1×1 `avgpool`), C pooled.
+  /// The poolings that apply to the layer: flatten, avg and max for a map; flatten, avg, and with a class
+  /// token token and token+avg for a token map.
+  public var poolings: [Pooling] {
+    guard let prefix = prefixTokens else { return [.flatten, .avg, .max] }
+    return Pooling.tokenChoices(classToken: prefix > 0).compactMap(Pooling.init(rawValue:))
+  }
+
+  /// Values per image for `pooling`: C·H·W flattened (C for the 1×1 `avgpool`), C pooled; tokens·D
+  /// flattened, D pooled, 2·D for `token+avg` for a token map.
   public func featureLength(_ pooling: Pooling) -> Int {
-    pooling == .flatten ? shape.reduce(1, *) : shape[0]
+    if pooling == .flatten { return shape.reduce(1, *) }
+    guard prefixTokens != nil else { return shape[0] }
+    return pooling == .tokenAvg ? 2 * shape[1] : shape[1]
   }
 }
 
@@ -157,7 +244,7 @@ extension ArchitectureConfig {
   /// Every tappable layer for `height` × `width` inputs, shallow to deep.
   /// - Throws: `BackboneError.inputTooSmall` if a layer's map would vanish at that size.
   public func layerInfo(height: Int, width: Int, arch: String) throws -> [LayerInfo] {
-    guard height >= 32, width >= 32 else { throw BackboneError.inputTooSmall(arch: arch, height: height, width: width) }
+    try validate(height: height, width: width, arch: arch)
     let graph = graph(height: height, width: width)
     return try layers.map { name in
       guard let tap = graph.taps.first(where: { $0.name == name }) else {
@@ -166,6 +253,13 @@ extension ArchitectureConfig {
       let buffer = graph.buffers[tap.view.buffer]
       guard buffer.height >= 1, buffer.width >= 1 else {
         throw BackboneError.inputTooSmall(arch: arch, height: height, width: width)
+      }
+      if let prefix = tap.prefixTokens {
+        let patches = buffer.height * buffer.width - prefix
+        return LayerInfo(
+          name: name, shape: [buffer.height * buffer.width, tap.view.channels],
+          reduction: max(1, Int((Double(height * width) / Double(patches)).squareRoot().rounded())),
+          isDefault: name == defaultLayer, prefixTokens: prefix)
       }
       return LayerInfo(
         name: name, shape: [tap.view.channels, buffer.height, buffer.width], reduction: max(1, height / buffer.height),

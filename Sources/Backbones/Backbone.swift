@@ -80,9 +80,7 @@ public final class Backbone: @unchecked Sendable {
   /// Shape of one output vector before flattening for `height` x `width` inputs, e.g. [1024, 7, 7].
   public func outputShape(height: Int, width: Int) throws -> [Int] {
     let (graph, tap) = try self.graph(height: height, width: width)
-    let shape = graph.buffers[tap.view.buffer]
-    if pooling != .flatten || tap.isVector { return [tap.view.channels] }
-    return [tap.view.channels, shape.height, shape.width]
+    return try graph.outputShape(of: tap, pooling: pooling)
   }
 
   /// Multiply-adds per image up to the tapped layer, counted on torchvision's op order (so GFLOPS are
@@ -156,7 +154,7 @@ public final class Backbone: @unchecked Sendable {
 
   /// The graph for an input size, and the tapped layer in it.
   private func graph(height: Int, width: Int) throws -> (Graph, Tap) {
-    guard height >= 32, width >= 32 else { throw BackboneError.inputTooSmall(arch: name, height: height, width: width) }
+    try config.validate(height: height, width: width, arch: name)
     let graph = config.graph(height: height, width: width)
     guard let tap = graph.taps.first(where: { $0.name == layer }),
       graph.buffers.allSatisfy({ $0.height >= 1 && $0.width >= 1 })

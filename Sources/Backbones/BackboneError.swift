@@ -20,6 +20,12 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
   case unknown(kind: String, value: String, choices: [String])
   /// bfloat16 was asked for on a CPU that does not multiply it natively.
   case unsupportedPrecision(String)
+  /// A precision some layers of the network do not run in yet.
+  case precisionNotImplemented(what: String, use: String)
+  /// A pooling the tapped layer cannot be reduced with (`max` over tokens, `token` without a class token).
+  case unsupportedPooling(pooling: String, layer: String, choices: [String])
+  /// An input whose side is not a multiple of the transformer's patch.
+  case inputNotPatchMultiple(arch: String, height: Int, width: Int, patch: Int)
   /// The memory for a network's weights or activations could not be allocated.
   case outOfMemory(bytes: Int)
   /// The input image is too small for the architecture.
@@ -67,6 +73,17 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
     case .unsupportedPrecision(let choice):
       return
         "precision \(choice) needs a CPU with AVX512_BF16 or AMX, which this one lacks (oneDNN sees \(CPU.isaName)); use f32 or auto"
+    case .precisionNotImplemented(let what, let use):
+      return "\(what) is not implemented yet; use \(use)"
+    case .unsupportedPooling(let pooling, let layer, let choices):
+      return "pooling \(pooling) does not apply to layer \(layer); choose one of: \(choices.joined(separator: ", "))"
+    case .inputNotPatchMultiple(let arch, let height, let width, let patch):
+      func near(_ n: Int) -> String {
+        let below = max(patch, n / patch * patch)
+        return below == n ? "\(n)" : "\(below) or \(below + patch)"
+      }
+      return "input \(height)x\(width) is not a multiple of \(arch)'s \(patch)-pixel patch: use a crop of "
+        + "\(near(height)) x \(near(width)) (--crop)"
     case .outOfMemory(let bytes):
       return "cannot allocate \(bytes >> 20) MiB for the network: use a smaller batch or free memory"
     case .inputTooSmall(let arch, let height, let width):

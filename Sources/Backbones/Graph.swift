@@ -13,6 +13,8 @@ public enum ParameterKind: Sendable, Hashable {
   case lnWeight, lnBias
   /// A per-channel layer scale (`gamma`) multiplying a block's output.
   case layerScale
+  /// A learned token or table of tokens: a class or register token, a position embedding.
+  case token
 }
 
 /// One entry the architecture expects in a torchvision state_dict.
@@ -29,15 +31,33 @@ public struct ParameterSpec: Sendable, Equatable {
   public var fanIn: Int? = nil
 }
 
-/// A channel range of a buffer: `channels` channels starting at `channelOffset`.
+/// A channel range of a buffer: `channels` channels starting at `channelOffset`; in a channels-last
+/// buffer, optionally only `rows` of its pixels (tokens) from `rowOffset`, as a `rows` × 1 map (a class
+/// token, the patch tokens after the prefix).
 struct View: Equatable {
   var buffer: Int
   var channelOffset: Int
   var channels: Int
+  var rowOffset = 0
+  /// Pixels (tokens) of the view; nil: all of the buffer's, in its own height × width.
+  var rows: Int? = nil
+
+  init(buffer: Int, channelOffset: Int, channels: Int, rowOffset: Int = 0, rows: Int? = nil) {
+    self.buffer = buffer
+    self.channelOffset = channelOffset
+    self.channels = channels
+    self.rowOffset = rowOffset
+    self.rows = rows
+  }
 
   /// `count` channels of this view from `offset` (a branch's part of a concatenation).
   func slice(_ offset: Int, _ count: Int) -> View {
-    View(buffer: buffer, channelOffset: channelOffset + offset, channels: count)
+    View(buffer: buffer, channelOffset: channelOffset + offset, channels: count, rowOffset: rowOffset, rows: rows)
+  }
+
+  /// `count` tokens of this whole channels-last buffer from `offset`.
+  func tokens(_ offset: Int, _ count: Int) -> View {
+    View(buffer: buffer, channelOffset: channelOffset, channels: channels, rowOffset: offset, rows: count)
   }
 }
 
@@ -79,8 +99,12 @@ enum PostStep: Equatable {
   case sigmoid
   /// GELU with the exact erf (PyTorch's `nn.GELU()`).
   case gelu
+  /// GELU with the tanh approximation (timm's `gelu_tanh`: SigLIP).
+  case geluTanh
   /// `min(max(x / 6 + 1/2, 0), 1)` (PyTorch's `Hardsigmoid`).
   case hardSigmoid
+  /// `x * sigmoid(1.702 x)` (OpenAI CLIP's `QuickGELU`).
+  case quickGelu
   /// A per-channel product with this `[C]` tensor (a layer scale).
   case scale(String)
 }
@@ -165,8 +189,70 @@ struct GateOp {
   var scale: String?
 }
 
+/// A Linear layer applied to every row (token or pixel) of a channels-last buffer, `dst = src · Wᵀ + b`,
+/// then its post-ops. `layerScale` (a `[out]` tensor) multiplies the result before the post-ops; it is
+/// folded into W and b at compile time.
+struct LinearOp {
+  var weight: String
+  var bias: String?
+  var layerScale: String? = nil
+  var post: [PostStep] = []
+  var src: View
+  var dst: View
+  /// The weight's rows used, when the layer computes one part of a fused tensor (timm's `qkv`, torchvision's
+  /// `in_proj`): rows `rows.lowerBound ..< rows.upperBound` of `[out, in]`, and the same entries of the bias.
+  var rows: Range<Int>? = nil
+  /// A factor folded into the weight and bias (the attention scale, folded into the queries).
+  var factor: Float = 1
+}
+
+/// Multi-head scaled dot-product attention of dense query, key and value buffers (the queries already
+/// scaled): per head, `softmax(q kᵀ) v`, written into `dst` with the heads side by side (timm's and
+/// PyTorch's `transpose(1, 2).reshape(B, N, C)`).
+struct AttentionOp {
+  /// Where the queries come from: a view, or one learned query (a constant: timm's `AttentionPoolLatent`,
+  /// whose query projection of its latent token is computed at compile time).
+  enum Queries {
+    case view(View)
+    /// `latent` `[1, 1, D]` through the Linear layer `weight`/`bias`, times the attention scale.
+    case latent(latent: String, weight: String, bias: String?, scale: Float)
+  }
+  var queries: Queries
+  var keys: View
+  var values: View
+  var heads: Int
+  /// A buffer of heads × queries × keys values for the softmax.
+  var scores: Int
+  var dst: View
+}
+
+/// The token sequence of a vision transformer: the prefix tokens (class, then registers: constants of the
+/// weights) before the patch tokens, plus the position embedding (timm's `_pos_embed`). With
+/// `positionsCoverPrefix` the table covers the whole sequence and is added after the concatenation;
+/// else it covers the patches and is added before (timm's `no_embed_class`).
+struct TokensOp {
+  var patches: View
+  var dst: View
+  /// `[1, n, D]` tensors in order (`cls_token`, `reg_token`).
+  var prefix: [String]
+  var positions: String?
+  var positionsCoverPrefix: Bool
+  /// The patch grid the input gives (the table is resampled to it when the weights' grid differs).
+  var grid: Extent
+}
+
+/// The mean of a channels-last view's rows (the patch tokens' average) into a 1×1 view.
+struct MeanRowsOp {
+  var src: View
+  var dst: View
+}
+
 enum GraphOp {
   case conv(ConvOp)
+  case linear(LinearOp)
+  case attention(AttentionOp)
+  case tokens(TokensOp)
+  case meanRows(MeanRowsOp)
   case norm(NormOp)
   case pool(PoolOp)
   case affine(AffineOp)
@@ -182,6 +268,8 @@ struct Tap {
   var opCount: Int
   /// A 1x1 map that is a vector by definition (`avgpool`), stored as C values even when flattened.
   var isVector = false
+  /// For a transformer's token map ([tokens, D]): how many class and register tokens come before the patches.
+  var prefixTokens: Int? = nil
 }
 
 /// A whole backbone for one input size.
@@ -198,6 +286,9 @@ struct Graph {
   var layerNormEpsilon: Float = 1e-6
   /// Activations channels-last (NHWC) instead of channel-blocked: what LayerNorm over channels needs.
   var channelsLast = false
+  /// Every view is described with its batch stride, so the network runs several images per execution
+  /// even where it reads channel or token ranges (transformers).
+  var stridedBatch = false
   /// Scratch buffers by shape and slot, reused by every block that asks for the same one.
   private var scratchBuffers: [String: Int] = [:]
 
@@ -246,8 +337,8 @@ struct Graph {
   }
 
   /// Records a tap at the current end of the op list.
-  mutating func tap(_ name: String, _ view: View, isVector: Bool = false) {
-    taps.append(Tap(name: name, view: view, opCount: ops.count, isVector: isVector))
+  mutating func tap(_ name: String, _ view: View, isVector: Bool = false, prefixTokens: Int? = nil) {
+    taps.append(Tap(name: name, view: view, opCount: ops.count, isVector: isVector, prefixTokens: prefixTokens))
   }
 
   // MARK: - Parameters, in torchvision's registration order
@@ -291,11 +382,35 @@ struct Graph {
     registerVector(name + ".bias", channels: channels, kind: .lnBias)
   }
 
-  mutating func registerLinear(_ name: String, in inFeatures: Int, out: Int) {
+  /// Registers a Linear layer's weight `[out, in]` and bias `[out]` (`forFeatures: false`: a classifier;
+  /// `weight`/`bias` name the tensors when they are not `<name>.weight`, as torchvision's `in_proj_weight`).
+  mutating func registerLinear(
+    _ name: String, in inFeatures: Int, out: Int, bias hasBias: Bool = true, forFeatures: Bool = false,
+    weight: String? = nil, biasName: String? = nil
+  ) {
     parameters.append(
-      ParameterSpec(name: name + ".weight", shape: [out, inFeatures], kind: .linearWeight, usedForFeatures: false))
+      ParameterSpec(
+        name: weight ?? name + ".weight", shape: [out, inFeatures], kind: .linearWeight, usedForFeatures: forFeatures))
+    guard hasBias else { return }
     parameters.append(
-      ParameterSpec(name: name + ".bias", shape: [out], kind: .linearBias, usedForFeatures: false, fanIn: inFeatures))
+      ParameterSpec(
+        name: biasName ?? name + ".bias", shape: [out], kind: .linearBias, usedForFeatures: forFeatures, fanIn: inFeatures))
+  }
+
+  /// Registers a `[1, count, channels]` token tensor (class or register tokens, a position table).
+  mutating func registerTokens(_ name: String, count: Int, channels: Int) {
+    parameters.append(ParameterSpec(name: name, shape: [1, count, channels], kind: .token, usedForFeatures: true))
+  }
+
+  /// Appends a Linear layer (registering it) over the rows of `src` into `dst`.
+  mutating func linear(
+    _ name: String, from src: View, to dst: View, bias: Bool = true, layerScale: String? = nil, post: [PostStep] = []
+  ) {
+    registerLinear(name, in: src.channels, out: dst.channels, bias: bias, forFeatures: true)
+    ops.append(
+      .linear(
+        LinearOp(
+          weight: name + ".weight", bias: bias ? name + ".bias" : nil, layerScale: layerScale, post: post, src: src, dst: dst)))
   }
 
   // MARK: - Operations
@@ -343,13 +458,49 @@ struct Graph {
     ops.append(.norm(NormOp(norm: name, src: src, dst: dst, relu: relu)))
   }
 
-  /// Multiply-adds of the first `opCount` operations as torchvision computes them (convolutions only).
+  /// Shape of one image's output at `tap` pooled by `pooling`: [C, H, W] or [C] for a map, [tokens, D] or
+  /// [D] (2·D for `token+avg`) for a token map.
+  /// - Throws: `BackboneError.unsupportedPooling` for a pooling the layer does not have.
+  func outputShape(of tap: Tap, pooling: Pooling) throws -> [Int] {
+    let shape = buffers[tap.view.buffer]
+    let channels = tap.view.channels
+    guard let prefix = tap.prefixTokens else {
+      guard pooling.appliesToMaps else {
+        throw BackboneError.unsupportedPooling(pooling: pooling.rawValue, layer: tap.name, choices: Pooling.mapChoices)
+      }
+      if pooling != .flatten || tap.isVector { return [channels] }
+      return [channels, shape.height, shape.width]
+    }
+    let choices = Pooling.tokenChoices(classToken: prefix > 0)
+    guard choices.contains(pooling.rawValue) else {
+      throw BackboneError.unsupportedPooling(pooling: pooling.rawValue, layer: tap.name, choices: choices)
+    }
+    switch pooling {
+    case .flatten: return [shape.height * shape.width, channels]
+    case .tokenAvg: return [2 * channels]
+    default: return [channels]
+    }
+  }
+
+  /// Multiply-adds of the first `opCount` operations as torchvision computes them (convolutions, Linear
+  /// layers and attention products).
   func torchvisionMultiplyAdds(opCount: Int) -> Int {
     var total = 0
     for op in ops.prefix(opCount) {
-      guard case .conv(let c) = op else { continue }
-      let out = buffers[c.dst.buffer]
-      total += c.dst.channels * (c.src.channels / c.groups) * c.kernel.area * out.height * out.width * c.torchvisionCostFactor
+      switch op {
+      case .conv(let c):
+        let out = buffers[c.dst.buffer]
+        total += c.dst.channels * (c.src.channels / c.groups) * c.kernel.area * out.height * out.width * c.torchvisionCostFactor
+      case .linear(let l):
+        let rows = buffers[l.src.buffer].height * buffers[l.src.buffer].width
+        total += rows * l.src.channels * l.dst.channels
+      case .attention(let a):
+        // q kᵀ and the product with v: queries × keys × width each.
+        let keys = buffers[a.keys.buffer].height * buffers[a.keys.buffer].width
+        let queries = if case .view = a.queries { keys } else { 1 }
+        total += 2 * queries * keys * a.keys.channels
+      default: continue
+      }
     }
     return total
   }

@@ -11,6 +11,7 @@
 // in place, Inception's branches) runs N = 1, where a channel range of a buffer is a dense tensor.
 
 import DNNL
+import Images
 import Glibc
 
 /// 64-byte aligned, zeroed memory owned by Swift.
@@ -85,6 +86,19 @@ extension GraphOp {
     case .layerNorm(let l): [l.src, l.dst]
     case .copy(let c): [c.src, c.dst]
     case .gate(let g): [g.src, g.gate, g.dst]
+    case .linear(let l): [l.src, l.dst]
+    case .attention(let a):
+      if case .view(let q) = a.queries { [q, a.keys, a.values, a.dst] } else { [a.keys, a.values, a.dst] }
+    case .tokens(let t): [t.patches, t.dst]
+    case .meanRows(let m): [m.src, m.dst]
+    }
+  }
+
+  /// True for the operations only transformer graphs use (matrix products, attention, token assembly).
+  var isTokenOp: Bool {
+    switch self {
+    case .linear, .attention, .tokens, .meanRows: true
+    default: false
     }
   }
 }
@@ -97,8 +111,8 @@ enum ArgumentSource {
   case constant(Int)
   /// The workspace's scratchpad.
   case scratchpad
-  /// The caller's output row for this image.
-  case output
+  /// The caller's output row for this image, this many values in.
+  case output(Int)
 }
 
 /// One primitive call.
@@ -117,12 +131,13 @@ final class CompiledNetwork: @unchecked Sendable {
   let constants: [AlignedBuffer]
   let scratchpadBytes: Int
   let threadsPerImage: Int
-  /// Images per execution (N of every tensor). More than one only when no operation uses a channel
-  /// range of a buffer (ResNets), since in a blocked layout only N = 1 keeps such a range dense.
+  /// Images per execution (N of every tensor). More than one only when every view keeps its batch stride
+  /// (whole buffers, or any view of a transformer's channels-last buffers), since in a blocked layout only
+  /// N = 1 keeps a channel range dense.
   let batch: Int
   /// Values written per image (the pooled or flattened tap).
   let outputCount: Int
-  /// Shape of one output before flattening, e.g. [1024, 7, 7] or [2048].
+  /// Shape of one output before flattening, e.g. [1024, 7, 7], [2048], or [tokens, D].
   let outputShape: [Int]
   /// Element type of weights and activations (accumulation is always float32).
   let precision: Precision
@@ -151,51 +166,79 @@ final class CompiledNetwork: @unchecked Sendable {
     graph: Graph, tap: Tap, pooling: Pooling, weights: StateDict, threadsPerImage: Int, batch: Int = 1,
     precision: Precision = .float32
   ) throws {
-    engine = try DNNLEngine.shared()
     self.graph = graph
     self.precision = precision
-    let activation: ElementType = precision == .bfloat16 ? .bfloat16 : .float32
-    let inputCopy = precision == .bfloat16 ? graph.buffers.count + 1 : nil
     self.threadsPerImage = threadsPerImage
     precondition(
       batch == 1 || CompiledNetwork.usesWholeBuffers(graph, opCount: tap.opCount),
       "CompiledNetwork: batch > 1 needs whole-buffer views")
     self.batch = batch
     let ops = graph.ops[0..<tap.opCount]
+    if precision == .bfloat16, ops.contains(where: \.isTokenOp) {
+      throw BackboneError.precisionNotImplemented(
+        what: "bfloat16 for transformer layers (matmul, attention, token assembly)", use: "--precision f32")
+    }
     layout = ActivationLayout.choose(for: graph, ops: ops)
-    var constants: [AlignedBuffer] = []
-    var steps: [Step] = []
-    let layout = self.layout
-    let engine = self.engine
-    let stream = try DNNLStream(engine)
+    var lowering = try Lowering(graph: graph, layout: layout, batch: batch, precision: precision, weights: weights)
+    engine = lowering.engine
+    for op in ops { try lowering.lower(op) }
+    outputShape = try graph.outputShape(of: tap, pooling: pooling)
+    outputCount = outputShape.reduce(1, *)
+    try lowering.output(tap, pooling: pooling)
+    steps = lowering.steps
+    constants = lowering.constants
+    scratchpadBytes = steps.map { $0.primitive.scratchpadBytes }.max() ?? 0
+  }
 
-    /// The buffer an operation really reads: in bfloat16, the converted copy of the input.
-    func resolved(_ v: View) -> View {
-      guard v.buffer == 0, let inputCopy else { return v }
-      return View(buffer: inputCopy, channelOffset: v.channelOffset, channels: v.channels)
+  /// Bytes of every buffer a workspace needs (the graph's, plus the pooled output).
+  var bufferBytes: [Int] {
+    let input = graph.buffers[0]
+    return graph.buffers.map {
+      batch * (($0.plain ? $0.channels : layout.paddedChannels($0.channels)) * $0.height * $0.width * elementBytes + 64)
     }
-    func describe(_ v: View) throws -> MemoryDescriptor {
-      let shape = graph.buffers[v.buffer]
-      let dims = [batch, v.channels, shape.height, shape.width]
-      if layout == .channelsLast, v.buffer != 0, !shape.plain, v.channels != shape.channels {
-        let c = shape.channels  // a channel range: pixels stay `c` apart
-        return try MemoryDescriptor(dims, activation, strides: [c * shape.height * shape.width, 1, shape.width * c, c])
-      }
-      return try MemoryDescriptor(dims, activation, v.buffer == 0 || shape.plain ? .nchw : layout.tag)
-    }
-    /// A whole channels-last buffer as the 2-D [pixels, channels] matrix LayerNorm normalises the rows of.
-    func pixelRows(_ v: View) throws -> MemoryDescriptor {
-      let shape = graph.buffers[v.buffer]
-      guard layout == .channelsLast, v.channels == shape.channels else {
-        throw DNNLError(operation: "lay out a layer norm", status: "needs a whole channels-last buffer")
-      }
-      return try MemoryDescriptor([batch * shape.height * shape.width, v.channels], activation, .ab)
-    }
-    /// A `[C]` tensor as the `[1, C, 1, 1]` operand of a per-channel binary operation.
-    let perChannel = { (channels: Int) in try MemoryDescriptor([1, channels, 1, 1], .float32, .nchw) }
+      + [batch * (outputCount * 4 + 64)]
+      + (inputCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 2 + 64)])
+      + (affineCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 4 + 64)])
+  }
+
+  /// True if every operation up to `opCount` can run several images per execution: views of whole buffers,
+  /// or a graph whose views all carry their batch stride (`Graph.stridedBatch`).
+  static func usesWholeBuffers(_ graph: Graph, opCount: Int) -> Bool {
+    if graph.stridedBatch { return true }
+    func whole(_ v: View) -> Bool { v.channelOffset == 0 && v.channels == graph.buffers[v.buffer].channels && v.rows == nil }
+    return graph.ops.prefix(opCount).allSatisfy { $0.views.allSatisfy(whole) }
+  }
+}
+
+/// Turns graph operations into oneDNN primitives and their arguments, one function per operation, with the
+/// constants each needs (prepared once by `ConstantPreparation`).
+struct Lowering {
+  let engine: DNNLEngine
+  let stream: DNNLStream
+  let graph: Graph
+  let layout: ActivationLayout
+  let batch: Int
+  let precision: Precision
+  let weights: StateDict
+  let activation: ElementType
+  /// In bfloat16, the workspace buffer holding the converted input image.
+  let inputCopy: Int?
+  private(set) var steps: [Step] = []
+  private(set) var constants: [AlignedBuffer] = []
+
+  init(graph: Graph, layout: ActivationLayout, batch: Int, precision: Precision, weights: StateDict) throws {
+    engine = try DNNLEngine.shared()
+    stream = try DNNLStream(engine)
+    self.graph = graph
+    self.layout = layout
+    self.batch = batch
+    self.precision = precision
+    self.weights = weights
+    activation = precision == .bfloat16 ? .bfloat16 : .float32
+    inputCopy = precision == .bfloat16 ? graph.buffers.count + 1 : nil
     if let inputCopy {
       // float32 NCHW from the caller → bfloat16 NCHW, once per execution.
-      let whole = View(buffer: 0, channelOffset: 0, channels: graph.buffers[0].channels)
+      let whole = graph.whole(0)
       let shape = graph.buffers[0]
       let from = try MemoryDescriptor([batch, whole.channels, shape.height, shape.width], .float32, .nchw)
       let to = try describe(whole)
@@ -208,179 +251,419 @@ final class CompiledNetwork: @unchecked Sendable {
             (.to, .view(View(buffer: inputCopy, channelOffset: 0, channels: whole.channels)), to),
           ]))
     }
-    func constant(_ values: [Float]) throws -> Int {
-      let buffer = try AlignedBuffer(bytes: values.count * 4)
-      values.withUnsafeBufferPointer { buffer.floats.update(from: $0.baseAddress!, count: values.count) }
-      constants.append(buffer)
-      return constants.count - 1
-    }
-    func tensor(_ name: String) throws -> [Float] {
-      guard let t = weights.tensors[name], t.isFloatingPoint else {
-        throw BackboneError.weightsMismatch(
-          path: weights.source, arch: "this architecture", problems: ["missing \(name)"], looksLike: nil)
+  }
+
+  // MARK: Descriptors
+
+  /// The buffer an operation really reads: in bfloat16, the converted copy of the input.
+  func resolved(_ v: View) -> View {
+    guard v.buffer == 0, let inputCopy else { return v }
+    return View(buffer: inputCopy, channelOffset: v.channelOffset, channels: v.channels)
+  }
+
+  /// A view as an [N, C, H, W] tensor in the network's layout (a channel or token range of a channels-last
+  /// buffer by strides).
+  func describe(_ v: View) throws -> MemoryDescriptor {
+    let shape = graph.buffers[v.buffer]
+    let pixels = shape.height * shape.width
+    if layout == .channelsLast, v.buffer != 0, !shape.plain, v.channels != shape.channels || v.rows != nil {
+      let c = shape.channels  // pixels stay `c` apart
+      if let rows = v.rows {
+        return try MemoryDescriptor([batch, v.channels, rows, 1], activation, strides: [c * pixels, 1, c, c])
       }
-      return t.values
+      return try MemoryDescriptor(
+        [batch, v.channels, shape.height, shape.width], activation, strides: [c * pixels, 1, shape.width * c, c])
     }
+    let dims = [batch, v.channels, shape.height, shape.width]
+    return try MemoryDescriptor(dims, activation, v.buffer == 0 || shape.plain ? .nchw : layout.tag)
+  }
 
-    for op in ops {
-      switch op {
-      case .conv(let c):
-        let srcMD = try describe(c.src)
-        let dstMD = try describe(c.dst)
-        let (o, g, kh, kw) = (c.dst.channels, c.groups, c.kernel.height, c.kernel.width)
-        let weightDims = g == 1 ? [o, c.src.channels, kh, kw] : [g, o / g, c.src.channels / g, kh, kw]
-        let anyWeights = try MemoryDescriptor(weightDims, activation, .any)
-        let biasMD = try MemoryDescriptor([o], .float32, .a)
-        let attributes = try DNNLAttributes()
-        var chain: [PostOp] = []
-        var operands: [(ArgumentRole, ArgumentSource, MemoryDescriptor)] = []
-        for step in c.post {
-          switch step {
-          case .sum: chain.append(.sum)
-          case .relu: chain.append(.eltwise(.relu))
-          case .relu6: chain.append(.eltwise(.clip(low: 0, high: 6)))
-          case .silu: chain.append(.eltwise(.swish(alpha: 1)))
-          case .sigmoid: chain.append(.eltwise(.logistic))
-          case .gelu: chain.append(.eltwise(.geluErf))
-          case .hardSigmoid: chain += [.eltwise(.linear(alpha: 1 / 6, beta: 0.5)), .eltwise(.clip(low: 0, high: 1))]
-          case .scale(let name):
-            let md = try perChannel(o)
-            operands.append((.postOperand(chain.count), .constant(try constant(try tensor(name))), md))
-            chain.append(.binary(.mul, md))
-          }
-        }
-        try attributes.setPostOps(chain)
-        let primitive = try DNNLPrimitive.convolution(
-          source: srcMD, weights: anyWeights, bias: biasMD, destination: dstMD, stride: c.stride,
-          padding: (c.padding.height, c.padding.width), paddingEnd: c.paddingEnd.map { ($0.height, $0.width) },
-          attributes: attributes, engine: engine, what: "convolution \(c.weight)")
-        let (kernel, bias) = try ConstantPreparation.convolution(c, outputs: o, epsilon: graph.normEpsilon, tensor)
-        let userMD = try MemoryDescriptor(weightDims, .float32, g == 1 ? .oihw : .goihw)
-        let chosenMD = primitive.weightsDescriptor
-        let weightIndex = try Network.reorder(
-          kernel, from: userMD, to: chosenMD, engine: engine, stream: stream, into: &constants)
-        steps.append(
-          Step(
-            primitive: primitive,
-            arguments: [
-              (.source, .view(resolved(c.src)), srcMD), (.weights, .constant(weightIndex), chosenMD),
-              (.bias, .constant(try constant(bias)), biasMD), (.destination, .view(c.dst), dstMD),
-              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
-            ] + operands))
+  /// A channels-last view as the [N, rows, C] matrices of its images (rows = pixels or tokens).
+  func rowMatrices(_ v: View) throws -> MemoryDescriptor {
+    let shape = graph.buffers[v.buffer]
+    guard layout == .channelsLast, !shape.plain else {
+      throw DNNLError(operation: "lay out rows of buffer \(v.buffer)", status: "needs a channels-last buffer")
+    }
+    let pixels = shape.height * shape.width
+    return try MemoryDescriptor(
+      [batch, v.rows ?? pixels, v.channels], activation, strides: [shape.channels * pixels, shape.channels, 1])
+  }
 
-      case .norm(let n):
-        let srcMD = try describe(n.src)
-        let dstMD = try describe(n.dst)
-        let primitive = try DNNLPrimitive.batchNormalization(
-          source: srcMD, epsilon: graph.normEpsilon, relu: n.relu, engine: engine, what: "batch norm \(n.norm)")
-        let vectorMD = try MemoryDescriptor([n.src.channels], .float32, .a)
-        guard primitive.destinationDescriptor == dstMD else {
-          throw DNNLError(operation: "lay out batch norm \(n.norm)", status: "unexpected destination layout")
-        }
-        steps.append(
-          Step(
-            primitive: primitive,
-            arguments: [
-              (.source, .view(resolved(n.src)), srcMD), (.destination, .view(n.dst), dstMD),
-              (.mean, .constant(try constant(try tensor(n.norm + ".running_mean"))), vectorMD),
-              (.variance, .constant(try constant(try tensor(n.norm + ".running_var"))), vectorMD),
-              (.scale, .constant(try constant(try tensor(n.norm + ".weight"))), vectorMD),
-              (.shift, .constant(try constant(try tensor(n.norm + ".bias"))), vectorMD),
-              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
-            ]))
+  /// A whole channels-last buffer as one [N·pixels, C] matrix (LayerNorm's rows; a Linear layer's input).
+  func pixelRows(_ v: View) throws -> MemoryDescriptor {
+    let shape = graph.buffers[v.buffer]
+    guard layout == .channelsLast, v.rows == nil else {
+      throw DNNLError(operation: "lay out rows of buffer \(v.buffer)", status: "needs a channels-last buffer")
+    }
+    let pixels = batch * shape.height * shape.width
+    if v.channels == shape.channels { return try MemoryDescriptor([pixels, v.channels], activation, .ab) }
+    return try MemoryDescriptor([pixels, v.channels], activation, strides: [shape.channels, 1])
+  }
 
-      case .pool(let p):
-        let (srcMD, dstMD) = (try describe(p.src), try describe(p.dst))
-        let algorithm: PoolingAlgorithm =
-          switch p.kind {
-          case .max: .max
-          case .average: .averageExcludingPadding
-          case .averageIncludingPadding: .averageIncludingPadding
-          }
-        let primitive = try DNNLPrimitive.pooling(
-          algorithm, source: srcMD, destination: dstMD, kernel: p.kernel, stride: p.stride, padding: p.padding,
-          paddingEnd: p.paddingEnd.map { ($0.height, $0.width) }, engine: engine, what: "\(p.kind) pooling")
-        steps.append(
-          Step(
-            primitive: primitive,
-            arguments: [
-              (.source, .view(resolved(p.src)), srcMD), (.destination, .view(p.dst), dstMD),
-              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
-            ]))
+  /// A `[C]` tensor as the `[1, C, 1, 1]` operand of a per-channel binary operation.
+  func perChannel(_ channels: Int) throws -> MemoryDescriptor { try MemoryDescriptor([1, channels, 1, 1], .float32, .nchw) }
 
-      case .affine(let a):
-        // Reads the caller's float32 image itself (not its bfloat16 copy): the product and the sum are
-        // rounded in float32 as torchvision's, and only the result takes the activations' type (in
-        // bfloat16, through a float32 buffer and a conversion).
-        let shape = graph.buffers[a.src.buffer]
-        let srcMD = try MemoryDescriptor([batch, a.src.channels, shape.height, shape.width], .float32, .nchw)
-        let dstMD = srcMD
-        let result =
-          Self.affineCopy(graph, precision).map { View(buffer: $0, channelOffset: 0, channels: a.dst.channels) } ?? a.dst
-        let perChannel = try MemoryDescriptor([1, a.src.channels, 1, 1], .float32, .nchw)
-        let attributes = try DNNLAttributes()
-        try attributes.setPostOps([.binary(.add, perChannel)])
-        let primitive = try DNNLPrimitive.binary(
-          .mul, source: srcMD, source1: perChannel, destination: dstMD, attributes: attributes, engine: engine,
-          what: "input transform")
-        steps.append(
-          Step(
-            primitive: primitive,
-            arguments: [
-              (.source, .view(a.src), srcMD), (.source1, .constant(try constant(a.scale)), perChannel),
-              (.postOperand(0), .constant(try constant(a.shift)), perChannel), (.destination, .view(result), dstMD),
-              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
-            ]))
-        if result != a.dst {
-          let converted = try describe(a.dst)
-          let convert = try DNNLPrimitive(reorderFrom: dstMD, to: converted, engine: engine, what: "input transform to bfloat16")
-          steps.append(Step(primitive: convert, arguments: [(.from, .view(result), dstMD), (.to, .view(a.dst), converted)]))
-        }
+  // MARK: Constants
 
-      case .layerNorm(let l):
-        let (srcMD, dstMD) = (try pixelRows(l.src), try pixelRows(l.dst))
-        let primitive = try DNNLPrimitive.layerNormalization(
-          data: srcMD, epsilon: graph.layerNormEpsilon, engine: engine, what: "layer norm \(l.norm)")
-        let vectorMD = try MemoryDescriptor([l.src.channels], .float32, .a)
-        steps.append(
-          Step(
-            primitive: primitive,
-            arguments: [
-              (.source, .view(resolved(l.src)), srcMD), (.destination, .view(l.dst), dstMD),
-              (.scale, .constant(try constant(try tensor(l.norm + ".weight"))), vectorMD),
-              (.shift, .constant(try constant(try tensor(l.norm + ".bias"))), vectorMD),
-              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
-            ]))
+  mutating func constant(_ values: [Float]) throws -> Int {
+    let buffer = try AlignedBuffer(bytes: values.count * 4)
+    values.withUnsafeBufferPointer { buffer.floats.update(from: $0.baseAddress!, count: values.count) }
+    constants.append(buffer)
+    return constants.count - 1
+  }
 
-      case .copy(let c):
-        let (srcMD, dstMD) = (try describe(c.src), try describe(c.dst))
-        let primitive = try DNNLPrimitive(reorderFrom: srcMD, to: dstMD, engine: engine, what: "concatenation copy")
-        steps.append(
-          Step(primitive: primitive, arguments: [(.from, .view(resolved(c.src)), srcMD), (.to, .view(c.dst), dstMD)]))
+  func tensor(_ name: String) throws -> [Float] {
+    guard let t = weights.tensors[name], t.isFloatingPoint else {
+      throw BackboneError.weightsMismatch(
+        path: weights.source, arch: "this architecture", problems: ["missing \(name)"], looksLike: nil)
+    }
+    return t.values
+  }
 
-      case .gate(let g):
-        let (srcMD, gateMD, dstMD) = (try describe(g.src), try describe(g.gate), try describe(g.dst))
-        let attributes = try DNNLAttributes()
-        var operands: [(ArgumentRole, ArgumentSource, MemoryDescriptor)] = []
-        if let scale = g.scale {
-          let md = try perChannel(g.src.channels)
-          try attributes.setPostOps([.binary(.mul, md)])
-          operands.append((.postOperand(0), .constant(try constant(try tensor(scale))), md))
-        }
-        let primitive = try DNNLPrimitive.binary(
-          .mul, source: srcMD, source1: gateMD, destination: dstMD, attributes: attributes, engine: engine,
-          what: "squeeze-and-excitation gate")
-        steps.append(
-          Step(
-            primitive: primitive,
-            arguments: [
-              (.source, .view(resolved(g.src)), srcMD), (.source1, .view(g.gate), gateMD), (.destination, .view(g.dst), dstMD),
-              (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
-            ] + operands))
+  /// `values` laid out as `from`, reordered once into a new constant laid out as `to`.
+  mutating func reordered(_ values: [Float], from: MemoryDescriptor, to: MemoryDescriptor) throws -> Int {
+    try Network.reorder(values, from: from, to: to, engine: engine, stream: stream, into: &constants)
+  }
+
+  /// oneDNN's post-ops for `post`, with the constant operands they read.
+  mutating func postOps(_ post: [PostStep], channels: Int) throws -> (
+    [PostOp], [(ArgumentRole, ArgumentSource, MemoryDescriptor)]
+  ) {
+    var chain: [PostOp] = []
+    var operands: [(ArgumentRole, ArgumentSource, MemoryDescriptor)] = []
+    for step in post {
+      switch step {
+      case .sum: chain.append(.sum)
+      case .relu: chain.append(.eltwise(.relu))
+      case .relu6: chain.append(.eltwise(.clip(low: 0, high: 6)))
+      case .silu: chain.append(.eltwise(.swish(alpha: 1)))
+      case .quickGelu: chain.append(.eltwise(.swish(alpha: 1.702)))
+      case .sigmoid: chain.append(.eltwise(.logistic))
+      case .gelu: chain.append(.eltwise(.geluErf))
+      case .geluTanh: chain.append(.eltwise(.geluTanh))
+      case .hardSigmoid: chain += [.eltwise(.linear(alpha: 1 / 6, beta: 0.5)), .eltwise(.clip(low: 0, high: 1))]
+      case .scale(let name):
+        let md = try perChannel(channels)
+        operands.append((.postOperand(chain.count), .constant(try constant(try tensor(name))), md))
+        chain.append(.binary(.mul, md))
       }
     }
+    return (chain, operands)
+  }
 
-    // The output: the tap, pooled over H and W if asked, reordered to plain channel-major order.
+  mutating func append(_ primitive: DNNLPrimitive, _ arguments: [(ArgumentRole, ArgumentSource, MemoryDescriptor)]) {
+    steps.append(Step(primitive: primitive, arguments: arguments))
+  }
+
+  // MARK: Operations
+
+  mutating func lower(_ op: GraphOp) throws {
+    switch op {
+    case .conv(let c): try conv(c)
+    case .linear(let l): try linear(l)
+    case .attention(let a): try attention(a)
+    case .tokens(let t): try tokens(t)
+    case .meanRows(let m):
+      try meanRows(m, into: .view(m.dst), try rowMatrices(View(buffer: m.dst.buffer, channelOffset: 0, channels: m.dst.channels)))
+    case .norm(let n): try norm(n)
+    case .pool(let p): try pool(p)
+    case .affine(let a): try affine(a)
+    case .layerNorm(let l): try layerNorm(l)
+    case .copy(let c):
+      let (srcMD, dstMD) = (try describe(c.src), try describe(c.dst))
+      let primitive = try DNNLPrimitive(reorderFrom: srcMD, to: dstMD, engine: engine, what: "copy")
+      append(primitive, [(.from, .view(resolved(c.src)), srcMD), (.to, .view(c.dst), dstMD)])
+    case .gate(let g): try gate(g)
+    }
+  }
+
+  mutating func conv(_ c: ConvOp) throws {
+    let srcMD = try describe(c.src)
+    let dstMD = try describe(c.dst)
+    let (o, g, kh, kw) = (c.dst.channels, c.groups, c.kernel.height, c.kernel.width)
+    let weightDims = g == 1 ? [o, c.src.channels, kh, kw] : [g, o / g, c.src.channels / g, kh, kw]
+    let anyWeights = try MemoryDescriptor(weightDims, activation, .any)
+    let biasMD = try MemoryDescriptor([o], .float32, .a)
+    let attributes = try DNNLAttributes()
+    let (chain, operands) = try postOps(c.post, channels: o)
+    try attributes.setPostOps(chain)
+    let primitive = try DNNLPrimitive.convolution(
+      source: srcMD, weights: anyWeights, bias: biasMD, destination: dstMD, stride: c.stride,
+      padding: (c.padding.height, c.padding.width), paddingEnd: c.paddingEnd.map { ($0.height, $0.width) },
+      attributes: attributes, engine: engine, what: "convolution \(c.weight)")
+    let (kernel, bias) = try ConstantPreparation.convolution(c, outputs: o, epsilon: graph.normEpsilon, tensor)
+    let userMD = try MemoryDescriptor(weightDims, .float32, g == 1 ? .oihw : .goihw)
+    let chosenMD = primitive.weightsDescriptor
+    let weightIndex = try reordered(kernel, from: userMD, to: chosenMD)
+    append(
+      primitive,
+      [
+        (.source, .view(resolved(c.src)), srcMD), (.weights, .constant(weightIndex), chosenMD),
+        (.bias, .constant(try constant(bias)), biasMD), (.destination, .view(c.dst), dstMD),
+        (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+      ] + operands)
+  }
+
+  /// A Linear layer as one matrix product over every row of the batch.
+  mutating func linear(_ l: LinearOp) throws {
+    let (k, n) = (l.src.channels, l.dst.channels)
+    let (srcMD, dstMD) = (try pixelRows(l.src), try pixelRows(l.dst))
+    let anyWeights = try MemoryDescriptor([k, n], activation, .any)
+    let biasMD = try MemoryDescriptor([1, n], .float32, .ab)
+    let attributes = try DNNLAttributes()
+    let (chain, operands) = try postOps(l.post, channels: n)
+    try attributes.setPostOps(chain)
+    let primitive = try DNNLPrimitive.matmul(
+      source: srcMD, weights: anyWeights, bias: biasMD, destination: dstMD, attributes: attributes, engine: engine,
+      what: "linear \(l.weight)")
+    let (weight, bias) = try ConstantPreparation.linear(l, inputs: k, outputs: n, tensor)
+    // PyTorch's [out, in] row-major weight is the [in, out] matrix the product wants, transposed.
+    let userMD = try MemoryDescriptor([k, n], .float32, .ba)
+    let chosenMD = primitive.weightsDescriptor
+    let weightIndex = try reordered(weight, from: userMD, to: chosenMD)
+    append(
+      primitive,
+      [
+        (.source, .view(l.src), srcMD), (.weights, .constant(weightIndex), chosenMD),
+        (.bias, .constant(try constant(bias)), biasMD), (.destination, .view(l.dst), dstMD),
+        (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+      ] + operands)
+  }
+
+  /// Per head: scores = q kᵀ (a batched product over images and heads, reading the heads in place as
+  /// strided matrices), a softmax over the keys, then scores × v written into the heads' columns of `dst`.
+  mutating func attention(_ a: AttentionOp) throws {
+    let shape = graph.buffers[a.keys.buffer]
+    let (tokens, width) = (shape.height * shape.width, shape.channels)
+    let (h, d) = (a.heads, a.keys.channels / a.heads)
+    let perImage = tokens * width
+    let headMatrices = try MemoryDescriptor([batch, h, tokens, d], activation, strides: [perImage, d, width, 1])
+    let transposedKeys = try MemoryDescriptor([batch, h, d, tokens], activation, strides: [perImage, d, 1, width])
+    // One latent query (a constant shared by every image) or one per token.
+    let queries: (ArgumentSource, MemoryDescriptor, rows: Int)
+    switch a.queries {
+    case .view(let v): queries = (.view(v), headMatrices, tokens)
+    case .latent(let latent, let weight, let bias, let scale):
+      let q = try ConstantPreparation.latentQuery(latent: latent, weight: weight, bias: bias, scale: scale, tensor)
+      queries = (.constant(try constant(q)), try MemoryDescriptor([1, h, 1, d], activation, strides: [h * d, d, h * d, 1]), 1)
+    }
+    let rows = queries.rows
+    let scoresMD = try MemoryDescriptor([batch, h, rows, tokens], activation, .abcd)
+    let scores = View(buffer: a.scores, channelOffset: 0, channels: graph.buffers[a.scores].channels)
+    let products = try DNNLAttributes()
+    let qk = try DNNLPrimitive.matmul(
+      source: queries.1, weights: transposedKeys, bias: nil, destination: scoresMD, attributes: products, engine: engine,
+      what: "attention scores")
+    append(
+      qk,
+      [
+        (.source, queries.0, queries.1), (.weights, .view(a.keys), transposedKeys),
+        (.destination, .view(scores), scoresMD), (.scratchpad, .scratchpad, qk.scratchpadDescriptor),
+      ])
+    let softmax = try DNNLPrimitive.softmax(data: scoresMD, axis: 3, engine: engine, what: "attention softmax")
+    append(
+      softmax,
+      [
+        (.source, .view(scores), scoresMD), (.destination, .view(scores), scoresMD),
+        (.scratchpad, .scratchpad, softmax.scratchpadDescriptor),
+      ])
+    let dstShape = graph.buffers[a.dst.buffer]
+    let dstWidth = dstShape.channels
+    let contextMD = try MemoryDescriptor(
+      [batch, h, rows, d], activation, strides: [dstShape.height * dstShape.width * dstWidth, d, dstWidth, 1])
+    let pv = try DNNLPrimitive.matmul(
+      source: scoresMD, weights: headMatrices, bias: nil, destination: contextMD, attributes: try DNNLAttributes(),
+      engine: engine, what: "attention values")
+    append(
+      pv,
+      [
+        (.source, .view(scores), scoresMD), (.weights, .view(a.values), headMatrices),
+        (.destination, .view(a.dst), contextMD), (.scratchpad, .scratchpad, pv.scratchpadDescriptor),
+      ])
+  }
+
+  /// timm's `_pos_embed`: the prefix tokens (constants repeated per image) and the patches concatenated,
+  /// with the position table added before (`no_embed_class`) or after the concatenation.
+  mutating func tokens(_ t: TokensOp) throws {
+    let width = t.dst.channels
+    let patchCount = t.grid.area
+    let patches = try MemoryDescriptor([batch, patchCount, width], activation, .abc)
+    let sequence = try rowMatrices(t.dst)
+    let prefixRows = try ConstantPreparation.prefixTokens(t.prefix, width: width, tensor)
+    let prefixCount = prefixRows.count / width
+    let table = try t.positions.map {
+      try ConstantPreparation.positions(
+        tensor($0), width: width, prefix: t.positionsCoverPrefix ? prefixCount : 0, grid: t.grid, name: $0, source: weights.source
+      )
+    }
+    let patchView = View(buffer: t.patches.buffer, channelOffset: 0, channels: width)
+    func addPositions(_ table: [Float], to view: View, _ md: MemoryDescriptor, rows: Int) throws {
+      let tableMD = try MemoryDescriptor([1, rows, width], .float32, .abc)
+      let add = try DNNLPrimitive.binary(
+        .add, source: md, source1: tableMD, destination: md, attributes: try DNNLAttributes(), engine: engine,
+        what: "position embedding")
+      append(
+        add,
+        [
+          (.source, .view(view), md), (.source1, .constant(try constant(table)), tableMD), (.destination, .view(view), md),
+          (.scratchpad, .scratchpad, add.scratchpadDescriptor),
+        ])
+    }
+    if let table, !t.positionsCoverPrefix || prefixCount == 0 {
+      try addPositions(table, to: patchView, patches, rows: patchCount)
+    }
+    if prefixCount == 0 {
+      let copy = try DNNLPrimitive(reorderFrom: patches, to: sequence, engine: engine, what: "patch tokens")
+      append(copy, [(.from, .view(patchView), patches), (.to, .view(t.dst), sequence)])
+    } else {
+      let prefixMD = try MemoryDescriptor([batch, prefixCount, width], activation, .abc)
+      let repeated = (0..<batch).flatMap { _ in prefixRows }
+      let concat = try DNNLPrimitive.concat(
+        [prefixMD, patches], axis: 1, destination: sequence, engine: engine, what: "token sequence")
+      append(
+        concat,
+        [
+          (.multipleSource(0), .constant(try constant(repeated)), prefixMD), (.multipleSource(1), .view(patchView), patches),
+          (.destination, .view(t.dst), sequence), (.scratchpad, .scratchpad, concat.scratchpadDescriptor),
+        ])
+    }
+    if let table, t.positionsCoverPrefix, prefixCount > 0 {
+      try addPositions(table, to: t.dst, sequence, rows: prefixCount + patchCount)
+    }
+  }
+
+  /// The mean of `m.src`'s rows per image, as the product of a constant row of 1/rows with them (oneDNN's
+  /// reductions and poolings have no fast kernel for strided token rows), written as `[N, 1, C]` by `dstMD`.
+  mutating func meanRows(_ m: MeanRowsOp, into destination: ArgumentSource, _ dstMD: MemoryDescriptor) throws {
+    let rowsMD = try rowMatrices(m.src)
+    let rows = m.src.rows ?? graph.buffers[m.src.buffer].height * graph.buffers[m.src.buffer].width
+    let weightsMD = try MemoryDescriptor([1, 1, rows], .float32, .abc)
+    let product = try DNNLPrimitive.matmul(
+      source: weightsMD, weights: rowsMD, bias: nil, destination: dstMD, attributes: try DNNLAttributes(), engine: engine,
+      what: "mean of tokens")
+    let uniform = [Float](repeating: 1 / Float(rows), count: rows)
+    append(
+      product,
+      [
+        (.source, .constant(try constant(uniform)), weightsMD), (.weights, .view(m.src), rowsMD),
+        (.destination, destination, dstMD),
+        (.scratchpad, .scratchpad, product.scratchpadDescriptor),
+      ])
+  }
+
+  mutating func norm(_ n: NormOp) throws {
+    let srcMD = try describe(n.src)
+    let dstMD = try describe(n.dst)
+    let primitive = try DNNLPrimitive.batchNormalization(
+      source: srcMD, epsilon: graph.normEpsilon, relu: n.relu, engine: engine, what: "batch norm \(n.norm)")
+    let vectorMD = try MemoryDescriptor([n.src.channels], .float32, .a)
+    guard primitive.destinationDescriptor == dstMD else {
+      throw DNNLError(operation: "lay out batch norm \(n.norm)", status: "unexpected destination layout")
+    }
+    append(
+      primitive,
+      [
+        (.source, .view(resolved(n.src)), srcMD), (.destination, .view(n.dst), dstMD),
+        (.mean, .constant(try constant(try tensor(n.norm + ".running_mean"))), vectorMD),
+        (.variance, .constant(try constant(try tensor(n.norm + ".running_var"))), vectorMD),
+        (.scale, .constant(try constant(try tensor(n.norm + ".weight"))), vectorMD),
+        (.shift, .constant(try constant(try tensor(n.norm + ".bias"))), vectorMD),
+        (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+      ])
+  }
+
+  mutating func pool(_ p: PoolOp) throws {
+    let (srcMD, dstMD) = (try describe(p.src), try describe(p.dst))
+    let algorithm: PoolingAlgorithm =
+      switch p.kind {
+      case .max: .max
+      case .average: .averageExcludingPadding
+      case .averageIncludingPadding: .averageIncludingPadding
+      }
+    let primitive = try DNNLPrimitive.pooling(
+      algorithm, source: srcMD, destination: dstMD, kernel: p.kernel, stride: p.stride, padding: p.padding,
+      paddingEnd: p.paddingEnd.map { ($0.height, $0.width) }, engine: engine, what: "\(p.kind) pooling")
+    append(
+      primitive,
+      [
+        (.source, .view(resolved(p.src)), srcMD), (.destination, .view(p.dst), dstMD),
+        (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+      ])
+  }
+
+  /// Reads the caller's float32 image itself (not its bfloat16 copy): the product and the sum are rounded in
+  /// float32 as torchvision's, and only the result takes the activations' type (in bfloat16, through a
+  /// float32 buffer and a conversion).
+  mutating func affine(_ a: AffineOp) throws {
+    let shape = graph.buffers[a.src.buffer]
+    let srcMD = try MemoryDescriptor([batch, a.src.channels, shape.height, shape.width], .float32, .nchw)
+    let dstMD = srcMD
+    let result =
+      CompiledNetwork.affineCopy(graph, precision).map { View(buffer: $0, channelOffset: 0, channels: a.dst.channels) } ?? a.dst
+    let perChannel = try MemoryDescriptor([1, a.src.channels, 1, 1], .float32, .nchw)
+    let attributes = try DNNLAttributes()
+    try attributes.setPostOps([.binary(.add, perChannel)])
+    let primitive = try DNNLPrimitive.binary(
+      .mul, source: srcMD, source1: perChannel, destination: dstMD, attributes: attributes, engine: engine,
+      what: "input transform")
+    append(
+      primitive,
+      [
+        (.source, .view(a.src), srcMD), (.source1, .constant(try constant(a.scale)), perChannel),
+        (.postOperand(0), .constant(try constant(a.shift)), perChannel), (.destination, .view(result), dstMD),
+        (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+      ])
+    if result != a.dst {
+      let converted = try describe(a.dst)
+      let convert = try DNNLPrimitive(reorderFrom: dstMD, to: converted, engine: engine, what: "input transform to bfloat16")
+      append(convert, [(.from, .view(result), dstMD), (.to, .view(a.dst), converted)])
+    }
+  }
+
+  mutating func layerNorm(_ l: LayerNormOp) throws {
+    let (srcMD, dstMD) = (try pixelRows(l.src), try pixelRows(l.dst))
+    let primitive = try DNNLPrimitive.layerNormalization(
+      data: srcMD, epsilon: graph.layerNormEpsilon, engine: engine, what: "layer norm \(l.norm)")
+    let vectorMD = try MemoryDescriptor([l.src.channels], .float32, .a)
+    append(
+      primitive,
+      [
+        (.source, .view(resolved(l.src)), srcMD), (.destination, .view(l.dst), dstMD),
+        (.scale, .constant(try constant(try tensor(l.norm + ".weight"))), vectorMD),
+        (.shift, .constant(try constant(try tensor(l.norm + ".bias"))), vectorMD),
+        (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+      ])
+  }
+
+  mutating func gate(_ g: GateOp) throws {
+    let (srcMD, gateMD, dstMD) = (try describe(g.src), try describe(g.gate), try describe(g.dst))
+    let attributes = try DNNLAttributes()
+    var operands: [(ArgumentRole, ArgumentSource, MemoryDescriptor)] = []
+    if let scale = g.scale {
+      let md = try perChannel(g.src.channels)
+      try attributes.setPostOps([.binary(.mul, md)])
+      operands.append((.postOperand(0), .constant(try constant(try tensor(scale))), md))
+    }
+    let primitive = try DNNLPrimitive.binary(
+      .mul, source: srcMD, source1: gateMD, destination: dstMD, attributes: attributes, engine: engine,
+      what: "squeeze-and-excitation gate")
+    append(
+      primitive,
+      [
+        (.source, .view(resolved(g.src)), srcMD), (.source1, .view(g.gate), gateMD), (.destination, .view(g.dst), dstMD),
+        (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+      ] + operands)
+  }
+
+  // MARK: Output
+
+  /// The tap, pooled if asked, written in plain order to the caller's output row: channel-major for a map,
+  /// token-major ([tokens, D]) for a token map.
+  mutating func output(_ tap: Tap, pooling: Pooling) throws {
+    if let prefix = tap.prefixTokens {
+      try tokenOutput(tap, prefix: prefix, pooling: pooling)
+      return
+    }
     let shape = graph.buffers[tap.view.buffer]
     let tapMD = try describe(tap.view)
     var finalView = tap.view
@@ -402,44 +685,46 @@ final class CompiledNetwork: @unchecked Sendable {
       do { (primitive, finalMD) = try globalPooling(into: .float32) } catch  where activation != .float32 {
         (primitive, finalMD) = try globalPooling(into: activation)
       }
-      steps.append(
-        Step(
-          primitive: primitive,
-          arguments: [
-            (.source, .view(tap.view), tapMD), (.destination, .view(finalView), finalMD),
-            (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
-          ]))
+      append(
+        primitive,
+        [
+          (.source, .view(tap.view), tapMD), (.destination, .view(finalView), finalMD),
+          (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
+        ])
       (oh, ow) = (1, 1)
     }
     let plainMD = try MemoryDescriptor([batch, tap.view.channels, oh, ow], .float32, .nchw)
     let toPlain = try DNNLPrimitive(reorderFrom: finalMD, to: plainMD, engine: engine, what: "output of \(tap.name)")
-    steps.append(
-      Step(primitive: toPlain, arguments: [(.from, .view(finalView), finalMD), (.to, .output, plainMD)]))
-
-    outputCount = tap.view.channels * oh * ow
-    outputShape =
-      pooling == .flatten && !(oh == 1 && ow == 1 && tap.isVector)
-      ? [tap.view.channels, oh, ow] : [tap.view.channels]
-    self.steps = steps
-    self.constants = constants
-    scratchpadBytes = steps.map { $0.primitive.scratchpadBytes }.max() ?? 0
+    append(toPlain, [(.from, .view(finalView), finalMD), (.to, .output(0), plainMD)])
   }
 
-  /// Bytes of every buffer a workspace needs (the graph's, plus the pooled output).
-  var bufferBytes: [Int] {
-    let input = graph.buffers[0]
-    return graph.buffers.map {
-      batch * (($0.plain ? $0.channels : layout.paddedChannels($0.channels)) * $0.height * $0.width * elementBytes + 64)
+  /// A token map's output: every token ([tokens, D], flatten), the class token, the patch tokens' mean, or both.
+  mutating func tokenOutput(_ tap: Tap, prefix: Int, pooling: Pooling) throws {
+    let shape = graph.buffers[tap.view.buffer]
+    let (tokens, width) = (shape.height * shape.width, tap.view.channels)
+    let patches = tap.view.tokens(prefix, tokens - prefix)
+    let rowLength = try graph.outputShape(of: tap, pooling: pooling).reduce(1, *)
+    /// `[N, rows, D]` of the output, `offset` values into each image's row.
+    func out(_ rows: Int) throws -> MemoryDescriptor {
+      try MemoryDescriptor([batch, rows, width], .float32, strides: [rowLength, width, 1])
     }
-      + [batch * (outputCount * 4 + 64)]
-      + (inputCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 2 + 64)])
-      + (affineCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 4 + 64)])
-  }
-
-  /// True if every operation up to `opCount` reads and writes whole buffers.
-  static func usesWholeBuffers(_ graph: Graph, opCount: Int) -> Bool {
-    func whole(_ v: View) -> Bool { v.channelOffset == 0 && v.channels == graph.buffers[v.buffer].channels }
-    return graph.ops.prefix(opCount).allSatisfy { $0.views.allSatisfy(whole) }
+    func copy(_ v: View, rows: Int, offset: Int) throws {
+      let md = try rowMatrices(v)
+      let target = try out(rows)
+      let primitive = try DNNLPrimitive(reorderFrom: md, to: target, engine: engine, what: "output of \(tap.name)")
+      append(primitive, [(.from, .view(v), md), (.to, .output(offset), target)])
+    }
+    switch pooling {
+    case .flatten: try copy(tap.view, rows: tokens, offset: 0)
+    case .token: try copy(tap.view.tokens(0, 1), rows: 1, offset: 0)
+    case .avg: try meanRows(MeanRowsOp(src: patches, dst: patches), into: .output(0), try out(1))
+    case .tokenAvg:
+      try copy(tap.view.tokens(0, 1), rows: 1, offset: 0)
+      try meanRows(MeanRowsOp(src: patches, dst: patches), into: .output(width), try out(1))
+    case .max:
+      throw BackboneError.unsupportedPooling(
+        pooling: pooling.rawValue, layer: tap.name, choices: Pooling.tokenChoices(classToken: prefix > 0))
+    }
   }
 }
 
@@ -451,9 +736,9 @@ final class Workspace: @unchecked Sendable {
   private let buffers: [AlignedBuffer?]
   private let scratchpad: AlignedBuffer
   private var arguments: [ExecutionArguments] = []
-  /// Memory objects bound to the caller's input / output, rebound per image.
+  /// Memory objects bound to the caller's input / output (with their offsets in values), rebound per image.
   private var inputMemories: [DNNLMemory] = []
-  private var outputMemories: [DNNLMemory] = []
+  private var outputMemories: [(DNNLMemory, Int)] = []
 
   init(_ network: CompiledNetwork) throws {
     self.network = network
@@ -473,16 +758,19 @@ final class Workspace: @unchecked Sendable {
           let planeFloats = (shape?.height ?? 1) * (shape?.width ?? 1) * network.batch
           guard let buffer = buffers[v.buffer] else { preconditionFailure("Workspace: buffer \(v.buffer) was not allocated") }
           // A channel range starts `channelOffset` planes in (NCHW and blocked) or values in (channels-last).
-          let stride = network.layout == .channelsLast && !(shape?.plain ?? false) ? 1 : planeFloats
-          let pointer = buffer.pointer + v.channelOffset * stride * network.elementBytes
+          let channelsLast = network.layout == .channelsLast && !(shape?.plain ?? false)
+          let stride = channelsLast ? 1 : planeFloats
+          // A token range starts `rowOffset` pixels in (channels-last only).
+          let rows = channelsLast ? v.rowOffset * (shape?.channels ?? 0) : 0
+          let pointer = buffer.pointer + (v.channelOffset * stride + rows) * network.elementBytes
           memory = try DNNLMemory(md, network.engine, pointer, "an activation")
         case .constant(let index):
           memory = try DNNLMemory(md, network.engine, network.constants[index].pointer, "a weight")
         case .scratchpad:
           memory = try DNNLMemory(md, network.engine, scratchpad.pointer, "the scratchpad")
-        case .output:
+        case .output(let offset):
           memory = try DNNLMemory(md, network.engine, nil, "the output")
-          outputMemories.append(memory)
+          outputMemories.append((memory, offset))
         }
         stepArguments.append((role, memory))
       }
@@ -519,7 +807,7 @@ final class Workspace: @unchecked Sendable {
   /// `N * network.outputCount` values.
   func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws {
     for m in inputMemories { try m.bind(UnsafeMutableRawPointer(mutating: input)) }
-    for m in outputMemories { try m.bind(output) }
+    for (m, offset) in outputMemories { try m.bind(output + offset) }
     for (step, args) in zip(network.steps, arguments) {
       try step.primitive.execute(stream, args)
     }
@@ -570,6 +858,71 @@ enum Network {
 /// rounded once). Per-channel layer scales and input transforms stay post-ops and their own steps, where
 /// folding would change the reference's rounding (RDNet's `gamma` multiplies after GELU).
 enum ConstantPreparation {
+  /// A Linear layer's `[out, in]` weight and `[out]` bias as the product receives them: the rows the layer
+  /// uses of a fused tensor, times `factor` (the attention scale) and the layer scale `γ` (`W' = diag(γ)·W`,
+  /// `b' = γ⊙b`, in double precision, rounded once); a zero bias where the layer has none.
+  static func linear(
+    _ op: LinearOp, inputs k: Int, outputs n: Int, _ tensor: (String) throws -> [Float]
+  ) throws -> (weight: [Float], bias: [Float]) {
+    let rows = op.rows ?? 0..<n
+    let allWeights = try tensor(op.weight)
+    var weight = Array(allWeights[(rows.lowerBound * k)..<(rows.upperBound * k)])
+    var bias = try op.bias.map { Array(try tensor($0)[rows]) } ?? [Float](repeating: 0, count: n)
+    let gamma = try op.layerScale.map(tensor)
+    guard op.factor != 1 || gamma != nil else { return (weight, bias) }
+    for o in 0..<n {
+      let s = Double(op.factor) * Double(gamma?[o] ?? 1)
+      for i in 0..<k { weight[o * k + i] = Float(Double(weight[o * k + i]) * s) }
+      bias[o] = Float(Double(bias[o]) * s)
+    }
+    return (weight, bias)
+  }
+
+  /// The query of a latent token (timm's `AttentionPoolLatent`: `q(latent)`), times the attention scale, in
+  /// double precision, rounded once: `[D]`, heads side by side.
+  static func latentQuery(
+    latent: String, weight: String, bias: String?, scale: Float, _ tensor: (String) throws -> [Float]
+  ) throws -> [Float] {
+    let x = try tensor(latent)
+    let w = try tensor(weight)
+    let b = try bias.map(tensor) ?? [Float](repeating: 0, count: x.count)
+    let width = x.count
+    return (0..<width).map { o in
+      var sum = Double(b[o])
+      for i in 0..<width { sum += Double(w[o * width + i]) * Double(x[i]) }
+      return Float(sum * Double(scale))
+    }
+  }
+
+  /// The prefix tokens' rows (class token, then registers) as one `[n, D]` block.
+  static func prefixTokens(_ names: [String], width: Int, _ tensor: (String) throws -> [Float]) throws -> [Float] {
+    try names.flatMap { try tensor($0) }
+  }
+
+  /// The position table for a `grid` of patches: the stored table's prefix rows (when it covers them) and
+  /// its patch rows, resampled when the weights were trained on another grid (timm's `resample_abs_pos_embed`:
+  /// bicubic with antialias, as PIL's bicubic filter on float planes).
+  static func positions(
+    _ table: [Float], width: Int, prefix: Int, grid: Extent, name: String, source: String
+  ) throws -> [Float] {
+    let stored = table.count / width - prefix
+    let side = Int(Double(stored).squareRoot().rounded())
+    guard side * side == stored else {
+      throw BackboneError.weightsMismatch(
+        path: source, arch: "this architecture",
+        problems: ["\(name) holds \(stored) patch positions, not a square grid"], looksLike: nil)
+    }
+    if side == grid.height && side == grid.width { return table }
+    let head = Array(table[0..<(prefix * width)])
+    var planes = [Float](repeating: 0, count: stored * width)
+    for p in 0..<stored { for c in 0..<width { planes[c * stored + p] = table[(prefix + p) * width + c] } }
+    let resized = PILFilter.bicubic.resamplePlanes(planes, planes: width, from: (side, side), to: (grid.height, grid.width))
+    let count = grid.area
+    var rows = [Float](repeating: 0, count: count * width)
+    for p in 0..<count { for c in 0..<width { rows[p * width + c] = resized[c * count + p] } }
+    return head + rows
+  }
+
   /// `conv`'s kernel and bias as the primitive receives them: `w' = w * s`, `b' = b * s + (beta - mean * s)`
   /// with `s = gamma / sqrt(var + eps)` when a BatchNorm follows (BN(conv + b) = conv * s + b * s + shift),
   /// else the tensors as they are (a zero bias where the convolution has none).

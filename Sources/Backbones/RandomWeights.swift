@@ -35,6 +35,8 @@ public enum RandomWeights {
         rng.fillUniform(buffer, low: 0.5, high: 1.5)
       case .bnBias, .bnRunningMean, .convBias, .lnBias:
         rng.fillUniform(buffer, low: -0.1, high: 0.1)
+      case .token:
+        rng.fillUniform(buffer, low: -0.5, high: 0.5)
       case .linearWeight, .linearBias:
         // nn.Linear's fan-in: the weight's last dimension, recorded separately for the bias.
         let bound = 1 / Double(spec.fanIn ?? spec.shape.last ?? 1).squareRoot()

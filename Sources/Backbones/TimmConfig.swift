@@ -38,12 +38,22 @@ public struct TimmConfig: Equatable, Sendable {
     height: 224, width: 224, interpolation: "bicubic", cropPct: 0.875, cropMode: "center", mean: [0.485, 0.456, 0.406],
     std: [0.229, 0.224, 0.225])
 
-  /// The data config of an architecture whose published weights are timm's (RDNet's `pretrained_cfg`:
-  /// 224, crop_pct 0.9, bicubic), for its weights given without a config.json (a file, random weights).
+  /// The data config of an architecture whose published weights are timm's, for its weights given without
+  /// a config.json (a file, random weights): the `pretrained_cfg` of the tag `hubRepository` names, bicubic
+  /// throughout (RDNet and timm's ViT and DeiT tags: crop_pct 0.9; DINOv2: 518 px, crop_pct 1; CLIP: OpenAI's
+  /// mean and std; AugReg and SigLIP: mean = std = 0.5).
   public static func publishedData(_ arch: Architecture) -> DataConfig? {
-    guard arch.hubRepository != nil else { return nil }
+    guard let repository = arch.hubRepository else { return nil }
     var data = defaultData
     data.cropPct = 0.9
+    if repository.hasSuffix(".lvd142m") { (data.height, data.width, data.cropPct) = (518, 518, 1) }
+    if repository.contains(".augreg") || repository.hasSuffix(".webli") {
+      (data.mean, data.std) = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+    }
+    if repository.hasSuffix(".openai") {
+      data.mean = [0.48145466, 0.4578275, 0.40821073]
+      data.std = [0.26862954, 0.26130258, 0.27577711]
+    }
     return data
   }
 

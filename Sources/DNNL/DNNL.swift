@@ -144,6 +144,8 @@ package enum Eltwise: Sendable, Equatable {
   case relu
   /// GELU with the exact erf (PyTorch's `nn.GELU()` default).
   case geluErf
+  /// GELU with the tanh approximation (PyTorch's `GELU(approximate='tanh')`).
+  case geluTanh
   /// `alpha * x + beta`.
   case linear(alpha: Float, beta: Float)
   /// `min(max(x, low), high)`.
@@ -157,6 +159,7 @@ package enum Eltwise: Sendable, Equatable {
     switch self {
     case .relu: dnnl_eltwise_relu
     case .geluErf: dnnl_eltwise_gelu_erf
+    case .geluTanh: dnnl_eltwise_gelu_tanh
     case .linear: dnnl_eltwise_linear
     case .clip: dnnl_eltwise_clip_v2
     case .swish: dnnl_eltwise_swish
@@ -165,7 +168,7 @@ package enum Eltwise: Sendable, Equatable {
   }
   var alpha: Float {
     switch self {
-    case .relu, .geluErf, .logistic: 0
+    case .relu, .geluErf, .geluTanh, .logistic: 0
     case .linear(let a, _): a
     case .clip(let low, _): low
     case .swish(let a): a
@@ -173,7 +176,7 @@ package enum Eltwise: Sendable, Equatable {
   }
   var beta: Float {
     switch self {
-    case .relu, .geluErf, .logistic, .swish: 0
+    case .relu, .geluErf, .geluTanh, .logistic, .swish: 0
     case .linear(_, let b): b
     case .clip(_, let high): high
     }
@@ -217,6 +220,8 @@ package enum Layout: Sendable, Equatable {
   case a
   /// 2-D row-major, and 2-D column-major.
   case ab, ba
+  /// Three-dimensional: plain `abc`, four-dimensional `abcd`.
+  case abc, abcd
   /// Activations: plain, and blocked by 8 or 16 channels.
   case nchw, nChw8c, nChw16c, nhwc
   /// Convolution weights, plain (grouped: `goihw`).
@@ -229,6 +234,8 @@ package enum Layout: Sendable, Equatable {
     case .a: dnnl_a
     case .ab: dnnl_ab
     case .ba: dnnl_ba
+    case .abc: dnnl_abc
+    case .abcd: dnnl_abcd
     case .nchw: dnnl_nchw
     case .nChw8c: dnnl_nChw8c
     case .nChw16c: dnnl_nChw16c
@@ -287,9 +294,12 @@ package enum ArgumentRole: Sendable, Equatable {
   case source1
   /// The operand of the binary post-op at this index of the chain.
   case postOperand(Int)
+  /// A concatenation's input at this index.
+  case multipleSource(Int)
 
   var raw: Int32 {
     switch self {
+    case .multipleSource(let index): DNNL_ARG_MULTIPLE_SRC + Int32(index)
     case .source1: DNNL_ARG_SRC_1
     case .postOperand(let index): DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE * Int32(index + 1) | DNNL_ARG_SRC_1
     case .source: DNNL_ARG_SRC
@@ -458,18 +468,59 @@ package final class DNNLPrimitive {
     }
   }
 
-  /// A matrix product `destination (+)= source × weights` without bias.
+  /// A matrix product `destination (+)= source × weights (+ bias)`, batched over leading dimensions
+  /// (broadcast where a dimension is 1), then `attributes`' post-ops.
   package static func matmul(
-    source: MemoryDescriptor, weights: MemoryDescriptor, destination: MemoryDescriptor, attributes: DNNLAttributes,
-    engine: DNNLEngine, what: String
+    source: MemoryDescriptor, weights: MemoryDescriptor, bias: MemoryDescriptor? = nil, destination: MemoryDescriptor,
+    attributes: DNNLAttributes, engine: DNNLEngine, what: String
   ) throws -> DNNLPrimitive {
     var desc = dnnl_matmul_desc_t()
     var (s, w, d) = (source.raw, weights.raw, destination.raw)
-    try dnnl(dnnl_matmul_desc_init(&desc, &s, &w, nil, &d), "describe \(what)")
+    if var b = bias?.raw {
+      try dnnl(dnnl_matmul_desc_init(&desc, &s, &w, &b, &d), "describe \(what)")
+    } else {
+      try dnnl(dnnl_matmul_desc_init(&desc, &s, &w, nil, &d), "describe \(what)")
+    }
     return try withUnsafePointer(to: &desc) {
       try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: attributes, engine: engine, what: what)
     }
   }
+
+  /// An inference softmax over dimension `axis` of `data` (source and destination alike; may run in place).
+  package static func softmax(data: MemoryDescriptor, axis: Int, engine: DNNLEngine, what: String) throws -> DNNLPrimitive {
+    var desc = dnnl_softmax_v2_desc_t()
+    var d = data.raw
+    try dnnl(
+      dnnl_softmax_v2_forward_desc_init(&desc, dnnl_forward_inference, dnnl_softmax_accurate, &d, &d, Int32(axis)),
+      "describe \(what)")
+    return try withUnsafePointer(to: &desc) {
+      try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: try DNNLAttributes(), engine: engine, what: what)
+    }
+  }
+
+  /// The concatenation of `sources` along dimension `axis` into `destination`.
+  package static func concat(
+    _ sources: [MemoryDescriptor], axis: Int, destination: MemoryDescriptor, engine: DNNLEngine, what: String
+  ) throws -> DNNLPrimitive {
+    var d = destination.raw
+    var raws = sources.map(\.raw)
+    var pd: dnnl_primitive_desc_t?
+    let attributes = try DNNLAttributes()
+    try dnnl(
+      dnnl_concat_primitive_desc_create(&pd, &d, Int32(raws.count), Int32(axis), &raws, attributes.handle, engine.handle),
+      "create a concatenation for \(what)")
+    return try DNNLPrimitive(descriptor: try created(pd, "create a concatenation for \(what)"), what: what)
+  }
+
+  /// The name of the implementation oneDNN chose (`jit:avx2`, `gemm:jit`, `ref:any`, …).
+  package var implementation: String {
+    var info: UnsafePointer<CChar>?
+    guard dnnl_primitive_desc_query(desc, dnnl_query_impl_info_str, 0, &info) == dnnl_success, let info else { return "" }
+    return String(cString: info)
+  }
+
+  /// What the primitive computes (as given when it was made).
+  package var purpose: String { what }
 
   deinit {
     dnnl_primitive_destroy(handle)

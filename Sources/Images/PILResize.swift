@@ -127,7 +127,17 @@ public struct PILResampleAxis: Sendable, Equatable {
     self.inSize = inSize
     self.outSize = outSize
     self.filter = filter
+    let (ksize, bounds, k) = Self.coefficients(inSize: inSize, outSize: outSize, filter: filter)
+    kernelSize = ksize
+    let one = Double(1 << Self.precisionBits)
+    // normalize_coeffs_8bpc
+    self.weights = k.map { $0 < 0 ? Int32(-0.5 + $0 * one) : Int32(0.5 + $0 * one) }
+    self.bounds = bounds
+  }
 
+  /// Pillow's `precompute_coeffs`: the slots per output sample, `[start, count]` per output sample, and
+  /// `outSize * ksize` weights normalised to sum 1 (the float path uses them as they are).
+  static func coefficients(inSize: Int, outSize: Int, filter: PILFilter) -> (ksize: Int, bounds: [Int32], weights: [Double]) {
     let support0 = filter.support
     // Pillow passes the box edges as C floats: in0 = 0, in1 = inSize.
     let in0: Float = 0
@@ -137,13 +147,10 @@ public struct PILResampleAxis: Sendable, Equatable {
     if filterscale < 1.0 { filterscale = 1.0 }
     let support = support0 * filterscale
     let ksize = Int(support.rounded(.up)) * 2 + 1
-    kernelSize = ksize
 
     var bounds = [Int32](repeating: 0, count: outSize * 2)
-    var weights = [Int32](repeating: 0, count: outSize * ksize)
+    var weights = [Double](repeating: 0, count: outSize * ksize)
     var k = [Double](repeating: 0, count: ksize)
-    let one = Double(1 << Self.precisionBits)
-
     for xx in 0..<outSize {
       let center = Double(in0) + (Double(xx) + 0.5) * scale
       var ww = 0.0
@@ -165,13 +172,50 @@ public struct PILResampleAxis: Sendable, Equatable {
       }
       bounds[2 * xx] = Int32(xmin)
       bounds[2 * xx + 1] = Int32(xmax)
-      for x in 0..<xmax {
-        // normalize_coeffs_8bpc
-        weights[xx * ksize + x] = k[x] < 0 ? Int32(-0.5 + k[x] * one) : Int32(0.5 + k[x] * one)
+      for x in 0..<xmax { weights[xx * ksize + x] = k[x] }
+    }
+    return (ksize, bounds, weights)
+  }
+}
+
+extension PILFilter {
+  /// Pillow's resize of float ("F" mode) images, for `planes` planes of `from` (height, width) laid out one
+  /// after another: the 32bpc passes of `ImagingResample` (horizontal, then vertical; each output the
+  /// double sum of inputs times the normalised weights, stored as float). torch's antialiased
+  /// `F.interpolate`, which timm resamples position tables with, computes the same function.
+  public func resamplePlanes(_ input: [Float], planes: Int, from: (Int, Int), to: (Int, Int)) -> [Float] {
+    let (inH, inW) = from
+    let (outH, outW) = to
+    var current = input
+    var width = inW
+    if outW != inW {
+      let (ksize, bounds, k) = PILResampleAxis.coefficients(inSize: inW, outSize: outW, filter: self)
+      var next = [Float](repeating: 0, count: planes * inH * outW)
+      for row in 0..<(planes * inH) {
+        for xx in 0..<outW {
+          let (start, count) = (Int(bounds[2 * xx]), Int(bounds[2 * xx + 1]))
+          var sum = 0.0
+          for x in 0..<count { sum += Double(current[row * inW + start + x]) * k[xx * ksize + x] }
+          next[row * outW + xx] = Float(sum)
+        }
+      }
+      current = next
+      width = outW
+    }
+    guard outH != inH else { return current }
+    let (ksize, bounds, k) = PILResampleAxis.coefficients(inSize: inH, outSize: outH, filter: self)
+    var next = [Float](repeating: 0, count: planes * outH * width)
+    for plane in 0..<planes {
+      for yy in 0..<outH {
+        let (start, count) = (Int(bounds[2 * yy]), Int(bounds[2 * yy + 1]))
+        for x in 0..<width {
+          var sum = 0.0
+          for y in 0..<count { sum += Double(current[(plane * inH + start + y) * width + x]) * k[yy * ksize + y] }
+          next[(plane * outH + yy) * width + x] = Float(sum)
+        }
       }
     }
-    self.bounds = bounds
-    self.weights = weights
+    return next
   }
 }
 

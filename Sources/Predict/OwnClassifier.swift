@@ -28,6 +28,8 @@ public struct OwnClassifier: Sendable {
     case .resNet, .inceptionV3, .googLeNet: module = "fc"
     case .rdNet: module = "head.fc"
     case .efficientNet(let c): module = c.classifier
+    case .visionTransformer(let c): module = c.layout == .torchvision ? "heads.head" : "head"
+    case .convNeXt(let c): module = c.layout == .torchvision ? "classifier.2" : "head.fc"
     }
     layer = config.defaultLayer
     reluThenAverage = if case .denseNet = config { true } else { false }

@@ -36,7 +36,10 @@ struct BackboneOptions: ParsableArguments {
       """)
   var layer: String?
 
-  @Option(help: "Pooling of the tapped layer: flatten (default; e.g. 1024x7x7 = 50176 values), avg or max (C values).")
+  @Option(
+    help:
+      "Pooling of the tapped layer: flatten (default; e.g. 1024x7x7 = 50176 values), avg or max (C values); for a transformer's token maps also token (the class token) and token+avg (class token and patch mean)."
+  )
   var pool: Pooling = .flatten
 
   @Option(help: "Threads; 0 uses every CPU this process may use (taskset, cgroup quota).")

@@ -44,7 +44,12 @@ struct LayersCommand: ParsableCommand {
     var reduction: Int
     var flatten: Int
     var avg: Int
-    var max: Int
+    var max: Int?
+    /// Token maps: the class token, and the class token beside the patch tokens' mean.
+    var token: Int?
+    var tokenAvg: Int?
+    /// Token maps: the class and register tokens before the patch tokens.
+    var prefixTokens: Int?
     var `default`: Bool
   }
 
@@ -54,21 +59,31 @@ struct LayersCommand: ParsableCommand {
     let layers = try architecture.config.layerInfo(height: h, width: w, arch: architecture.rawValue)
     if json {
       let rows = layers.map {
-        Row(
+        let tokens = $0.prefixTokens != nil
+        let classToken = ($0.prefixTokens ?? 0) > 0
+        return Row(
           layer: $0.name, shape: $0.shape, reduction: $0.reduction, flatten: $0.featureLength(.flatten),
-          avg: $0.featureLength(.avg), max: $0.featureLength(.max), default: $0.isDefault)
+          avg: $0.featureLength(.avg), max: tokens ? nil : $0.featureLength(.max),
+          token: classToken ? $0.featureLength(.token) : nil, tokenAvg: classToken ? $0.featureLength(.tokenAvg) : nil,
+          prefixTokens: $0.prefixTokens, default: $0.isDefault)
       }
       print(try JSONText.encode(rows))
       return
     }
-    print("\(architecture.rawValue) at \(h)x\(w): layer, [C, H, W], reduction, features per image (flatten / avg or max)")
+    let tokens = layers.contains { $0.prefixTokens != nil }
+    let shapeName = tokens ? "[C, H, W] or [tokens, D]" : "[C, H, W]"
+    print("\(architecture.rawValue) at \(h)x\(w): layer, \(shapeName), reduction, features per image (flatten / avg or max)")
     let width = layers.map(\.name.count).max() ?? 0
     for l in layers {
       let shape = "[\(l.shape.map(String.init).joined(separator: ", "))]"
       let name = l.name.padding(toLength: width, withPad: " ", startingAt: 0)
+      var lengths = "flatten \(l.featureLength(.flatten)), avg \(l.featureLength(.avg))"
+      if let prefix = l.prefixTokens, prefix > 0 {
+        lengths += ", token \(l.featureLength(.token)), token+avg \(l.featureLength(.tokenAvg)) (\(prefix) prefix)"
+      }
       print(
         "  \(name)  \(shape.padding(toLength: 16, withPad: " ", startingAt: 0))  /\(l.reduction)\t"
-          + "flatten \(l.featureLength(.flatten)), avg \(l.featureLength(.avg))\(l.isDefault ? "   (default)" : "")")
+          + lengths + (l.isDefault ? "   (default)" : ""))
     }
   }
 }

@@ -24,17 +24,28 @@ import Testing
     #expect(avgpool.isDefault)
   }
 
-  @Test(arguments: [Architecture.resnet18, .resnet50, .densenet121])
+  @Test(arguments: [Architecture.resnet18, .resnet50, .densenet121, .deit_small_patch16_224, .convnext_tiny])
   func lengthsEqualWhatTheBackboneProduces(arch: Architecture) throws {
     let weights = RandomWeights.stateDict(config: arch.config, seed: 0)
     for info in try arch.config.layerInfo(height: 256, width: 192, arch: arch.rawValue) {
-      for pooling in Pooling.allCases {
+      for pooling in info.poolings {
         let backbone = try Backbone(arch: arch, weights: weights, layer: info.name, pooling: pooling)
         #expect(
           try backbone.outputShape(height: 256, width: 192).reduce(1, *) == info.featureLength(pooling),
           "\(arch) \(info.name) \(pooling)")
       }
     }
+  }
+
+  /// A token map lists the token poolings, and the others are refused when the backbone runs.
+  @Test func tokenMapsListTheirPoolings() throws {
+    let layers = try Architecture.vit_small_patch14_reg4_dinov2.config.layerInfo(height: 224, width: 224, arch: "dinov2")
+    let block = try #require(layers.first { $0.name == "blocks.11" })
+    #expect(block.shape == [261, 384] && block.prefixTokens == 5)
+    #expect(block.poolings == [.flatten, .avg, .token, .tokenAvg])
+    #expect(block.featureLength(.tokenAvg) == 768 && block.featureLength(.flatten) == 261 * 384)
+    let patches = try #require(layers.first { $0.name == "patch_embed" })
+    #expect(patches.shape == [256, 384] && patches.poolings == [.flatten, .avg])
   }
 
   @Test func tooSmallAnInputIsRefused() {

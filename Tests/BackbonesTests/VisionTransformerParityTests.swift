@@ -1,0 +1,180 @@
+import Backbones
+import Foundation
+import Images
+import Support
+import Testing
+import TestSupport
+
+/// Vision transformers against timm and torchvision at every tap, on the four reference images (the 224 crops
+/// of Tests/Fixtures/efficientnet/pixels) normalised with each model's own mean and std (fixture:
+/// tools/make_vit_fixtures.py → Tests/Fixtures/vit/): featx-random-v1 seed-0 weights for reduced-width models
+/// (48 wide, 2 blocks, 3 heads) of every switch timm's tags set (DINOv2's layer scale and registers, CLIP's
+/// pre-norm and QuickGELU, AugReg and DeiT) and torchvision's layout.
+@Suite(.serialized, .parityLog) struct VisionTransformerParityTests {
+  struct Model: Sendable, CustomStringConvertible {
+    var key: String
+    var arch: Architecture
+    /// The fixture's classifier outputs (timm's default tag for the model: 0, 512 or 1000).
+    var classes = 1000
+    var description: String { key }
+
+    /// The tag's switches at the fixture's reduced size (ConvNeXt: depths 1, 1, 2, 1, dims 16, 24, 32, 40).
+    var config: ArchitectureConfig {
+      switch arch.config {
+      case .visionTransformer(var c):
+        (c.width, c.depth, c.heads, c.mlpWidth, c.imageSize) = (48, 2, 3, 192, 224)
+        c.numClasses = classes
+        return .visionTransformer(c)
+      case .convNeXt(var c):
+        (c.depths, c.dims) = ([1, 1, 2, 1], [16, 24, 32, 40])
+        if key.hasPrefix("tv_") { c.layout = .torchvision }
+        return .convNeXt(c)
+      default: return arch.config
+      }
+    }
+
+    var classToken: Bool {
+      guard case .visionTransformer(let c) = config else { return false }
+      return c.classToken
+    }
+  }
+
+  static let models = [
+    Model(key: "dinov2_s14", arch: .vit_small_patch14_dinov2, classes: 0),
+    Model(key: "dinov2_s14_reg4", arch: .vit_small_patch14_reg4_dinov2, classes: 0),
+    Model(key: "clip_b16", arch: .vit_base_patch16_clip_224),
+    Model(key: "clip_b16_quickgelu", arch: .vit_base_patch16_clip_quickgelu_224, classes: 512),
+    Model(key: "vit_b16", arch: .vit_base_patch16_224),
+    Model(key: "deit_s16", arch: .deit_small_patch16_224),
+    Model(key: "tv_vit_b16", arch: .vit_b_16),
+    Model(key: "siglip_b16", arch: .vit_base_patch16_siglip_224, classes: 0),
+    Model(key: "convnext", arch: .convnext_tiny),
+    Model(key: "tv_convnext", arch: .convnext_tiny),
+  ]
+
+  static var transformers: [Model] { models.filter { if case .visionTransformer = $0.config { true } else { false } } }
+
+  static func fixture(_ name: String) -> URL { TestPaths.fixture("vit/\(name)") }
+
+  static func entry(_ key: String) throws -> [String: Any] {
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture("vit.json"))) as? [String: Any]
+    return try #require((json?["models"] as? [String: Any])?[key] as? [String: Any], "vit.json has no \(key)")
+  }
+
+  /// The network input of the four images: the PNG crop, ToTensor, Normalize with the model's mean and std.
+  static func inputs(_ key: String) throws -> [Float] {
+    let entry = try entry(key)
+    var p = Preprocessing.imagenet
+    p.crop = [224, 224]
+    p.mean = try #require(entry["mean"] as? [Double]).map(Float.init)
+    p.std = try #require(entry["std"] as? [Double]).map(Float.init)
+    var all: [Float] = []
+    for id in FullSizeParityTests.order {
+      let image = try ImageDecoder().decode(path: TestPaths.fixture("efficientnet/pixels/\(id).lite.png").path)
+      var tensor = [Float](repeating: 0, count: 3 * 224 * 224)
+      tensor.withUnsafeMutableBufferPointer { p.tensor(image, into: $0) }
+      all += tensor
+    }
+    return all
+  }
+
+  /// featx's seeded random weights are the fixture's file, tensor for tensor (the rule's token, layer-scale
+  /// and in_proj rows included).
+  @Test(arguments: models)
+  func randomWeightsAreTheFixtures(model: Model) throws {
+    let file = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
+    let ours = RandomWeights.stateDict(config: model.config, seed: 0, classifier: true)
+    #expect(Set(ours.keys) == Set(file.keys), "\(model): keys")
+    #expect(ours.keys == file.keys.filter { ours.tensors[$0] != nil }, "\(model): the reference's order")
+    for key in ours.keys {
+      #expect(ours.tensors[key]?.values == file.tensors[key]?.values, "\(model): \(key)")
+      #expect(ours.tensors[key]?.shape == file.tensors[key]?.shape, "\(model): \(key) shape")
+    }
+  }
+
+  /// Every tap, token maps sampled (with per-token means and per-image sums) and final vectors whole.
+  @Test(arguments: models)
+  func everyTapMatchesTheReference(model: Model) throws {
+    let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)
+    let weights = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
+    let input = try Self.inputs(model.key)
+    for layer in try model.config.layerInfo(height: 224, width: 224, arch: model.key) {
+      let backbone = try Backbone(name: model.key, config: model.config, weights: weights, layer: layer.name, threads: 2)
+      let flat = try FamilyParityTests.run(backbone, input, size: 224)
+      try FamilyParityTests.expectTap(flat, key: "\(model.key).\(layer.name)", layer: layer, expected: expected)
+    }
+  }
+
+  /// The token poolings of the final norm: the mean of the patch tokens, and DINOv2's class token + mean.
+  @Test(arguments: transformers)
+  func tokenPoolingsMatchTheReference(model: Model) throws {
+    let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)
+    let weights = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
+    let input = try Self.inputs(model.key)
+    let average = try #require(expected.tensors["\(model.key).patch_avg"]).values
+    let token = try #require(expected.tensors["\(model.key).pre_logits"]).values
+    for pooling in model.classToken ? [Pooling.avg, .token, .tokenAvg] : [.avg] {
+      let backbone = try Backbone(
+        name: model.key, config: model.config, weights: weights, layer: "norm", pooling: pooling, threads: 2)
+      let out = try FamilyParityTests.run(backbone, input, size: 224)
+      var reference: [Float] = []
+      for image in 0..<4 {
+        let row = (image * 48)..<((image + 1) * 48)
+        if pooling != .avg { reference += token[row] }
+        if pooling != .token { reference += average[row] }
+      }
+      let report = ParityReport(actual: out, reference: reference, rows: 4, label: "\(model.key) norm \(pooling)")
+      #expect(report.passes(relative: ParityReport.f32RelativeBound), "\(report)")
+    }
+  }
+
+  /// The layers and their shapes are the reference's, and so is the number of state_dict entries.
+  @Test(arguments: models)
+  func layersAndKeysAreTheReferences(model: Model) throws {
+    let entry = try Self.entry(model.key)
+    #expect(entry["state_dict_entries"] as? Int == model.config.parameters.count, "\(model): state_dict entries")
+    let layers = try model.config.layerInfo(height: 224, width: 224, arch: model.key)
+    let taps = try #require(entry["taps"] as? [String: Any])
+    for layer in layers {
+      let shape = ((taps[layer.name] as? [String: Any])?["shape"] as? [Int]) ?? []
+      #expect(
+        shape.suffix(layer.shape.count) == layer.shape[...] || shape == [layer.shape[0]],
+        "\(model) \(layer.name): \(shape) vs \(layer.shape)")
+    }
+  }
+}
+
+/// What a transformer refuses: sizes off its patch grid, poolings it has no tokens for, bfloat16 (not yet).
+@Suite struct VisionTransformerInputTests {
+  @Test func inputOffThePatchGridNamesTheNearestSizes() throws {
+    let weights = RandomWeights.stateDict(config: Architecture.deit_small_patch16_224.config, seed: 0)
+    let backbone = try Backbone(arch: .deit_small_patch16_224, weights: weights, threads: 1)
+    #expect {
+      try backbone.outputShape(height: 230, width: 224)
+    } throws: { error in
+      "\(error)"
+        == "input 230x224 is not a multiple of deit_small_patch16_224's 16-pixel patch: use a crop of 224 or 240 x 224 (--crop)"
+    }
+  }
+
+  @Test func maxPoolingOfTokensIsRefused() throws {
+    let weights = RandomWeights.stateDict(config: Architecture.deit_small_patch16_224.config, seed: 0)
+    let backbone = try Backbone(arch: .deit_small_patch16_224, weights: weights, layer: "blocks.3", pooling: .max, threads: 1)
+    #expect {
+      try backbone.outputShape(height: 224, width: 224)
+    } throws: { error in
+      "\(error)" == "pooling max does not apply to layer blocks.3; choose one of: flatten, avg, token, token+avg"
+    }
+  }
+
+  @Test func classTokenPoolingOfPatchEmbeddingsIsRefused() throws {
+    let weights = RandomWeights.stateDict(config: Architecture.deit_small_patch16_224.config, seed: 0)
+    let backbone = try Backbone(
+      arch: .deit_small_patch16_224, weights: weights, layer: "patch_embed", pooling: .token, threads: 1)
+    #expect {
+      try backbone.outputShape(height: 224, width: 224)
+    } throws: { error in
+      "\(error)" == "pooling token does not apply to layer patch_embed; choose one of: flatten, avg"
+    }
+  }
+}
