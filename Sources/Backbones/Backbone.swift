@@ -150,6 +150,17 @@ public final class Backbone: @unchecked Sendable {
     if let error = failure.error { throw error }
   }
 
+  /// What every primitive of the network computes and the oneDNN implementation that runs it (`gemm:jit`,
+  /// `jit:avx2`, `ref:any`, …), in execution order, for `height` × `width` inputs run `batch` at a time
+  /// on one thread per image (how extraction runs): a `ref` implementation is a reference kernel, many
+  /// times slower than a tuned one.
+  public func implementations(height: Int, width: Int, batch: Int = 1) throws -> [(what: String, implementation: String)] {
+    let (graph, tap) = try self.graph(height: height, width: width)
+    let n = CompiledNetwork.usesWholeBuffers(graph, opCount: tap.opCount) ? batch : 1
+    let network = try self.network(height: height, width: width, threadsPerImage: 1, batch: n)
+    return network.steps.map { ($0.primitive.purpose, $0.primitive.implementation) }
+  }
+
   // MARK: - Compiled networks and workspaces
 
   /// The graph for an input size, and the tapped layer in it.

@@ -144,6 +144,27 @@ import TestSupport
   }
 }
 
+/// oneDNN runs every primitive of the new families with a tuned kernel: a `ref` implementation would be a
+/// reference loop many times slower (f32; bfloat16 is refused for token layers, see BackboneError).
+@Suite struct TransformerKernelTests {
+  @Test(arguments: VisionTransformerParityTests.models)
+  func noPrimitiveRunsAReferenceKernel(model: VisionTransformerParityTests.Model) throws {
+    let weights = RandomWeights.stateDict(config: model.config, seed: 0)
+    let layers = try model.config.layerInfo(height: 224, width: 224, arch: model.key)
+    for layer in layers {
+      for pooling in layer.poolings {
+        let backbone = try Backbone(
+          name: model.key, config: model.config, weights: weights, layer: layer.name, pooling: pooling, threads: 1)
+        let kernels = try backbone.implementations(height: 224, width: 224, batch: 8)
+        #expect(kernels.count >= 3, "\(model) \(layer.name)")
+        for (what, implementation) in kernels {
+          #expect(!implementation.isEmpty && !implementation.hasPrefix("ref"), "\(model) \(layer.name) \(pooling): \(what) runs \(implementation)")
+        }
+      }
+    }
+  }
+}
+
 /// What a transformer refuses: sizes off its patch grid, poolings it has no tokens for, bfloat16 (not yet).
 @Suite struct VisionTransformerInputTests {
   @Test func inputOffThePatchGridNamesTheNearestSizes() throws {
