@@ -180,6 +180,7 @@ public struct TimmConfig: Equatable, Sendable {
   /// (`rdnet.checkpoint_filter_fn`: skipped when `stem.0.weight` exists; `str.replace` of every occurrence,
   /// a later duplicate key overwriting an earlier one's value in place).
   public static func filterKeys(_ dict: StateDict, architecture: String) -> StateDict {
+    if architecture.hasPrefix("vit_") { return TransformerCheckpoints.timmLayout(dict, architecture: architecture) }
     guard architecture.hasPrefix("rdnet"), dict.tensors["stem.0.weight"] == nil else { return dict }
     var out = dict
     out.keys = []

@@ -72,6 +72,9 @@ public enum VisionTransformer {
     /// Outputs of the classifier `head` (0: none, as DINOv2's and SigLIP's feature checkpoints; 512 for
     /// OpenAI CLIP, whose image projection timm loads as the head).
     public var numClasses = 1000
+    /// The head is CLIP's image projection (OpenAI's `proj`, loaded as timm does): a `proj` layer after
+    /// `pre_logits` gives the image embedding (what CLIP's zero-shot classifier compares with text).
+    public var projection = false
 
     public init(
       patchSize: Int, width: Int, depth: Int, heads: Int, imageSize: Int = 224, mlpRatio: Int = 4, layout: Layout = .timm
@@ -91,6 +94,7 @@ public enum VisionTransformer {
     /// Tappable layers: `patch_embed`, every block, `norm` (timm's `forward_features`) and `pre_logits`.
     public var layers: [String] {
       ["patch_embed"] + (0..<depth).map { "blocks.\($0)" } + (finalNorm ? ["norm"] : []) + ["pre_logits"]
+        + (projection ? ["proj"] : [])
     }
 
     /// timm's `norm` after the blocks: replaced by `fc_norm` after the pooling when the pool is an average.
@@ -113,6 +117,7 @@ public enum VisionTransformer {
       c.normEpsilon = 1e-5
       c.activation = quickGelu ? .quickGelu : .gelu
       c.numClasses = 512
+      c.projection = true
       return c
     }
 
@@ -256,6 +261,11 @@ public enum VisionTransformer {
     }
     g.tap("pre_logits", preLogits, isVector: true)
     if c.numClasses > 0 { g.registerLinear(n.head, in: d, out: c.numClasses) }
+    if c.projection {
+      let embedding = g.wholeBuffer(c.numClasses, 1, 1)
+      g.ops.append(.linear(LinearOp(weight: n.head + ".weight", bias: n.head + ".bias", src: preLogits, dst: embedding)))
+      g.tap("proj", embedding, isVector: true)
+    }
     return g
   }
 

@@ -9,6 +9,9 @@ public enum WeightCheck {
   /// - Throws: `BackboneError.weightsMismatch` listing missing, unexpected and misshapen tensors.
   public static func conform(_ dict: StateDict, to config: ArchitectureConfig, name: String) throws -> StateDict {
     let renamed = modernized(TimmConfig.filterKeys(dict, architecture: name))
+    if case .visionTransformer = config, let problem = TransformerCheckpoints.textTowerOnly(dict) {
+      throw BackboneError.weightsMismatch(path: dict.source, arch: name, problems: [problem], looksLike: nil)
+    }
     let problems = self.problems(renamed, config.parameters)
     guard problems.isEmpty else {
       let keys = Set(renamed.keys)

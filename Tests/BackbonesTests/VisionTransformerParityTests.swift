@@ -24,6 +24,7 @@ import TestSupport
       case .visionTransformer(var c):
         (c.width, c.depth, c.heads, c.mlpWidth, c.imageSize) = (48, 2, 3, 192, 224)
         c.numClasses = classes
+        c.projection = c.projection && classes == 512
         return .visionTransformer(c)
       case .convNeXt(var c):
         (c.depths, c.dims) = ([1, 1, 2, 1], [16, 24, 32, 40])
@@ -98,10 +99,107 @@ import TestSupport
     let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)
     let weights = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
     let input = try Self.inputs(model.key)
-    for layer in try model.config.layerInfo(height: 224, width: 224, arch: model.key) {
+    for layer in try model.config.layerInfo(height: 224, width: 224, arch: model.key) where layer.name != "proj" {
       let backbone = try Backbone(name: model.key, config: model.config, weights: weights, layer: layer.name, threads: 2)
       let flat = try FamilyParityTests.run(backbone, input, size: 224)
       try FamilyParityTests.expectTap(flat, key: "\(model.key).\(layer.name)", layer: layer, expected: expected)
+    }
+  }
+
+  /// CLIP's `proj` layer is the image embedding: the reference's pre_logits times the 512-wide head
+  /// (OpenAI's projection), computed here in double precision.
+  @Test func clipProjectionIsTheHeadOfPreLogits() throws {
+    let model = Self.models[3]
+    let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)
+    let weights = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
+    let preLogits = try #require(expected.tensors["\(model.key).pre_logits"]).values
+    let (w, b) = (try #require(weights.tensors["head.weight"]).values, try #require(weights.tensors["head.bias"]).values)
+    var reference: [Float] = []
+    for image in 0..<4 {
+      for o in 0..<512 {
+        var sum = Double(b[o])
+        for i in 0..<48 { sum += Double(w[o * 48 + i]) * Double(preLogits[image * 48 + i]) }
+        reference.append(Float(sum))
+      }
+    }
+    let backbone = try Backbone(name: model.key, config: model.config, weights: weights, layer: "proj", threads: 2)
+    let out = try FamilyParityTests.run(backbone, try Self.inputs(model.key), size: 224)
+    let report = ParityReport(actual: out, reference: reference, rows: 4, label: "clip proj")
+    #expect(report.passes(relative: ParityReport.f32RelativeBound), "\(report)")
+  }
+
+  /// Meta's DINOv2 layout (`register_tokens`, a position row for the class token, `mask_token`) reads as
+  /// timm's, as timm's `_convert_dinov2` converts it: identical features.
+  @Test func metaDinov2CheckpointReadsAsTimms() throws {
+    let model = Self.models[1]
+    let timm = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
+    var meta = StateDict(
+      keys: ["cls_token", "pos_embed", "register_tokens", "mask_token"], tensors: [:], source: "meta", sha256: "")
+    let table = try #require(timm.tensors["pos_embed"])
+    meta.tensors["cls_token"] = timm.tensors["cls_token"]
+    // Meta's table has a row for the class token; timm's class token holds cls + that row (zero here).
+    meta.tensors["pos_embed"] = WeightTensor(shape: [1, 257, 48], values: [Float](repeating: 0, count: 48) + table.values)
+    meta.tensors["register_tokens"] = timm.tensors["reg_token"]
+    meta.tensors["mask_token"] = WeightTensor(shape: [1, 48], values: [Float](repeating: 0.25, count: 48))
+    for key in timm.keys where !["cls_token", "pos_embed", "reg_token"].contains(key) {
+      meta.keys.append(key)
+      meta.tensors[key] = timm.tensors[key]
+    }
+    let input = try Self.inputs(model.key)
+    let ours = try Backbone(name: "vit_small_patch14_reg4_dinov2", config: model.config, weights: meta, threads: 2)
+    let reference = try Backbone(name: "vit_small_patch14_reg4_dinov2", config: model.config, weights: timm, threads: 2)
+    #expect(try FamilyParityTests.run(ours, input, size: 224) == FamilyParityTests.run(reference, input, size: 224))
+  }
+
+  /// OpenAI's and OpenCLIP's CLIP layout (`visual.conv1`, `visual.transformer.resblocks.N.attn.in_proj_weight`,
+  /// `visual.proj`, text tower beside it) reads as timm's, as `_convert_openai_clip` converts it.
+  @Test func openAIClipCheckpointReadsAsTimms() throws {
+    let model = Self.models[3]
+    let timm = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
+    var clip = StateDict(keys: [], tensors: [:], source: "clip", sha256: "")
+    func put(_ key: String, _ tensor: WeightTensor?) {
+      clip.keys.append(key)
+      clip.tensors[key] = tensor
+    }
+    put("token_embedding.weight", WeightTensor(shape: [10, 8], values: [Float](repeating: 1, count: 80)))
+    put("transformer.resblocks.0.attn.in_proj_weight", WeightTensor(shape: [24, 8], values: [Float](repeating: 1, count: 192)))
+    put("visual.class_embedding", timm.tensors["cls_token"].map { WeightTensor(shape: [48], values: $0.values) })
+    put("visual.positional_embedding", timm.tensors["pos_embed"].map { WeightTensor(shape: [197, 48], values: $0.values) })
+    put("visual.conv1.weight", timm.tensors["patch_embed.proj.weight"])
+    put("visual.ln_pre.weight", timm.tensors["norm_pre.weight"])
+    put("visual.ln_pre.bias", timm.tensors["norm_pre.bias"])
+    let renames = [
+      ("norm1", "ln_1"), ("norm2", "ln_2"), ("attn.qkv.", "attn.in_proj_"), ("attn.proj", "attn.out_proj"),
+      ("mlp.fc1", "mlp.c_fc"), ("mlp.fc2", "mlp.c_proj"),
+    ]
+    for key in timm.keys where key.hasPrefix("blocks.") {
+      var name = key.replacingOccurrences(of: "blocks.", with: "transformer.resblocks.")
+      for (from, to) in renames { name = name.replacingOccurrences(of: from, with: to) }
+      put("visual." + name, timm.tensors[key])
+    }
+    put("visual.ln_post.weight", timm.tensors["norm.weight"])
+    put("visual.ln_post.bias", timm.tensors["norm.bias"])
+    let head = try #require(timm.tensors["head.weight"]).values
+    var projection = [Float](repeating: 0, count: 48 * 512)
+    for o in 0..<512 { for i in 0..<48 { projection[i * 512 + o] = head[o * 48 + i] } }
+    put("visual.proj", WeightTensor(shape: [48, 512], values: projection))
+    var zeroBias = timm
+    zeroBias.tensors["head.bias"] = WeightTensor(shape: [512], values: [Float](repeating: 0, count: 512))
+    let input = try Self.inputs(model.key)
+    let name = "vit_base_patch16_clip_quickgelu_224"
+    for layer in ["pre_logits", "proj"] {
+      let ours = try Backbone(name: name, config: model.config, weights: clip, layer: layer, threads: 2)
+      let reference = try Backbone(name: name, config: model.config, weights: zeroBias, layer: layer, threads: 2)
+      #expect(try FamilyParityTests.run(ours, input, size: 224) == FamilyParityTests.run(reference, input, size: 224), "\(layer)")
+    }
+    // The text tower alone is refused, naming what is missing.
+    let text = StateDict(
+      keys: Array(clip.keys.prefix(2)), tensors: clip.tensors.filter { !$0.key.hasPrefix("visual.") }, source: "text.pt",
+      sha256: "")
+    #expect {
+      try Backbone(name: name, config: model.config, weights: text)
+    } throws: { error in
+      "\(error)".contains("text.pt: does not hold \(name) weights: it holds only CLIP's text tower")
     }
   }
 
@@ -135,7 +233,7 @@ import TestSupport
     #expect(entry["state_dict_entries"] as? Int == model.config.parameters.count, "\(model): state_dict entries")
     let layers = try model.config.layerInfo(height: 224, width: 224, arch: model.key)
     let taps = try #require(entry["taps"] as? [String: Any])
-    for layer in layers {
+    for layer in layers where layer.name != "proj" {
       let shape = ((taps[layer.name] as? [String: Any])?["shape"] as? [Int]) ?? []
       #expect(
         shape.suffix(layer.shape.count) == layer.shape[...] || shape == [layer.shape[0]],
@@ -149,7 +247,7 @@ import TestSupport
 @Suite struct TransformerKernelTests {
   @Test(arguments: VisionTransformerParityTests.models)
   func noPrimitiveRunsAReferenceKernel(model: VisionTransformerParityTests.Model) throws {
-    let weights = RandomWeights.stateDict(config: model.config, seed: 0)
+    let weights = RandomWeights.stateDict(config: model.config, seed: 0, classifier: true)
     let layers = try model.config.layerInfo(height: 224, width: 224, arch: model.key)
     for layer in layers {
       for pooling in layer.poolings {
@@ -158,7 +256,9 @@ import TestSupport
         let kernels = try backbone.implementations(height: 224, width: 224, batch: 8)
         #expect(kernels.count >= 3, "\(model) \(layer.name)")
         for (what, implementation) in kernels {
-          #expect(!implementation.isEmpty && !implementation.hasPrefix("ref"), "\(model) \(layer.name) \(pooling): \(what) runs \(implementation)")
+          #expect(
+            !implementation.isEmpty && !implementation.hasPrefix("ref"),
+            "\(model) \(layer.name) \(pooling): \(what) runs \(implementation)")
         }
       }
     }
