@@ -32,7 +32,10 @@ struct BackboneOptions: ParsableArguments {
     help: """
       Layer to tap (`featx layers --arch A` lists them). DenseNet: features (default), denseblock1-4, transition1-3. \
       ResNet: avgpool (default), layer1-4. Inception v3: avgpool (default), Conv2d_4a_3x3, Mixed_5b-7c. \
-      GoogLeNet: avgpool (default), maxpool2, inception3a-5b. RDNet: pre_logits (default), stem, dense_stages.0-N.
+      GoogLeNet: avgpool (default), maxpool2, inception3a-5b. RDNet: pre_logits (default), stem, dense_stages.0-N. \
+      EfficientNet: avgpool or pre_logits (default), stem, features.N or blocks.N, head. Transformers: pre_logits \
+      (default), patch_embed, blocks.0-N, norm; CLIP also proj. ConvNeXt: pre_logits (default), stem, stages.0-3 \
+      (torchvision files: features.0-7).
       """)
   var layer: String?
 
