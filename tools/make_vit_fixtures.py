@@ -17,6 +17,10 @@ Models (timm pretrained=False; every ViT 48 wide, 2 blocks, 3 heads, MLP 192, at
   siglip_b16                        vit_base_patch16_siglip_224 (no class token, MAP attention-pool head)
   tv_vit_b16                        torchvision VisionTransformer(224, 16, 2 layers, 3 heads, 48, mlp 192)
   convnext / tv_convnext            timm convnext_tiny depths (1,1,2,1) dims (16,24,32,40) / the same torchvision ConvNeXt
+  dinov2_s14_98                     dinov2_s14's model built for img_size=98 (grid 7, pos_embed [1,50,48]), its random
+                                    state_dict loaded into the 224 model through timm's checkpoint_filter_fn (pos_embed
+                                    resampled bicubic + antialias to [1,257,48]); taps blocks.1, pre_logits and the
+                                    resampled table; no weight file (featx regenerates it from the rule)
 
 Writes (see Tests/Fixtures/vit/README.md):
 
@@ -102,6 +106,13 @@ MODELS = collections.OrderedDict([
 ])
 DINOV2 = ("dinov2_s14", "dinov2_s14_reg4")
 TV_WEIGHT_FILES = {"tv_vit_b16": "tv_vit_b16-random0.pth", "tv_convnext": "tv_convnext-random0.pth"}
+
+# position-table resampling: the reduced DINOv2 built for 98x98 (grid 7, pos_embed [1, 50, 48]), run at 224 (grid 16)
+# through timm's own checkpoint loading (checkpoint_filter_fn -> resample_abs_pos_embed, bicubic, antialias)
+RESAMPLED_KEY = "dinov2_s14_98"
+RESAMPLED_TIMM_NAME = "vit_small_patch14_dinov2"
+RESAMPLED_SOURCE_OVERRIDES = collections.OrderedDict([("img_size", 98), ("embed_dim", 48), ("depth", 2),
+                                                      ("num_heads", 3)])
 
 
 def versions() -> dict:
@@ -480,6 +491,183 @@ def float64_error(key: str, model: nn.Module, x: torch.Tensor, taps32) -> "colle
         (k, float((taps32[k].double() - taps64[k]).abs().max() / taps64[k].abs().max())) for k in taps32)
 
 
+def float64_error_of(taps_fn: Callable[[nn.Module, torch.Tensor], "collections.OrderedDict[str, torch.Tensor]"],
+                     model: nn.Module, x: torch.Tensor, taps32) -> "collections.OrderedDict[str, float]":
+    """float64_error for any taps function taps_fn(model, x)."""
+    taps64 = taps_fn(copy.deepcopy(model).double(), x.double())
+    return collections.OrderedDict(
+        (k, float((taps32[k].double() - taps64[k]).abs().max() / taps64[k].abs().max())) for k in taps32)
+
+
+# --------------------------------------------------------------------------------------------------
+# position-table resampling
+
+
+def pillow_resample_table(table: np.ndarray, old_grid: Tuple[int, int], new_grid: Tuple[int, int]) -> np.ndarray:
+    """[gh*gw, D] -> [nh*nw, D]: every channel plane (gh x gw, row-major tokens) through Pillow's float ("F" mode)
+    bicubic resize, Image.fromarray(plane, mode='F').resize((nw, nh), Image.BICUBIC) (what featx implements)."""
+    (gh, gw), (nh, nw) = old_grid, new_grid
+    d = table.shape[1]
+    planes = np.asarray(table, dtype=np.float32).reshape(gh, gw, d)
+    out = np.empty((nh, nw, d), dtype=np.float32)
+    for c in range(d):
+        img = Image.fromarray(np.ascontiguousarray(planes[:, :, c]), mode="F")
+        assert img.mode == "F"
+        out[:, :, c] = np.asarray(img.resize((nw, nh), Image.BICUBIC), dtype=np.float32)
+    return out.reshape(nh * nw, d)
+
+
+def resample_comparison(old: torch.Tensor, new: torch.Tensor, num_prefix_tokens: int, old_grid, new_grid) -> dict:
+    """timm's resampled table `new` [1, P' + nh*nw, D] against Pillow's float bicubic resize of `old`'s planes."""
+    npt = num_prefix_tokens
+    assert torch.equal(new[:, :npt], old[:, :npt]), "prefix rows changed"
+    mine = pillow_resample_table(old[0, npt:].numpy(), tuple(old_grid), tuple(new_grid))
+    theirs = new[0, npt:].numpy()
+    diff = np.abs(mine.astype(np.float64) - theirs.astype(np.float64))
+    return collections.OrderedDict([
+        ("what", "max |torch F.interpolate(bicubic, antialias=True, align_corners=False) - Pillow float ('F' mode) "
+                 "bicubic resize of each channel plane| over the resampled patch rows (prefix rows are copied as "
+                 "they are by both)"),
+        ("pillow", "Image.fromarray(plane, mode='F').resize((%d, %d), Image.BICUBIC), plane = table[P:].reshape(%d, %d, "
+                   "D)[:, :, c]" % (new_grid[1], new_grid[0], old_grid[0], old_grid[1])),
+        ("max_abs_difference", float(diff.max())),
+        ("relative_max_difference", float(diff.max() / np.abs(theirs).max())),
+        ("mean_abs_difference", float(diff.mean())),
+        ("bit_equal_fraction", float(np.mean(mine == theirs))),
+        ("table_maxabs", mr.maxabs(theirs)),
+    ])
+
+
+def resampled_pos_embed_check(src_pos: torch.Tensor, new_pos: torch.Tensor, npt: int, old_grid, new_grid) -> None:
+    """The resampled table is timm's resample_abs_pos_embed, i.e. exactly F.interpolate of the patch rows."""
+    from timm.layers import resample_abs_pos_embed
+    direct = resample_abs_pos_embed(src_pos, new_size=list(new_grid), old_size=list(old_grid), num_prefix_tokens=npt,
+                                    interpolation="bicubic", antialias=True)
+    assert torch.equal(direct, new_pos)
+    d = src_pos.shape[-1]
+    grid = src_pos[:, npt:].reshape(1, old_grid[0], old_grid[1], d).permute(0, 3, 1, 2)
+    manual = F.interpolate(grid, size=tuple(new_grid), mode="bicubic", align_corners=False, antialias=True)
+    manual = torch.cat([src_pos[:, :npt], manual.permute(0, 2, 3, 1).reshape(1, -1, d)], 1)
+    assert torch.equal(manual, new_pos), "not F.interpolate(bicubic, antialias=True)"
+
+
+def load_resampled(source: nn.Module, target: nn.Module) -> Tuple["collections.OrderedDict", dict]:
+    """source's state_dict through timm.models.vision_transformer.checkpoint_filter_fn(state_dict, target), loaded
+    into target (strict). Every tensor but pos_embed passes unchanged; pos_embed is resampled (asserted)."""
+    from timm.models.vision_transformer import checkpoint_filter_fn
+    sd = source.state_dict()
+    filtered = checkpoint_filter_fn(sd, target)
+    assert list(filtered.keys()) == list(sd.keys()), "checkpoint_filter_fn changed the keys"
+    for k, v in sd.items():
+        if k != "pos_embed":
+            assert torch.equal(filtered[k], v), k
+    old, new = sd["pos_embed"], filtered["pos_embed"]
+    assert new.shape == target.pos_embed.shape and new.shape != old.shape, (old.shape, new.shape)
+    missing = target.load_state_dict(filtered, strict=True)
+    assert not missing.missing_keys and not missing.unexpected_keys
+    assert torch.equal(target.pos_embed.detach(), new)
+    npt = 0 if target.no_embed_class else target.num_prefix_tokens
+    old_grid = tuple(source.patch_embed.grid_size)
+    new_grid = tuple(target.patch_embed.grid_size)
+    resampled_pos_embed_check(old, new, npt, old_grid, new_grid)
+    info = collections.OrderedDict([
+        ("function", "timm.models.vision_transformer.checkpoint_filter_fn(state_dict, model) -> "
+                     "timm.layers.resample_abs_pos_embed(pos_embed, new_size, old_size, num_prefix_tokens, "
+                     "interpolation='bicubic', antialias=True) (timm's defaults), then load_state_dict(strict=True)"),
+        ("equivalent", "prefix rows (class token) copied; the patch rows [gh*gw, D] reshaped to [1, D, gh, gw], "
+                       "F.interpolate(size=(nh, nw), mode='bicubic', align_corners=False, antialias=True), back to "
+                       "[nh*nw, D] (asserted bit-equal); every other tensor unchanged (asserted)"),
+        ("num_prefix_tokens", npt),
+        ("old_grid", list(old_grid)),
+        ("new_grid", list(new_grid)),
+        ("old_pos_embed_shape", list(old.shape)),
+        ("new_pos_embed_shape", list(new.shape)),
+        ("resampled_tensors_sha256", mw.tensors_digest(target.state_dict())),
+        ("torch_vs_pillow", resample_comparison(old, new, npt, old_grid, new_grid)),
+    ])
+    return filtered, info
+
+
+def resampled_taps(model: nn.Module, x: torch.Tensor) -> "collections.OrderedDict[str, torch.Tensor]":
+    """dinov2_s14_98: the last block's tokens and pre_logits (the class token of the final norm)."""
+    last = f"blocks.{len(model.blocks) - 1}"
+    got, feats = mfr.hooked_run(model, [last], lambda: model.forward_features(x))
+    taps = collections.OrderedDict(got)
+    taps["pre_logits"] = model.forward_head(feats, pre_logits=True)
+    assert torch.equal(taps["pre_logits"], feats[:, 0])
+    return taps
+
+
+def resampled_model(x_fn: Callable, positions: int, cache: Dict[int, np.ndarray], tensors: Dict[str, np.ndarray],
+                    norm_name: Callable) -> "collections.OrderedDict":
+    """dinov2_s14_98: featx-random-v1 seed 0 in vit_small_patch14_dinov2 (reduced, img_size 98), loaded through
+    checkpoint_filter_fn into the same model at 224; taps and the resampled table go to `tensors`."""
+    key = RESAMPLED_KEY
+    source = mw.timm_model(RESAMPLED_TIMM_NAME, **RESAMPLED_SOURCE_OVERRIDES).eval()
+    modules = dict(source.named_modules())
+    coverage: Dict[str, int] = collections.Counter()
+    for k in source.state_dict():
+        mod_name, _, attr = k.rpartition(".")
+        coverage[rule_kind(modules[mod_name], attr)] += 1
+    sd = mw.random_state_dict(source, SEED)
+    assert list(source.pos_embed.shape) == [1, 50, 48] and list(source.patch_embed.grid_size) == [7, 7]
+    model = mw.timm_model(RESAMPLED_TIMM_NAME, **VIT_OVERRIDES).eval()
+    _, resample = load_resampled(source, model)
+    assert list(model.pos_embed.shape) == [1, 257, 48], model.pos_embed.shape
+    mean, std = tuple(model.pretrained_cfg["mean"]), tuple(model.pretrained_cfg["std"])
+    x = x_fn(mean, std)
+    taps = resampled_taps(model, x)
+    f64 = float64_error_of(resampled_taps, model, x, taps)
+    info = store_taps(key, taps, positions, cache, tensors)
+    table = np.ascontiguousarray(model.pos_embed.detach()[0].numpy())
+    tensors[f"{key}.pos_embed"] = table
+    info["pos_embed"] = {"shape": list(table.shape), "maxabs": mr.maxabs(table), "stored": [f"{key}.pos_embed"],
+                         "note": "the resampled table [1 + 16*16, 48] (model.pos_embed[0] after loading), whole, not "
+                                 "per image; row 0 (class token) is the source's row 0"}
+    entry = collections.OrderedDict()
+    entry["family"] = "vit"
+    entry["layout"] = "timm"
+    entry["timm_model"] = RESAMPLED_TIMM_NAME
+    entry["constructor"] = (f"timm.create_model({RESAMPLED_TIMM_NAME!r}, pretrained=False, "
+                            f"{kwargs_str(RESAMPLED_SOURCE_OVERRIDES)}), eval(): the weights' model (grid 7)")
+    entry["reference_constructor"] = (f"timm.create_model({RESAMPLED_TIMM_NAME!r}, pretrained=False, "
+                                      f"{kwargs_str(VIT_OVERRIDES)}), eval(), loaded with "
+                                      "checkpoint_filter_fn(source.state_dict(), model): what ran (grid 16)")
+    entry["img_size"] = RESAMPLED_SOURCE_OVERRIDES["img_size"]
+    entry["run_at"] = 224
+    entry["seed"] = SEED
+    entry["rule"] = mw.RULE_NAME
+    entry["mean"] = [float(v) for v in mean]
+    entry["std"] = [float(v) for v in std]
+    entry["normalisation"] = norm_name(mean, std)
+    entry["normalisation_source"] = "timm model.pretrained_cfg"
+    entry["what"] = ("the position-table resampling timm does when a ViT's weights were made for another grid: "
+                     "featx-random-v1 seed 0 generated for the 98x98 model (pos_embed [1, 50, 48]; every other tensor "
+                     "has dinov2_s14's key and shape, hence its values), resampled by timm's checkpoint loading to "
+                     "[1, 257, 48] and run at 224 on dinov2_s14's inputs. No weight file: featx regenerates the "
+                     "98-model's weights from the rule (tensors_sha256) and resamples pos_embed itself")
+    entry["architecture"] = timm_vit_hparams(model)
+    entry["source_architecture"] = collections.OrderedDict([
+        ("img_size", [98, 98]), ("grid", list(source.patch_embed.grid_size)),
+        ("patches", int(source.patch_embed.num_patches)), ("pos_embed_shape", list(source.pos_embed.shape))])
+    entry["num_classes"] = entry["architecture"]["num_classes"]
+    entry["parameters"] = int(sum(p.numel() for p in source.parameters()))
+    entry["state_dict_entries"] = len(sd)
+    entry["tensors_sha256"] = mw.tensors_digest(sd)
+    entry["weights_file"] = None
+    entry["state_dict_keys"] = list(sd.keys())
+    entry["state_dict_shapes"] = [list(v.shape) for v in sd.values()]
+    entry["rule_coverage"] = dict(sorted(coverage.items()))
+    entry["resample"] = resample
+    entry["taps"] = info
+    entry["float32_vs_float64"] = {
+        "what": "max |PyTorch float32 - PyTorch float64| / max |float64| per tap over the 4 images, the loaded "
+                "(resampled, float32) model copied to float64, input .double()",
+        "relative_max_error": f64,
+    }
+    return entry
+
+
 # --------------------------------------------------------------------------------------------------
 # files
 
@@ -546,6 +734,8 @@ def tensor_notes(positions: int) -> dict:
                            "contiguous parts, each averaged); float32 [4, C] for a feature map: adaptive_avg_pool2d(map, "
                            "1) (channel means). Rows in image_order",
         "<key>.<vector tap>": "float32 [4, D] whole: pre_logits, patch_avg, last4_avg (see tap_notes)",
+        f"{RESAMPLED_KEY}.pos_embed": "float32 [257, 48] whole: the position table timm resampled from the 98-model's "
+                                      "[1, 50, 48] (models.dinov2_s14_98.resample)",
     }
 
 
@@ -730,6 +920,15 @@ def main(argv=None) -> int:
             print(f"{key}: {len(taps)} taps, {len(sd)} tensors, {entry['parameters']:,d} parameters, worst f32/f64 "
                   f"{max(f64.values()):.2g} ({time.perf_counter() - t1:.1f}s)", flush=True)
             del model
+
+        t1 = time.perf_counter()
+        entry = resampled_model(inputs, args.positions, positions_cache, tensors, norm_name)
+        models[RESAMPLED_KEY] = entry
+        cmp = entry["resample"]["torch_vs_pillow"]
+        print(f"{RESAMPLED_KEY}: pos_embed {entry['resample']['old_pos_embed_shape']} -> "
+              f"{entry['resample']['new_pos_embed_shape']}, torch vs Pillow max |diff| {cmp['max_abs_difference']:.3g}, "
+              f"worst f32/f64 {max(entry['float32_vs_float64']['relative_max_error'].values()):.2g} "
+              f"({time.perf_counter() - t1:.1f}s)", flush=True)
 
     mr.write_safetensors(os.path.join(out, REFERENCE_FILE), tensors,
                          metadata={"format": FORMAT, "rule": mw.RULE_NAME, "seed": str(SEED)})
