@@ -16,6 +16,8 @@ architecture's evaluation size (224; 299 for inception_v3).
   rdnet_tiny (not in the default set) -> timm `create_model('rdnet_tiny', num_classes=0)`: pre-logits [N, 1040]
   efficientnet_b0, tf_efficientnet_lite0 (not in the default set) -> timm `create_model(arch, num_classes=0)`:
                  the pooled [N, 1280] (tf_: TensorFlow "same" padding through timm's Conv2dSame)
+  vit_small_patch14_dinov2 (img_size=224), vit_base_patch16_224, vit_base_patch16_clip_224, convnext_tiny
+                 (not in the default set) -> timm `create_model(arch, num_classes=0)`: pre-logits [N, D]
 
 Engines (each measured in its own fresh subprocess so that thread pools of one engine never linger into
 the next):
@@ -56,7 +58,8 @@ import types
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache")
 ARCHS = ["densenet121", "resnet50", "resnet18"]
-OPTIONAL_ARCHS = ["inception_v3", "googlenet", "rdnet_tiny", "efficientnet_b0", "tf_efficientnet_lite0"]
+OPTIONAL_ARCHS = ["inception_v3", "googlenet", "rdnet_tiny", "efficientnet_b0", "tf_efficientnet_lite0",
+                  "vit_small_patch14_dinov2", "vit_base_patch16_224", "vit_base_patch16_clip_224", "convnext_tiny"]
 ENGINES = ["eager", "jit", "ort", "openvino"]
 OPTIONAL_ENGINES = ["openvino_bf16", "eager_bf16"]
 SIZES = {"inception_v3": 299}
@@ -83,9 +86,11 @@ def build_extractor(arch: str):
     torch = import_torch()
     import torchvision.models as tvm
     torch.manual_seed(0)
-    if arch.startswith(("rdnet", "efficientnet", "tf_efficientnet")):
+    if arch.startswith(("rdnet", "efficientnet", "tf_efficientnet", "vit_", "convnext")):
         import timm
-        return timm.create_model(arch, pretrained=False, num_classes=0).eval()
+        # DINOv2 at 224 (its published linear probes' size), as featx's --crop 224 runs it
+        kwargs = {"img_size": 224} if arch.endswith("_dinov2") else {}
+        return timm.create_model(arch, pretrained=False, num_classes=0, **kwargs).eval()
     if arch in ("inception_v3", "googlenet"):
         m = getattr(tvm, arch)(weights=None, aux_logits=False, transform_input=True, init_weights=False)
     else:
