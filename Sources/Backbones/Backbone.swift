@@ -47,7 +47,10 @@ public final class Backbone: @unchecked Sendable {
     name: String, config: ArchitectureConfig, weights: StateDict, layer: String? = nil, pooling: Pooling = .flatten,
     threads: Int = 0, precision: Precision = .float32
   ) throws {
-    let config = config.adapted(toKeys: Set(weights.keys))
+    var config = config.adapted(toKeys: Set(weights.keys))
+    if case .visionTransformer(let c) = config {
+      config = .visionTransformer(c.trained(on: TimmConfig.filterKeys(weights, architecture: name)))
+    }
     let layer = layer ?? config.defaultLayer
     guard config.layers.contains(layer) else {
       throw BackboneError.unknown(kind: "layer of \(name)", value: layer, choices: config.layers)

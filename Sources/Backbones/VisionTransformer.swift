@@ -88,6 +88,20 @@ public enum VisionTransformer {
       self.layout = layout
     }
 
+    /// This model with the input size its position table in `weights` was trained for, when the table is
+    /// the square grid of another size (a DINOv2 checkpoint saved at 224 rather than 518): featx then
+    /// resamples it to the input grid, as timm does when it loads such a file.
+    func trained(on weights: StateDict) -> Config {
+      let name = layout == .torchvision ? "encoder.pos_embedding" : "pos_embed"
+      guard let shape = weights.tensors[name]?.shape, shape.count == 3, shape[2] == width else { return self }
+      let patches = shape[1] - (noEmbedClass ? 0 : prefixTokens)
+      let side = Int(Double(max(patches, 0)).squareRoot().rounded())
+      guard side > 0, side * side == patches else { return self }
+      var c = self
+      c.imageSize = side * patchSize
+      return c
+    }
+
     /// Class and register tokens before the patches.
     public var prefixTokens: Int { (classToken ? 1 : 0) + registerTokens }
 

@@ -278,6 +278,36 @@ import TestSupport
     }
   }
 
+  /// The hub's config.json of a DINOv2 tag names an architecture featx builds, and its data config is
+  /// what featx uses for these weights without one (518 px, crop_pct 1, bicubic, ImageNet's mean and std).
+  @Test func hubConfigOfDinov2IsRead() throws {
+    let json = """
+      {"architecture": "vit_small_patch14_dinov2", "num_classes": 0, "pretrained_cfg": {"tag": "lvd142m",
+       "input_size": [3, 518, 518], "crop_pct": 1.0, "interpolation": "bicubic",
+       "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "num_classes": 0}}
+      """
+    let config = try TimmConfig.parse(Array(json.utf8), path: "config.json")
+    #expect(try config.architecture() == .vit_small_patch14_dinov2)
+    #expect(TimmConfig.publishedData(.vit_small_patch14_dinov2) == config.data)
+    #expect(Architecture.vit_small_patch14_dinov2.evaluationSize == 518)
+  }
+
+  /// Weights whose position table was trained for another input size than the tag's (a DINOv2 file saved
+  /// at 98 px given as vit_small_patch14_dinov2, whose tag says 518) run as trained, resampled to the input.
+  @Test func positionTableSizeComesFromTheWeights() throws {
+    guard case .visionTransformer(var c) = Architecture.vit_small_patch14_dinov2.config else {
+      Issue.record("vit_small_patch14_dinov2 is not a transformer")
+      return
+    }
+    (c.width, c.depth, c.heads, c.mlpWidth, c.imageSize) = (48, 2, 3, 192, 98)
+    let weights = RandomWeights.stateDict(config: .visionTransformer(c), seed: 0)
+    let trained = try Backbone(name: "vit_small_patch14_dinov2", config: .visionTransformer(c), weights: weights, threads: 1)
+    c.imageSize = 518
+    let tagged = try Backbone(name: "vit_small_patch14_dinov2", config: .visionTransformer(c), weights: weights, threads: 1)
+    let input = try VisionTransformerParityTests.inputs("dinov2_s14")
+    #expect(try FamilyParityTests.run(tagged, input, size: 224) == FamilyParityTests.run(trained, input, size: 224))
+  }
+
   @Test func maxPoolingOfTokensIsRefused() throws {
     let weights = RandomWeights.stateDict(config: Architecture.deit_small_patch16_224.config, seed: 0)
     let backbone = try Backbone(arch: .deit_small_patch16_224, weights: weights, layer: "blocks.3", pooling: .max, threads: 1)
