@@ -37,6 +37,7 @@ import make_reference as mr  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
+from torchvision.transforms import functional as TF  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import torchvision  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -101,16 +102,26 @@ def rdnet_pixels(path: str, tf) -> Tuple[np.ndarray, torch.Tensor]:
 
 
 def input_from_png(png: bytes, mean=mr.IMAGENET_MEAN, std=mr.IMAGENET_STD) -> torch.Tensor:
-    """The float32 CHW network input from the PNG's pixels: make_reference.to_input(px, 'imagenet')
-    (torch: px/255, then TF.normalize), cross-checked against the same arithmetic in numpy."""
+    """The float32 CHW network input from the PNG's pixels: px/255, then TF.normalize (= ToTensor + Normalize;
+    make_reference.to_input(px, 'imagenet') for ImageNet's mean/std), cross-checked against the same
+    arithmetic in numpy. The one home of this step for every fixture generator."""
     px = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.uint8)
-    assert tuple(mean) == mr.IMAGENET_MEAN and tuple(std) == mr.IMAGENET_STD
-    x = mr.to_input(px, "imagenet")
+    x = torch.from_numpy(px.copy()).permute(2, 0, 1).float().div(255)
+    x = TF.normalize(x, list(mean), list(std)).contiguous()
     m32 = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1)
     s32 = np.asarray(std, dtype=np.float32).reshape(3, 1, 1)
     xn = (px.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0) - m32) / s32
     assert xn.dtype == np.float32 and np.array_equal(xn, x.numpy()), "numpy and torch normalisation differ"
     return x
+
+
+def tensor_table(tensors: Dict[str, np.ndarray]) -> dict:
+    """dtype, shape and max |value| of every stored tensor, by name (the fixtures' JSON `tensors` table)."""
+    for k, v in tensors.items():
+        assert v.flags["C_CONTIGUOUS"], k
+        assert v.dtype in (np.float32, np.float64, np.int64), (k, v.dtype)
+    return {k: {"dtype": str(v.dtype), "shape": list(v.shape),
+                **({"maxabs": mr.maxabs(v)} if v.dtype != np.int64 else {})} for k, v in sorted(tensors.items())}
 
 
 # --------------------------------------------------------------------------------------------------

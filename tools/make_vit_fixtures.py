@@ -700,26 +700,10 @@ def write_ordered_safetensors(path: str, sd: "collections.OrderedDict[str, torch
     assert [k for _, k in by_offset] == list(sd.keys()), f"{path}: data not in state_dict order"
 
 
-def input_from_png(png: bytes, mean, std) -> torch.Tensor:
-    """The float32 CHW network input from the PNG's pixels: px/255 then TF.normalize (= ToTensor + Normalize),
-    cross-checked against the same arithmetic in numpy (as make_efficientnet_fixtures.input_from_png)."""
-    px = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.uint8)
-    assert px.shape == (224, 224, 3), px.shape
-    x = torch.from_numpy(px.copy()).permute(2, 0, 1).float().div(255)
-    x = TF.normalize(x, list(mean), list(std)).contiguous()
-    m32 = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1)
-    s32 = np.asarray(std, dtype=np.float32).reshape(3, 1, 1)
-    xn = (px.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0) - m32) / s32
-    assert xn.dtype == np.float32 and np.array_equal(xn, x.numpy()), "numpy and torch normalisation differ"
-    return x
+input_from_png = mfr.input_from_png
 
 
-def tensor_table(tensors: Dict[str, np.ndarray]) -> dict:
-    for k, v in tensors.items():
-        assert v.flags["C_CONTIGUOUS"], k
-        assert v.dtype in (np.float32, np.float64), (k, v.dtype)
-    return {k: {"dtype": str(v.dtype), "shape": list(v.shape), "maxabs": mr.maxabs(v)}
-            for k, v in sorted(tensors.items())}
+tensor_table = mfr.tensor_table
 
 
 def tensor_notes(positions: int) -> dict:
