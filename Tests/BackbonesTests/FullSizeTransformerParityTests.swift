@@ -36,20 +36,9 @@ import TestSupport
   static func inputs(_ key: String, size: Int) throws -> [Float] {
     let json = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture("fullsize.json"))) as? [String: Any]
     let entry = try #require((json?["models"] as? [String: Any])?[key] as? [String: Any])
-    var p = Preprocessing.imagenet
-    p.crop = [size, size]
-    p.mean = try #require(entry["mean"] as? [Double]).map(Float.init)
-    p.std = try #require(entry["std"] as? [Double]).map(Float.init)
-    var all: [Float] = []
-    for id in FullSizeParityTests.order {
-      let path = size == 518 ? fixture("pixels/\(id).dinov2_518.png") : TestPaths.fixture("efficientnet/pixels/\(id).lite.png")
-      let image = try ImageDecoder().decode(path: path.path)
-      #expect(image.width == size && image.height == size)
-      var tensor = [Float](repeating: 0, count: 3 * size * size)
-      tensor.withUnsafeMutableBufferPointer { p.tensor(image, into: $0) }
-      all += tensor
+    return try VisionTransformerParityTests.normalised(entry, size: size) { id in
+      size == 518 ? fixture("pixels/\(id).dinov2_518.png") : TestPaths.fixture("efficientnet/pixels/\(id).lite.png")
     }
-    return all
   }
 
   @Test(arguments: models)

@@ -64,15 +64,21 @@ import TestSupport
 
   /// The network input of the four images: the PNG crop, ToTensor, Normalize with the model's mean and std.
   static func inputs(_ key: String) throws -> [Float] {
-    let entry = try entry(key)
+    try normalised(entry(key), size: 224) { TestPaths.fixture("efficientnet/pixels/\($0).lite.png") }
+  }
+
+  /// The four reference images' `size` crops (`png(id)`), normalised with the mean and std of a fixture's
+  /// model entry.
+  static func normalised(_ entry: [String: Any], size: Int, png: (String) -> URL) throws -> [Float] {
     var p = Preprocessing.imagenet
-    p.crop = [224, 224]
+    p.crop = [size, size]
     p.mean = try #require(entry["mean"] as? [Double]).map(Float.init)
     p.std = try #require(entry["std"] as? [Double]).map(Float.init)
     var all: [Float] = []
     for id in FullSizeParityTests.order {
-      let image = try ImageDecoder().decode(path: TestPaths.fixture("efficientnet/pixels/\(id).lite.png").path)
-      var tensor = [Float](repeating: 0, count: 3 * 224 * 224)
+      let image = try ImageDecoder().decode(path: png(id).path)
+      #expect(image.width == size && image.height == size)
+      var tensor = [Float](repeating: 0, count: 3 * size * size)
       tensor.withUnsafeMutableBufferPointer { p.tensor(image, into: $0) }
       all += tensor
     }
