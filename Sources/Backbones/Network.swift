@@ -364,7 +364,7 @@ struct Lowering {
     case .attention(let a): try attention(a)
     case .tokens(let t): try tokens(t)
     case .meanRows(let m):
-      try meanRows(m, into: .view(m.dst), try rowMatrices(View(buffer: m.dst.buffer, channelOffset: 0, channels: m.dst.channels)))
+      try meanRows(m, into: .view(m.dst), try rowMatrices(m.dst))
     case .norm(let n): try norm(n)
     case .pool(let p): try pool(p)
     case .affine(let a): try affine(a)

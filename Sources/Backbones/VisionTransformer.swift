@@ -108,8 +108,12 @@ public enum VisionTransformer {
     /// Tappable layers: `patch_embed`, every block, `norm` (timm's `forward_features`) and `pre_logits`.
     public var layers: [String] {
       ["patch_embed"] + (0..<depth).map { "blocks.\($0)" } + (finalNorm ? ["norm"] : []) + ["pre_logits"]
-        + (projection ? ["proj"] : [])
+        + (lastBlocks > 0 ? ["last4_avg"] : []) + (projection ? ["proj"] : [])
     }
+
+    /// Blocks whose normed class tokens `last4_avg` concatenates (DINOv2's linear evaluation with n = 4:
+    /// the last four, or all of a shallower model), for models that read a class token.
+    var lastBlocks: Int { classToken && globalPool == .token ? min(4, depth) : 0 }
 
     /// timm's `norm` after the blocks: replaced by `fc_norm` after the pooling when the pool is an average.
     var finalNorm: Bool { globalPool != .avg }
@@ -225,6 +229,10 @@ public enum VisionTransformer {
     }
 
     let size = Extent(tokens, 1)
+    // DINOv2's n = 4 feature: each of the last blocks' class token through the final norm, then the last
+    // block's patch-token mean (dinov2/eval/linear.py `create_linear_input`; `last4_avg`).
+    let lastBlocks = c.lastBlocks
+    let intermediate = lastBlocks > 0 ? g.wholeBuffer((lastBlocks + 1) * d, 1, 1) : nil
     let scale = 1 / Float(d / c.heads).squareRoot()
     let activation = c.activation.step
     for i in 0..<c.depth {
@@ -254,6 +262,13 @@ public enum VisionTransformer {
       g.linear(n.fc2(i), from: hidden, to: x, post: [.sum])
       if c.layerScale { attachLayerScale(&g, n.block(i) + ".ls2.gamma", channels: d) }
       g.tap("blocks.\(i)", x, prefixTokens: c.prefixTokens)
+      if let intermediate, i >= c.depth - lastBlocks, i < c.depth - 1 {
+        // The final norm (its tensors are registered below) on this block's output, class token kept.
+        let normedBlock = g.scratch(d, size, slot: 8)
+        g.ops.append(.layerNorm(LayerNormOp(norm: n.finalNorm, src: x, dst: normedBlock)))
+        let slot = intermediate.slice((i - (c.depth - lastBlocks)) * d, d)
+        g.ops.append(.copy(CopyOp(src: normedBlock.tokens(0, 1), dst: slot)))
+      }
     }
 
     let preLogits = g.wholeBuffer(d, 1, 1)
@@ -263,6 +278,13 @@ public enum VisionTransformer {
       g.layerNorm(n.finalNorm, from: x, to: normed)
       g.tap("norm", normed, prefixTokens: c.prefixTokens)
       g.ops.append(.copy(CopyOp(src: normed.tokens(0, 1), dst: preLogits)))
+      g.tap("pre_logits", preLogits, isVector: true)
+      if let intermediate {
+        g.ops.append(.copy(CopyOp(src: normed.tokens(0, 1), dst: intermediate.slice((lastBlocks - 1) * d, d))))
+        g.ops.append(
+          .meanRows(MeanRowsOp(src: normed.tokens(c.prefixTokens, grid.area), dst: intermediate.slice(lastBlocks * d, d))))
+        g.tap("last4_avg", intermediate, isVector: true)
+      }
     case .map:
       let normed = g.wholeBuffer(d, tokens, 1)
       g.layerNorm(n.finalNorm, from: x, to: normed)
@@ -273,7 +295,7 @@ public enum VisionTransformer {
       g.ops.append(.meanRows(MeanRowsOp(src: x.tokens(c.prefixTokens, grid.area), dst: mean)))
       g.layerNorm("fc_norm", from: mean, to: preLogits)
     }
-    g.tap("pre_logits", preLogits, isVector: true)
+    if c.globalPool != .token { g.tap("pre_logits", preLogits, isVector: true) }
     if c.numClasses > 0 { g.registerLinear(n.head, in: d, out: c.numClasses) }
     if c.projection {
       let embedding = g.wholeBuffer(c.numClasses, 1, 1)

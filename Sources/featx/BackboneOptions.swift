@@ -34,7 +34,7 @@ struct BackboneOptions: ParsableArguments {
       ResNet: avgpool (default), layer1-4. Inception v3: avgpool (default), Conv2d_4a_3x3, Mixed_5b-7c. \
       GoogLeNet: avgpool (default), maxpool2, inception3a-5b. RDNet: pre_logits (default), stem, dense_stages.0-N. \
       EfficientNet: avgpool or pre_logits (default), stem, features.N or blocks.N, head. Transformers: pre_logits \
-      (default), patch_embed, blocks.0-N, norm; CLIP also proj. ConvNeXt: pre_logits (default), stem, stages.0-3 \
+      (default), patch_embed, blocks.0-N, norm, last4_avg (DINOv2's n = 4 linear-evaluation input); CLIP also proj. ConvNeXt: pre_logits (default), stem, stages.0-3 \
       (torchvision files: features.0-7).
       """)
   var layer: String?

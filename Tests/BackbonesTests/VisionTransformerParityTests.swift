@@ -105,7 +105,8 @@ import TestSupport
     let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)
     let weights = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
     let input = try Self.inputs(model.key)
-    for layer in try model.config.layerInfo(height: 224, width: 224, arch: model.key) where layer.name != "proj" {
+    let separate: Set = ["proj", "last4_avg"]  // tested on their own below
+    for layer in try model.config.layerInfo(height: 224, width: 224, arch: model.key) where !separate.contains(layer.name) {
       let backbone = try Backbone(name: model.key, config: model.config, weights: weights, layer: layer.name, threads: 2)
       let flat = try FamilyParityTests.run(backbone, input, size: 224)
       try FamilyParityTests.expectTap(flat, key: "\(model.key).\(layer.name)", layer: layer, expected: expected)
@@ -131,6 +132,29 @@ import TestSupport
     let backbone = try Backbone(name: model.key, config: model.config, weights: weights, layer: "proj", threads: 2)
     let out = try FamilyParityTests.run(backbone, try Self.inputs(model.key), size: 224)
     let report = ParityReport(actual: out, reference: reference, rows: 4, label: "clip proj")
+    #expect(report.passes(relative: ParityReport.f32RelativeBound), "\(report)")
+  }
+
+  /// `last4_avg` is DINOv2's linear-evaluation input with n = 4 (here both blocks of the reduced models):
+  /// each block's class token through the final norm, then the last block's patch mean. The fixture holds
+  /// `get_intermediate_layers(n=2, return_prefix_tokens=True, norm=True)` as [cls0, avg0, cls1, avg1].
+  @Test(arguments: [models[0], models[1]])
+  func dinov2LinearEvaluationFeature(model: Model) throws {
+    let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)
+    let weights = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
+    let intermediate = try #require(expected.tensors["\(model.key).last4_avg"]).values
+    var reference: [Float] = []
+    for image in 0..<4 {
+      let row = Array(intermediate[(image * 192)..<((image + 1) * 192)])
+      reference += row[0..<48] + row[96..<144] + row[144..<192]
+    }
+    let backbone = try Backbone(name: model.key, config: model.config, weights: weights, layer: "last4_avg", threads: 2)
+    let layer = try #require(
+      try model.config.layerInfo(height: 224, width: 224, arch: model.key).first { $0.name == "last4_avg" })
+    #expect(layer.featureLength(.flatten) == 144)
+    let report = ParityReport(
+      actual: try FamilyParityTests.run(backbone, try Self.inputs(model.key), size: 224), reference: reference, rows: 4,
+      label: "\(model.key) last4_avg")
     #expect(report.passes(relative: ParityReport.f32RelativeBound), "\(report)")
   }
 
@@ -239,7 +263,7 @@ import TestSupport
     #expect(entry["state_dict_entries"] as? Int == model.config.parameters.count, "\(model): state_dict entries")
     let layers = try model.config.layerInfo(height: 224, width: 224, arch: model.key)
     let taps = try #require(entry["taps"] as? [String: Any])
-    for layer in layers where layer.name != "proj" {
+    for layer in layers where layer.name != "proj" && layer.name != "last4_avg" {
       let shape = ((taps[layer.name] as? [String: Any])?["shape"] as? [Int]) ?? []
       #expect(
         shape.suffix(layer.shape.count) == layer.shape[...] || shape == [layer.shape[0]],
