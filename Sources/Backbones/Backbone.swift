@@ -80,6 +80,9 @@ public final class Backbone: @unchecked Sendable {
     return 8
   }()
 
+  /// Bytes of attention scores one execution may hold (per worker).
+  static let scoresBudget = 128 << 20
+
   /// Shape of one output vector before flattening for `height` x `width` inputs, e.g. [1024, 7, 7].
   public func outputShape(height: Int, width: Int) throws -> [Int] {
     let (graph, tap) = try self.graph(height: height, width: width)
@@ -120,7 +123,10 @@ public final class Backbone: @unchecked Sendable {
     // Extraction always uses the same grouping, so an image's features never depend on its batch.
     let (graph, tap) = try self.graph(height: height, width: width)
     let batchable = CompiledNetwork.usesWholeBuffers(graph, opCount: tap.opCount)
-    let n = batchable && (parallelism == .perImage || count >= Backbone.imagesPerExecution) ? Backbone.imagesPerExecution : 1
+    // Attention scores grow with the square of the tokens (DINOv2 at 518: 45 MB per image for ViT-S), so
+    // large grids run fewer images at once; the grouping depends on the graph alone, never on `count`.
+    let perExecution = min(Backbone.imagesPerExecution, max(1, Backbone.scoresBudget / max(1, graph.attentionScoresBytes)))
+    let n = batchable && (parallelism == .perImage || count >= perExecution) ? perExecution : 1
     let workers = min(threads, (count + n - 1) / n)
     let perImage = workers > 1 || parallelism == .perImage ? 1 : threads
     let network = try self.network(height: height, width: width, threadsPerImage: perImage, batch: n)

@@ -482,6 +482,15 @@ struct Graph {
     }
   }
 
+  /// Bytes of the largest attention-score buffer one image needs (0 without attention).
+  var attentionScoresBytes: Int {
+    ops.reduce(0) { largest, op in
+      guard case .attention(let a) = op else { return largest }
+      let shape = buffers[a.scores]
+      return max(largest, shape.channels * shape.height * shape.width * 4)
+    }
+  }
+
   /// Multiply-adds of the first `opCount` operations as torchvision computes them (convolutions, Linear
   /// layers and attention products).
   func torchvisionMultiplyAdds(opCount: Int) -> Int {
