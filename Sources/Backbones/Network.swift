@@ -364,7 +364,7 @@ struct Lowering {
     case .attention(let a): try attention(a)
     case .tokens(let t): try tokens(t)
     case .meanRows(let m):
-      try meanRows(m, into: .view(m.dst), try rowMatrices(m.dst))
+      try meanRows(of: m.src, into: .view(m.dst), try rowMatrices(m.dst))
     case .norm(let n): try norm(n)
     case .pool(let p): try pool(p)
     case .affine(let a): try affine(a)
@@ -532,11 +532,11 @@ struct Lowering {
     }
   }
 
-  /// The mean of `m.src`'s rows per image, as the product of a constant row of 1/rows with them (oneDNN's
+  /// The mean of `src`'s rows per image, as the product of a constant row of 1/rows with them (oneDNN's
   /// reductions and poolings have no fast kernel for strided token rows), written as `[N, 1, C]` by `dstMD`.
-  mutating func meanRows(_ m: MeanRowsOp, into destination: ArgumentSource, _ dstMD: MemoryDescriptor) throws {
-    let rowsMD = try rowMatrices(m.src)
-    let rows = m.src.rows ?? graph.buffers[m.src.buffer].height * graph.buffers[m.src.buffer].width
+  mutating func meanRows(of src: View, into destination: ArgumentSource, _ dstMD: MemoryDescriptor) throws {
+    let rowsMD = try rowMatrices(src)
+    let rows = src.rows ?? graph.buffers[src.buffer].height * graph.buffers[src.buffer].width
     let weightsMD = try MemoryDescriptor([1, 1, rows], .float32, .abc)
     let product = try DNNLPrimitive.matmul(
       source: weightsMD, weights: rowsMD, bias: nil, destination: dstMD, attributes: try DNNLAttributes(), engine: engine,
@@ -545,7 +545,7 @@ struct Lowering {
     append(
       product,
       [
-        (.source, .constant(try constant(uniform)), weightsMD), (.weights, .view(m.src), rowsMD),
+        (.source, .constant(try constant(uniform)), weightsMD), (.weights, .view(src), rowsMD),
         (.destination, destination, dstMD),
         (.scratchpad, .scratchpad, product.scratchpadDescriptor),
       ])
@@ -717,10 +717,10 @@ struct Lowering {
     switch pooling {
     case .flatten: try copy(tap.view, rows: tokens, offset: 0)
     case .token: try copy(tap.view.tokens(0, 1), rows: 1, offset: 0)
-    case .avg: try meanRows(MeanRowsOp(src: patches, dst: patches), into: .output(0), try out(1))
+    case .avg: try meanRows(of: patches, into: .output(0), try out(1))
     case .tokenAvg:
       try copy(tap.view.tokens(0, 1), rows: 1, offset: 0)
-      try meanRows(MeanRowsOp(src: patches, dst: patches), into: .output(width), try out(1))
+      try meanRows(of: patches, into: .output(width), try out(1))
     case .max:
       throw BackboneError.unsupportedPooling(
         pooling: pooling.rawValue, layer: tap.name, choices: Pooling.tokenChoices(classToken: prefix > 0))

@@ -65,10 +65,7 @@ import TestSupport
   /// A reduced DINOv2 whose position table was trained for a 7×7 grid (98 px), run at 224 (16×16): timm
   /// resamples the table (bicubic, antialias) when it loads the weights, featx when it compiles.
   @Test func positionTableResampledToTheInputGrid() throws {
-    guard case .visionTransformer(var c) = Architecture.vit_small_patch14_dinov2.config else {
-      Issue.record("vit_small_patch14_dinov2 is not a transformer")
-      return
-    }
+    var c = try VisionTransformerParityTests.dinov2Small()
     (c.width, c.depth, c.heads, c.mlpWidth, c.imageSize) = (48, 2, 3, 192, 98)
     let config = ArchitectureConfig.visionTransformer(c)
     let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)

@@ -57,6 +57,14 @@ import TestSupport
 
   static func fixture(_ name: String) -> URL { TestPaths.fixture("vit/\(name)") }
 
+  struct NotATransformer: Error {}
+
+  /// vit_small_patch14_dinov2's configuration, which the reduced DINOv2 tests modify.
+  static func dinov2Small() throws -> VisionTransformer.Config {
+    guard case .visionTransformer(let c) = Architecture.vit_small_patch14_dinov2.config else { throw NotATransformer() }
+    return c
+  }
+
   static func entry(_ key: String) throws -> [String: Any] {
     let json = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture("vit.json"))) as? [String: Any]
     return try #require((json?["models"] as? [String: Any])?[key] as? [String: Any], "vit.json has no \(key)")
@@ -325,10 +333,7 @@ import TestSupport
   /// Weights whose position table was trained for another input size than the tag's (a DINOv2 file saved
   /// at 98 px given as vit_small_patch14_dinov2, whose tag says 518) run as trained, resampled to the input.
   @Test func positionTableSizeComesFromTheWeights() throws {
-    guard case .visionTransformer(var c) = Architecture.vit_small_patch14_dinov2.config else {
-      Issue.record("vit_small_patch14_dinov2 is not a transformer")
-      return
-    }
+    var c = try VisionTransformerParityTests.dinov2Small()
     (c.width, c.depth, c.heads, c.mlpWidth, c.imageSize) = (48, 2, 3, 192, 98)
     let weights = RandomWeights.stateDict(config: .visionTransformer(c), seed: 0)
     let trained = try Backbone(name: "vit_small_patch14_dinov2", config: .visionTransformer(c), weights: weights, threads: 1)

@@ -31,7 +31,6 @@ import TestSupport
       try FileManager.default.createDirectory(at: Self.folder, withIntermediateDirectories: true)
       try result.stdout.write(to: golden, atomically: true, encoding: .utf8)
       print("FEATX_UPDATE_HELP=1: wrote \(golden.path)")
-      return
     }
     let expected = try String(contentsOf: golden, encoding: .utf8)
     let same = result.stdout == expected
