@@ -30,22 +30,53 @@ public final class H5File {
   }
 
   private static func open(_ path: String, _ mode: Mode) throws -> hid_t {
-    let id: hid_t
+    var stack = ""
+    for attempt in 0...lockRetries {
+      if attempt > 0 { usleep(lockRetryMicroseconds) }
+      let id = tryOpen(path, mode)
+      if id >= 0 {
+        closeOnExec(id)
+        return id
+      }
+      stack = takeErrorStack()
+      guard stack.contains("unable to lock") else { break }
+    }
+    let verb = mode == .truncate || mode == .createExclusive ? "create" : "open"
+    let (failure, detail) = classifyOpenFailure(path, mode, stack)
+    throw HDF5Error(operation: "\(verb) HDF5 file \(path)", detail: detail, openFailure: failure)
+  }
+
+  /// A lock conflict is retried for up to 10 × 10 ms before it is reported. Any process that forks
+  /// while a file is open holds the file's lock until its child calls `exec`, even with close-on-exec:
+  /// a test runner or server starting subprocesses on other threads makes such short conflicts.
+  private static let lockRetries = 10
+  private static let lockRetryMicroseconds: useconds_t = 10_000
+
+  private static func tryOpen(_ path: String, _ mode: Mode) -> hid_t {
+    quietHDF5()
     switch mode {
     case .truncate, .createExclusive:
       let flags = mode == .truncate ? featx_h5f_acc_trunc() : featx_h5f_acc_excl()
-      quietHDF5()
-      id = H5Fcreate(path, flags, h5pDefault, h5pDefault)
+      return H5Fcreate(path, flags, h5pDefault, h5pDefault)
     case .readOnly, .readWrite:
       let flags = mode == .readOnly ? featx_h5f_acc_rdonly() : featx_h5f_acc_rdwr()
-      quietHDF5()
-      id = H5Fopen(path, flags, h5pDefault)
+      return H5Fopen(path, flags, h5pDefault)
     }
-    guard id < 0 else { return id }
-    let verb = mode == .truncate || mode == .createExclusive ? "create" : "open"
-    let stack = takeErrorStack()
-    let (failure, detail) = classifyOpenFailure(path, mode, stack)
-    throw HDF5Error(operation: "\(verb) HDF5 file \(path)", detail: detail, openFailure: failure)
+  }
+
+  /// Marks the file's descriptor close-on-exec. HDF5 opens it without `O_CLOEXEC`, and its `flock` lock
+  /// belongs to the open file description: a child process started while the file is open (any
+  /// `posix_spawn` or `Process` of the same program, on any thread) would inherit the descriptor and keep
+  /// the lock after this process closes the file, so the next open here fails with "unable to lock".
+  private static func closeOnExec(_ file: hid_t) {
+    var handle: UnsafeMutableRawPointer?
+    guard H5Fget_vfd_handle(file, h5pDefault, &handle) >= 0, let handle else {
+      _ = takeErrorStack()
+      return
+    }
+    let fd = handle.load(as: Int32.self)
+    let flags = fcntl(fd, F_GETFD)
+    if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
   }
 
   /// Why `H5Fopen`/`H5Fcreate` failed, told apart so that only a file another process really holds is

@@ -122,4 +122,50 @@ import TestSupport
     #expect(missing.description.contains("open dataset '/nope' in \(dir.path("b.h5"))"), "\(missing)")
     #expect(missing.detail.contains("doesn't exist") || missing.detail.contains("not found"), "\(missing)")
   }
+
+  /// A child started while a file is open must not inherit its descriptor: it would keep HDF5's lock
+  /// after the file is closed here, and the next open would fail with "unable to lock".
+  @Test func childProcessesDoNotKeepTheFileLocked() throws {
+    let dir = TemporaryDirectory()
+    let path = dir.path("locked.h5")
+    var pid: pid_t = 0
+    do {
+      let file = try H5File(path: path, mode: .truncate)
+      try file.root().createDataset("data", values: [Float(1), 2])
+      // posix_spawn with no file actions, as a program that does not close descriptors would.
+      let words: [String] = ["sleep", "30"]
+      let argv = words.map { strdup($0) } + [nil]
+      defer { argv.forEach { free($0) } }
+      #expect(posix_spawn(&pid, "/bin/sleep", nil, nil, argv, environ) == 0)
+    }
+    defer {
+      kill(pid, SIGKILL)
+      var status: Int32 = 0
+      waitpid(pid, &status, 0)
+    }
+    let reopened = try H5File(path: path, mode: .readWrite)
+    #expect(try reopened.root().contains("data"))
+  }
+
+  /// A lock held for a moment (a child between fork and exec) is waited out rather than reported.
+  @Test func aBrieflyHeldLockIsWaitedOut() throws {
+    let dir = TemporaryDirectory()
+    let path = dir.path("brief.h5")
+    do {
+      let file = try H5File(path: path, mode: .truncate)
+      try file.root().createDataset("data", values: [Float(1), 2])
+    }
+    let fd = open(path, O_RDONLY)
+    defer { close(fd) }
+    #expect(flock(fd, LOCK_EX) == 0)
+    let released = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+      usleep(20_000)
+      flock(fd, LOCK_UN)
+      released.signal()
+    }
+    let reopened = try H5File(path: path, mode: .readOnly)
+    #expect(try reopened.root().contains("data"))
+    released.wait()
+  }
 }
