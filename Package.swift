@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 // featx: extract CNN features once into HDF5, train a linear head in seconds, classify images.
 //
-// Data flows one way: Images → Backbones → Extract → FeatureStore → Probe → Predict; Charts draws what
-// Probe reports. DNNL is the only target that imports oneDNN, Images the only one that imports the
-// image codecs (libjpeg, zlib), HDF5 the only one that imports libhdf5.
+// Data flows one way: Images → Backbones → Extract → FeatureStore → Probe → Predict; Search finds
+// neighbours among a store's rows (k-NN, image search); Charts draws what Probe reports. DNNL is the only
+// target that imports oneDNN, Images the only one that imports the image codecs (libjpeg, zlib), HDF5 the
+// only one that imports libhdf5.
 
 import PackageDescription
 
@@ -17,6 +18,7 @@ let package = Package(
     .library(name: "Extract", targets: ["Extract"]),
     .library(name: "Probe", targets: ["Probe"]),
     .library(name: "Predict", targets: ["Predict"]),
+    .library(name: "Search", targets: ["Search"]),
     .library(name: "Charts", targets: ["Charts"]),
   ],
   dependencies: [
@@ -42,6 +44,7 @@ let package = Package(
     .target(name: "Backbones", dependencies: ["DNNL", "Images", "Support"]),
     .target(name: "Extract", dependencies: ["Images", "Backbones", "FeatureStore", "Support"]),
     .target(name: "Probe", dependencies: ["DNNL", "CKernels", "FeatureStore", "HDF5", "Support"]),
+    .target(name: "Search", dependencies: ["DNNL", "CKernels", "FeatureStore", "Probe"]),
     .target(name: "Predict", dependencies: ["Images", "Backbones", "Extract", "FeatureStore", "Probe", "Support"]),
     .target(name: "Charts", dependencies: ["CCairo", "Support"]),
 
@@ -49,7 +52,8 @@ let package = Package(
     .executableTarget(
       name: "featx",
       dependencies: [
-        "Images", "Backbones", "Extract", "FeatureStore", "Probe", "Predict", "Charts", "DNNL", "Support", "CMalloc",
+        "Images", "Backbones", "Extract", "FeatureStore", "Probe", "Search", "Predict", "Charts", "DNNL", "Support",
+        "CMalloc",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -65,6 +69,7 @@ let package = Package(
       name: "ExtractTests", dependencies: ["Extract", "Images", "Backbones", "FeatureStore", "Support", "TestSupport"]),
     .testTarget(
       name: "ProbeTests", dependencies: ["Probe", "Backbones", "DNNL", "FeatureStore", "HDF5", "Support", "TestSupport"]),
+    .testTarget(name: "SearchTests", dependencies: ["Search", "Probe", "FeatureStore", "TestSupport"]),
     .testTarget(name: "ChartsTests", dependencies: ["Charts", "CCairo", "TestSupport"]),
     // README.md's "From Swift" example, compiled, run and compared with the README.
     .testTarget(name: "ReadmeExampleTests", dependencies: ["Backbones", "Extract", "FeatureStore", "Images", "Probe", "TestSupport"]),

@@ -21,10 +21,13 @@ extension Head {
 public struct ScoredRows: Sendable {
   public var logits: [Float]
   public var labels: [Int]
+  /// The store row of each scored row (nil: rows that are not in a store, such as images).
+  public var storeRows: [Int]?
 
-  public init(logits: [Float], labels: [Int]) {
+  public init(logits: [Float], labels: [Int], storeRows: [Int]? = nil) {
     self.logits = logits
     self.labels = labels
+    self.storeRows = storeRows
   }
 }
 
@@ -39,11 +42,17 @@ extension ProbeReport {
     let trainPart = train.map(metrics)
     let testPart = test.map(metrics)
     let detail =
-      testPart.map { ($0.1, test!.labels, "test") } ?? trainPart.map { ($0.1, train!.labels, "train") } ?? ([], [], "test")
+      testPart.map { ($0.1, test!, "test") } ?? trainPart.map { ($0.1, train!, "train") }
+      ?? ([], ScoredRows(logits: [], labels: []), "test")
+    let mistakes = detail.1.storeRows.map {
+      Mistake.worst(
+        probabilities: Softmax.probabilities(detail.1.logits, classes: c), predicted: detail.0, labels: detail.1.labels,
+        storeRows: $0, classes: c)
+    }
     self.init(
       solver: "evaluate", lambda: nil, seconds: seconds, dimension: dimension, classes: classes,
-      train: trainPart?.0 ?? none, test: testPart?.0, predicted: detail.0, labels: detail.1, part: detail.2, sweep: [],
-      history: [])
+      train: trainPart?.0 ?? none, test: testPart?.0, predicted: detail.0, labels: detail.1.labels, part: detail.2,
+      sweep: [], history: [], mistakes: mistakes)
   }
 
   /// The report of `model` on the labelled rows of `matrices`, computed exactly as `featx probe` computes
@@ -53,7 +62,7 @@ extension ProbeReport {
   {
     func scored(_ m: FeatureMatrix?) throws -> ScoredRows? {
       guard let m, m.rows > 0 else { return nil }
-      return ScoredRows(logits: try model.logits(m), labels: m.labels)
+      return ScoredRows(logits: try model.logits(m), labels: m.labels, storeRows: m.storeRows)
     }
     self.init(
       scored: try scored(train), test: try scored(test), classes: classes, dimension: model.dimension, seconds: seconds)

@@ -36,6 +36,39 @@ public struct ClassMetric: Codable, Sendable, Equatable {
   public var accuracy: Double
 }
 
+/// A row the classifier got wrong, with how sure it was.
+public struct Mistake: Codable, Sendable, Equatable {
+  /// How many a report keeps (a 6 × 4 grid of pictures).
+  public static let limit = 24
+
+  /// Row of the store the scored rows came from.
+  public var storeRow: Int
+  public var truth: Int
+  public var predicted: Int
+  /// The probability (or vote share) of `predicted`.
+  public var probability: Float
+
+  public init(storeRow: Int, truth: Int, predicted: Int, probability: Float) {
+    self.storeRow = storeRow
+    self.truth = truth
+    self.predicted = predicted
+    self.probability = probability
+  }
+
+  /// The `limit` wrong rows with the highest probability of their predicted class (fastai's
+  /// `plot_top_losses` shows the same rows first); equal probabilities by store row.
+  public static func worst(
+    probabilities: [Float], predicted: [Int], labels: [Int], storeRows: [Int], classes: Int, limit: Int = Mistake.limit
+  ) -> [Mistake] {
+    let wrong = labels.indices.filter { predicted[$0] != labels[$0] }.map {
+      Mistake(
+        storeRow: storeRows[$0], truth: labels[$0], predicted: predicted[$0],
+        probability: probabilities[$0 * classes + predicted[$0]])
+    }
+    return Array(wrong.sorted { ($0.probability, -$0.storeRow) > ($1.probability, -$1.storeRow) }.prefix(limit))
+  }
+}
+
 /// Everything `featx probe` reports (and saves in the head).
 public struct ProbeReport: Codable, Sendable {
   public var solver: String
@@ -53,36 +86,66 @@ public struct ProbeReport: Codable, Sendable {
   public var confusionOf: String
   public var sweep: [SweepPoint]
   public var history: [HistoryPoint]
+  /// The most confidently wrong rows of the part `confusionOf` names, most confident first (at most
+  /// `Mistake.limit`); nil when the rows have no store rows to point at.
+  public var mistakes: [Mistake]?
 
-  /// Top-1/top-5/loss of `model` on `matrix`, and its predictions.
-  static func evaluate(_ model: LinearModel, _ matrix: FeatureMatrix, classes c: Int) throws -> (SplitMetrics, [Int]) {
-    SplitMetrics.scoring(try model.logits(matrix), labels: matrix.labels, classes: c)
+  /// Top-1/top-5/loss of `model` on `matrix`, its predictions and its mistakes.
+  static func evaluate(_ model: LinearModel, _ matrix: FeatureMatrix, classes c: Int) throws -> (
+    SplitMetrics, [Int], [Mistake]
+  ) {
+    let logits = try model.logits(matrix)
+    let (metrics, predicted) = SplitMetrics.scoring(logits, labels: matrix.labels, classes: c)
+    let mistakes = Mistake.worst(
+      probabilities: Softmax.probabilities(logits, classes: c), predicted: predicted, labels: matrix.labels,
+      storeRows: matrix.storeRows, classes: c)
+    return (metrics, predicted, mistakes)
   }
 
   /// Evaluates `probe` on `data`.
   public init(probe: TrainedProbe, data: ProbeDataset) throws {
     let c = data.classes.count
     let metrics = { (matrix: FeatureMatrix) in try ProbeReport.evaluate(probe.model, matrix, classes: c) }
-    let (trainMetrics, trainPredicted) = try metrics(data.train)
-    var detail = (predicted: trainPredicted, labels: data.train.labels, part: "train")
+    let (trainMetrics, trainPredicted, trainMistakes) = try metrics(data.train)
+    var detail = (predicted: trainPredicted, labels: data.train.labels, part: "train", mistakes: trainMistakes)
     var testMetrics: SplitMetrics?
     if let test = data.test {
-      let (m, testPredicted) = try metrics(test)
+      let (m, testPredicted, testMistakes) = try metrics(test)
       testMetrics = m
-      detail = (testPredicted, test.labels, "test")
+      detail = (testPredicted, test.labels, "test", testMistakes)
     }
     self.init(
       solver: probe.settings.solver.rawValue, lambda: probe.lambda, seconds: probe.seconds, dimension: probe.model.dimension,
       classes: data.classes, train: trainMetrics, test: testMetrics, predicted: detail.predicted, labels: detail.labels,
-      part: detail.part, sweep: probe.sweep, history: probe.history)
+      part: detail.part, sweep: probe.sweep, history: probe.history, mistakes: detail.mistakes)
+  }
+
+  /// The report of a classifier that gives class scores without a loss (k-NN's vote shares) on the test
+  /// rows `labels` (store rows `storeRows`): top-1, top-5, per class, confusion and mistakes; loss nan.
+  public init(
+    classifier: String, scores: [Float], labels: [Int], storeRows: [Int], classes: [String], dimension: Int, seconds: Double
+  ) {
+    let c = classes.count
+    let predicted = labels.isEmpty ? [] : Metrics.argmax(scores, classes: c)
+    let test = SplitMetrics(
+      rows: labels.count, top1: Metrics.accuracy(predicted: predicted, labels: labels),
+      top5: Metrics.topK(scores, labels: labels, classes: c, k: min(5, c)), loss: .nan)
+    self.init(
+      solver: classifier, lambda: nil, seconds: seconds, dimension: dimension, classes: classes,
+      train: SplitMetrics(rows: 0, top1: .nan, top5: .nan, loss: .nan), test: test, predicted: predicted, labels: labels,
+      part: "test", sweep: [], history: [],
+      mistakes: Mistake.worst(
+        probabilities: scores, predicted: predicted, labels: labels, storeRows: storeRows, classes: c))
   }
 
   /// Every field, with per-class accuracy and the confusion matrix computed from `predicted` and `labels`
   /// (the rows of `part`).
   init(
     solver: String, lambda: Double?, seconds: Double, dimension: Int, classes: [String], train: SplitMetrics,
-    test: SplitMetrics?, predicted: [Int], labels: [Int], part: String, sweep: [SweepPoint], history: [HistoryPoint]
+    test: SplitMetrics?, predicted: [Int], labels: [Int], part: String, sweep: [SweepPoint], history: [HistoryPoint],
+    mistakes: [Mistake]? = nil
   ) {
+    self.mistakes = mistakes
     let c = classes.count
     let matrix = Metrics.confusionMatrix(predicted: predicted, labels: labels, classes: c)
     confusion = matrix

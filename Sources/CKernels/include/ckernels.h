@@ -41,4 +41,14 @@ double featx_softmax_residuals(const float *restrict base, const float *restrict
                                const int64_t *restrict labels, size_t rows, size_t classes, float divisor,
                                float *restrict residual, int64_t *restrict correct);
 
+/// Offers candidates `scores[0..<count]`, with indices `first`, `first + 1`, ..., to the k best kept in
+/// `heap_scores`/`heap_index` (a heap of `*size` <= k entries whose root is the worst: the lowest score,
+/// and among equal scores the highest index). A candidate enters when the heap has room or it beats the
+/// root; equal scores keep the lower index.
+void featx_topk_offer(const float *restrict scores, size_t count, int64_t first, float *restrict heap_scores,
+                      int64_t *restrict heap_index, size_t k, size_t *restrict size);
+
+/// Turns such a heap into a list, best first: scores descending, equal scores by ascending index.
+void featx_topk_sort(float *restrict heap_scores, int64_t *restrict heap_index, size_t size);
+
 #endif
