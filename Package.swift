@@ -44,7 +44,7 @@ let package = Package(
     .target(name: "Backbones", dependencies: ["DNNL", "Images", "Support"]),
     .target(name: "Extract", dependencies: ["Images", "Backbones", "FeatureStore", "Support"]),
     .target(name: "Probe", dependencies: ["DNNL", "CKernels", "FeatureStore", "HDF5", "Support"]),
-    .target(name: "Search", dependencies: ["DNNL", "CKernels", "FeatureStore", "Probe"]),
+    .target(name: "Search", dependencies: ["DNNL", "CKernels", "HDF5", "FeatureStore", "Probe", "Support"]),
     .target(name: "Predict", dependencies: ["Images", "Backbones", "Extract", "FeatureStore", "Probe", "Support"]),
     .target(name: "Charts", dependencies: ["CCairo", "Support"]),
 
@@ -58,7 +58,7 @@ let package = Package(
       ]),
 
     // Tests
-    .target(name: "TestSupport", dependencies: ["Support"], path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["Support", "FeatureStore"], path: "Tests/TestSupport"),
     .testTarget(name: "SupportTests", dependencies: ["Support", "TestSupport"]),
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "CHDF5", "TestSupport"]),
     .testTarget(name: "DNNLTests", dependencies: ["DNNL", "TestSupport"]),

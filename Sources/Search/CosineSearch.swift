@@ -119,11 +119,15 @@ public enum CosineSearch {
 /// What a search cannot do with its input.
 public enum SearchError: Error, CustomStringConvertible, Equatable {
   case tooFewRows(k: Int, rows: Int)
+  /// A k-NN evaluation without rows to classify.
+  case noTestRows(path: String)
 
   public var description: String {
     switch self {
     case .tooFewRows(let k, let rows):
       "k = \(k) needs at least \(k) stored rows to search, and there are \(rows); ask for k ≤ \(rows)"
+    case .noTestRows(let path):
+      "\(path) has no test rows to classify: every labelled row is in its train part"
     }
   }
 }

@@ -69,15 +69,13 @@ public enum WeightedKNN {
 
   /// Evaluates `data`'s test rows against its train rows for every k of `settings`.
   ///
-  /// - Throws: `SearchError.tooFewRows` when the largest k exceeds the train rows; `ProbeError.nothingToScore`
+  /// - Throws: `SearchError.tooFewRows` when the largest k exceeds the train rows; `SearchError.noTestRows`
   ///   when there are no test rows; whatever reading the rows throws (non-finite features name their row).
   public static func evaluate(
     _ data: ProbeDataset, settings: KNNSettings, progress: (Int) -> Void = { _ in }
   ) throws -> KNNEvaluation {
     let started = Date()
-    guard let test = data.test, test.rows > 0 else {
-      throw ProbeError.nothingToScore(path: data.store?.path ?? "the rows given")
-    }
+    guard let test = data.test, test.rows > 0 else { throw SearchError.noTestRows(path: data.store?.path ?? "the rows given") }
     let maxK = settings.ks.max() ?? 1
     let queries = try test.values()
     let neighbors = try GEMM.withThreads(settings.threads) {

@@ -215,21 +215,7 @@ struct ProbeCommand: ParsableCommand {
     return values
   }
 
-  func memoryLimit() throws -> Int? {
-    guard let maxMemory else { return nil }
-    let units: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
-    var text = maxMemory.uppercased()
-    if text.hasSuffix("B") { text.removeLast() }
-    var factor = 1.0
-    if let last = text.last, let unit = units[last] {
-      factor = unit
-      text.removeLast()
-    }
-    guard let value = Double(text), value > 0, value.isFinite, value * factor < 9e18 else {
-      throw ValidationError("--max-memory takes a size like 2G or 500M, not '\(maxMemory)'")
-    }
-    return Int(value * factor)
-  }
+  func memoryLimit() throws -> Int? { try MemorySize.parse(maxMemory, option: "--max-memory") }
 }
 
 /// The text report of `featx probe`.
@@ -269,6 +255,12 @@ enum ProbeText {
     }
     if r.train.rows > 0 || r.test == nil { out += line("train", r.train) }
     if let test = r.test { out += line("test", test) }
+    return out + details(r)
+  }
+
+  /// The worst classes and the most confused pairs of a report.
+  static func details(_ r: ProbeReport) -> String {
+    var out = ""
     let worst = r.perClass.prefix(10)
     if !worst.isEmpty {
       out += "worst classes (\(r.confusionOf)):\n"

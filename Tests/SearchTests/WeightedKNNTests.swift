@@ -5,57 +5,6 @@ import Search
 import Testing
 import TestSupport
 
-/// One case of Tests/Fixtures/knn/reference.json (tools/make_knn_fixtures.py: NumPy's weighted k-NN).
-struct KNNCase: Decodable {
-  struct PerK: Decodable {
-    var predicted: [Int]
-    var top5: [[Int]]
-    var probability: [Double]
-  }
-  var name: String
-  var classes: Int
-  var dimension: Int
-  var features: [Float]
-  var labels: [Int]
-  var split: [UInt8]
-  var testRows: [Int]
-  var neighbors: [[Int]]
-  var similarities: [[Double]]
-  var k: [String: PerK]
-
-  struct Document: Decodable {
-    var ks: [Int]
-    var temperature: Double
-    var cases: [KNNCase]
-  }
-
-  static let document: Document = {
-    let decoder = JSONDecoder()
-    decoder.keyDecodingStrategy = .convertFromSnakeCase
-    let data = try! Data(contentsOf: TestPaths.fixture("knn/reference.json"))
-    return try! decoder.decode(Document.self, from: data)
-  }()
-
-  /// The case's rows as a labelled feature store in `dir`.
-  func store(in dir: TemporaryDirectory, features: [Float]? = nil, labelled: Bool = true) throws -> String {
-    let path = dir.path("\(name).h5")
-    let n = labels.count
-    let metadata = StoreMetadata(
-      featxVersion: "test", arch: "random", weightsFile: "random:0", weightsSHA256: "random:0", layer: "features",
-      pooling: "avg", preprocess: #"{"resize":[8,8]}"#, splitMode: .random, splitSeed: 0, splitRatio: 0.8,
-      created: "2026-12-04T00:00:00Z", source: "/data/knn", featureShape: [dimension], datasetRows: n)
-    let rows = StoreRows(
-      classes: (0..<classes).map { "class \($0)" }, classFolders: (0..<classes).map { "c\($0)" },
-      paths: (0..<n).map { "c\(labels[$0])/\($0).jpg" }, labels: labels.map { labelled ? Int64($0) : -1 }, split: split)
-    let writer = try FeatureStoreWriter.create(path: path, metadata: metadata, rows: rows, dtype: .float32)
-    try (features ?? self.features).withUnsafeBufferPointer {
-      try writer.commit(count: n, values: $0, skipped: [Bool](repeating: false, count: n))
-    }
-    try writer.finish(skipReasons: [:])
-    return path
-  }
-}
-
 @Suite struct WeightedKNNTests {
   /// featx's neighbours, votes, predictions and top-5 are NumPy's, ties included (the "ties" case has many
   /// exactly equal similarities and class weights; both cases have a zero train row and a zero test row).
