@@ -204,4 +204,11 @@ final class Painter {
     body()
     cairo_restore(cr)
   }
+
+  /// Runs raw cairo calls on the context between a save and a restore.
+  func drawing(_ body: (OpaquePointer) -> Void) {
+    cairo_save(cr)
+    body(cr)
+    cairo_restore(cr)
+  }
 }

@@ -69,6 +69,8 @@ enum PlotTheme {
   static let axis = PlotColor(hex: 0x444444)
   static let grid = PlotColor(hex: 0xe3e3e3)
   static let legendBorder = PlotColor(hex: 0xb0b0b0)
+  /// The tile of an image that could not be read.
+  static let missingTile = PlotColor(hex: 0xc8c8c8)
   /// Zero counts printed in small matrices.
   static let zeroCount = PlotColor(hex: 0xb0b0b0)
   /// Line colours (matplotlib's "tab10"), used in order and then repeated.

@@ -22,7 +22,10 @@ struct EvaluateCommand: ParsableCommand {
   @Argument(help: "Labelled feature store written by `featx extract` (.h5).")
   var features: String
 
-  @Option(help: "Write a confusion-matrix heatmap (PNG, SVG and PDF) into this folder.")
+  @Option(
+    help:
+      "Write a confusion-matrix heatmap (PNG, SVG and PDF) and mistakes.png (the most confidently wrong images) into this folder."
+  )
   var plot: String?
 
   @Option(help: "Threads for matrix products; 0 uses every core.")
@@ -45,7 +48,10 @@ struct EvaluateCommand: ParsableCommand {
         "WARNING: \(features) holds features of SEEDED RANDOM WEIGHTS (\(store.weightsFile)); accuracies say nothing about ImageNet features."
       )
     }
-    if let plot { try EvaluateText.writePlot(report, to: plot) }
+    if let plot {
+      try EvaluateText.writePlot(report, to: plot)
+      try Pictures.writeMistakes(report, storePath: features, to: plot)
+    }
     if json {
       print(try JSONText.encode(report))
     } else {
@@ -80,7 +86,8 @@ enum EvaluateText {
     return out + ProbeText.metrics(r)
   }
 
-  /// `confusion.png`, `.svg` and `.pdf` in `folder` (the report has no training curves to draw).
+  /// `confusion.png`, `.svg` and `.pdf` in `folder` (the report has no training curves to draw); the
+  /// caller adds `mistakes.png` when the rows are a store's.
   static func writePlot(_ r: ProbeReport, to folder: String) throws {
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     try Plot.confusionMatrix(

@@ -115,6 +115,7 @@ struct KnnCommand: ParsableCommand {
     if let plot {
       let best = evaluation.best.report
       try EvaluateText.writePlot(best, to: plot)
+      try Pictures.writeMistakes(best, storePath: test ?? features, to: plot)
     }
     if json {
       print(try JSONText.encode(KnnJSON(evaluation, settings: settings, train: data.train.rows, test: testRows)))

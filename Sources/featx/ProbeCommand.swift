@@ -87,7 +87,10 @@ struct ProbeCommand: ParsableCommand {
     help: "Stream rows from the file when they need more memory than this (e.g. 2G, 500M; default: 70% of available memory).")
   var maxMemory: String?
 
-  @Option(help: "Write loss/accuracy curves and a confusion-matrix heatmap (PNG, SVG and PDF) into this folder.")
+  @Option(
+    help:
+      "Write loss/accuracy curves, a confusion-matrix heatmap (PNG, SVG and PDF) and mistakes.png (the most confidently wrong images) into this folder."
+  )
   var plot: String?
 
   @Flag(help: "Print the report as JSON.")
@@ -175,7 +178,10 @@ struct ProbeCommand: ParsableCommand {
       model: probe.model, classes: data.classes, classFolders: store.classFolders, extraction: store.metadata,
       probePool: pool, standardization: probe.standardization, reportJSON: try JSONText.encode(result))
     try head.write(to: output, report: result)
-    if let plot { try ProbePlots.write(result, to: plot) }
+    if let plot {
+      try ProbePlots.write(result, to: plot)
+      try Pictures.writeMistakes(result, storePath: result.confusionOf == "test" ? (test ?? features) : features, to: plot)
+    }
     if json {
       print(try JSONText.encode(result))
     } else {

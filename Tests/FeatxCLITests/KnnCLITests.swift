@@ -5,6 +5,7 @@ import CHDF5
 import FeatureStore
 import Foundation
 import HDF5
+import Images
 import Testing
 import TestSupport
 
@@ -36,6 +37,38 @@ import TestSupport
     #expect(try root.dataset("query_rows").read(Int64.self).map { Int($0) } == reference.testRows)
     let similarities = try root.dataset("similarities").read(Float.self)
     #expect(zip(similarities, reference.similarities.flatMap { $0 }).allSatisfy { abs(Double($0) - $1) <= 1e-6 })
+  }
+
+  /// `--plot` writes the confusion matrix and mistakes.png: the report's most confidently wrong rows are
+  /// the reference's, and images that are not on disk (this store's paths are made up) are grey tiles.
+  @Test func mistakesAreTheMostConfidentlyWrongRows() throws {
+    let reference = KNNCase.document.cases[0]
+    let dir = TemporaryDirectory()
+    let store = try reference.store(in: dir)
+    let plots = dir.path("plots")
+    let result = try runFeatx(["knn", store, "--k", "20", "--json", "--plot", plots, "--quiet"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let report = try #require((json["results"] as? [[String: Any]])?.first?["report"] as? [String: Any])
+    let mistakes = try #require(report["mistakes"] as? [[String: Any]])
+    let expected = try #require(reference.k["20"])
+    var wrong: [(row: Int, truth: Int, predicted: Int, p: Double)] = []
+    for (q, row) in reference.testRows.enumerated() where expected.predicted[q] != reference.labels[row] {
+      wrong.append((row, reference.labels[row], expected.predicted[q], expected.probability[q]))
+    }
+    wrong.sort { ($0.p, -$0.row) > ($1.p, -$1.row) }
+    #expect(mistakes.count == min(24, wrong.count))
+    #expect(mistakes.map { $0["store_row"] as? Int } == wrong.prefix(24).map(\.row))
+    #expect(mistakes.map { $0["predicted"] as? Int } == wrong.prefix(24).map(\.predicted))
+    for (m, w) in zip(mistakes, wrong) { #expect(abs(((m["probability"] as? Double) ?? -1) - w.p) < 1e-5) }
+    for name in ["confusion.png", "confusion.svg", "confusion.pdf", "mistakes.png"] {
+      #expect(FileManager.default.fileExists(atPath: plots + "/" + name), "\(name) missing")
+    }
+    let picture = try ImageDecoder().decode(path: plots + "/mistakes.png")
+    let grey: [UInt8] = [0xc8, 0xc8, 0xc8]
+    // The first tile's top-left corner (margin 16, title band 40).
+    let offset = ((16 + 40 + 3) * picture.width + 16 + 3) * 3
+    #expect(Array(picture.pixels[offset..<(offset + 3)]) == grey)
   }
 
   @Test func badRequestsAreRefusedInOneLine() throws {
