@@ -54,29 +54,13 @@ public final class Predictor {
     throws
   {
     (model, classes, reluThenAverage) = (head.model, head.classes, false)
-    let e = head.extraction
-    let arch = try Architecture.named(e.arch)
-    let lookup = try WeightsLookup.find(for: e, headPath: headPath, given: weights, arch: arch, resolver: resolver)
-    let dict = lookup.weights
-    rejectedWeights = lookup.rejected
-    weightsSource = dict.source
-    guard let pooling = Pooling(rawValue: head.effectivePooling) else {
-      throw ProbeError.notAHead(path: headPath, reason: "unknown pooling \(head.effectivePooling)")
-    }
-    backbone = try Backbone(
-      arch: arch, weights: dict, layer: e.layer, pooling: pooling, threads: threads,
-      precision: precision ?? Precision(rawValue: e.precision) ?? .float32)
-    do { preprocessing = try Preprocessing.fromJSON(e.preprocess) } catch {
-      throw ProbeError.notAHead(path: headPath, reason: "unreadable preprocessing \(e.preprocess)")
-    }
-    // An interpolation featx does not implement (a head written by another tool) is refused here, not image by image.
-    do { _ = try preprocessing.filter() } catch let error as PreprocessingError {
-      throw ProbeError.notAHead(path: headPath, reason: error.reason)
-    }
-    guard let size = preprocessing.fixedSize else { throw ProbeError.notAHead(path: headPath, reason: "no fixed input size") }
-    let dimension = try backbone.outputShape(height: size.height, width: size.width).reduce(1, *)
-    guard dimension == head.model.dimension else {
-      throw ProbeError.dimensionMismatch(head: headPath, expected: head.model.dimension, got: dimension)
+    let loaded = try ExtractionBackbone(
+      extraction: head.extraction, pooling: head.effectivePooling, owner: headPath, weights: weights, threads: threads,
+      precision: precision, resolver: resolver, invalid: { ProbeError.notAHead(path: headPath, reason: $0) })
+    (backbone, preprocessing) = (loaded.backbone, loaded.preprocessing)
+    (weightsSource, rejectedWeights) = (loaded.weightsSource, loaded.rejectedWeights)
+    guard loaded.dimension == head.model.dimension else {
+      throw ProbeError.dimensionMismatch(head: headPath, expected: head.model.dimension, got: loaded.dimension)
     }
   }
 

@@ -166,6 +166,20 @@ public final class FeatureMatrix: @unchecked Sendable {
   }
 }
 
+extension FeatureMatrix {
+  /// Every row of `store` (labels as stored, -1 for an unlabelled row), in memory when they fit in
+  /// `maxMemory` (default: `ProbeDataset.defaultMemoryBudget`), else streamed from the file.
+  public static func allRows(of store: FeatureStore, maxMemory: Int? = nil) throws -> FeatureMatrix {
+    try store.requireComplete()
+    let rows = Array(0..<store.rows)
+    let streamed = FeatureMatrix(
+      streaming: store, storeRows: rows, labels: try store.labels().map { Int($0) }, pool: .none,
+      mapShape: store.metadata.featureShape)
+    guard store.rows * store.dimension * 4 <= maxMemory ?? ProbeDataset.defaultMemoryBudget else { return streamed }
+    return FeatureMatrix(values: try streamed.values(), dimension: streamed.dimension, labels: streamed.labels, storeRows: rows)
+  }
+}
+
 /// The train and test rows of a feature store, ready for a probe.
 public struct ProbeDataset {
   /// The store the rows came from (nil for rows built in memory).

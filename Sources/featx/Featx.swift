@@ -67,7 +67,8 @@ struct Featx: ParsableCommand {
       """,
     version: featxVersion,
     subcommands: [
-      ExtractCommand.self, ProbeCommand.self, EvaluateCommand.self, KnnCommand.self, PredictCommand.self, MergeCommand.self,
+      ExtractCommand.self, ProbeCommand.self, EvaluateCommand.self, KnnCommand.self, NeighborsCommand.self, PredictCommand.self,
+      MergeCommand.self,
       Info.self,
       LayersCommand.self, BenchCommand.self,
       CheckHDF5.self,

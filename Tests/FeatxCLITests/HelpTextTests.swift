@@ -12,7 +12,9 @@ import TestSupport
 ///     FEATX_UPDATE_HELP=1 swift test --filter HelpTextTests
 ///     git diff Tests/Fixtures/cli-help
 @Suite struct HelpTextTests {
-  static let commands = ["featx", "extract", "probe", "evaluate", "knn", "predict", "merge", "info", "layers", "bench"]
+  static let commands = [
+    "featx", "extract", "probe", "evaluate", "knn", "neighbors", "predict", "merge", "info", "layers", "bench",
+  ]
   static let folder = TestPaths.fixture("cli-help")
   static let updating = ProcessInfo.processInfo.environment["FEATX_UPDATE_HELP"] == "1"
   static let regenerate =
