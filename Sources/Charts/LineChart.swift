@@ -19,6 +19,8 @@ struct LineChart {
   var xLabel: String
   var yLabel: String
   var series: [PlotSeries]
+  /// Names of the points 1...n on the x axis (shot counts), instead of numbered ticks.
+  var xTickLabels: [String]? = nil
 
   /// Values the chart draws (finite and not absurdly large).
   static func drawable(_ v: Double) -> Bool { v.isFinite && abs(v) <= 1e100 }
@@ -144,8 +146,14 @@ struct LineChartLayout {
     var xStep = max(1, PlotTicks.step(span: xMax - xMin, count: 8))
     let xLabelWidth = m.width(String(Int(xMax)), tickFont)
     while (xLabelWidth + 16) > xStep * (inner.x1 - inner.x0) / (xMax - xMin) { xStep = PlotTicks.larger(xStep) }
-    xTicks = PlotTicks.values(from: max(1, xMin), to: Double(max(1, n)), step: xStep).map {
-      PlotTick(position: Int(px($0).rounded(.down)), label: PlotTicks.label($0, step: xStep, largest: xMax))
+    if let names = chart.xTickLabels {
+      xTicks = names.prefix(n).enumerated().map { i, name in
+        PlotTick(position: Int(px(Double(i + 1)).rounded(.down)), label: name)
+      }
+    } else {
+      xTicks = PlotTicks.values(from: max(1, xMin), to: Double(max(1, n)), step: xStep).map {
+        PlotTick(position: Int(px($0).rounded(.down)), label: PlotTicks.label($0, step: xStep, largest: xMax))
+      }
     }
     xLabel = m.fitted(chart.xLabel, labelFont, maxWidth: Double(plot.width))
     yLabel = m.fitted(chart.yLabel, labelFont, maxWidth: Double(plot.height))

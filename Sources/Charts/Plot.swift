@@ -46,11 +46,12 @@ public enum Plot {
   /// point. Empty (or all-NaN) series are allowed: they keep their colour slot but are left out of the
   /// legend, so a chart of no data shows the axes only. A title too wide for the chart is set smaller, then
   /// wrapped, never cut; axis labels and legend names too long for their place end in "…".
+  /// `xTickLabels` names the points 1...n on the x axis (e.g. shot counts) instead of numbering them.
   /// - Throws: `PlotError` naming the file that could not be written.
-  public static func lineChart(title: String, xLabel: String, yLabel: String, series: [PlotSeries], to base: String)
-    throws
-  {
-    try LineChart(title: title, xLabel: xLabel, yLabel: yLabel, series: series).write(to: base)
+  public static func lineChart(
+    title: String, xLabel: String, yLabel: String, series: [PlotSeries], xTickLabels: [String]? = nil, to base: String
+  ) throws {
+    try LineChart(title: title, xLabel: xLabel, yLabel: yLabel, series: series, xTickLabels: xTickLabels).write(to: base)
   }
 
   /// A confusion-matrix heatmap: rows are true classes, columns predicted classes, class names on both

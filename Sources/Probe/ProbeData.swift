@@ -180,6 +180,25 @@ extension FeatureMatrix {
   }
 }
 
+extension ProbeDataset {
+  /// This data with `shots` train rows per class (CLIP_benchmark's `fewshot_k`): each class's train rows,
+  /// shuffled by `SeededShuffle.byClass` (NumPy's `RandomState(seed)`, one permutation per class in class
+  /// order), and the first `shots` taken; the rows then keep store order. Classes with fewer train rows are
+  /// used whole and returned in `short`. Test rows are unchanged.
+  public func fewShot(_ shots: Int, seed: UInt32) -> (data: ProbeDataset, short: [Int]) {
+    precondition(shots >= 1, "fewShot: \(shots) shots")
+    var picked: [Int] = []
+    var short: [Int] = []
+    for members in SeededShuffle.byClass(labels: train.labels, seed: seed) {
+      if members.count < shots { short.append(train.labels[members[0]]) }
+      picked += members.prefix(shots)
+    }
+    var copy = self
+    copy.train = train.subset(picked.sorted())
+    return (copy, short)
+  }
+}
+
 /// The train and test rows of a feature store, ready for a probe.
 public struct ProbeDataset {
   /// The store the rows came from (nil for rows built in memory).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Charts
 import FeatureStore
 import Foundation
 import Probe
@@ -77,6 +78,16 @@ struct ProbeCommand: ParsableCommand {
         """))
   var test: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Train on K images per class, or a series such as 1,2,4,8,16,all reported and plotted against the shots.",
+      discussion: """
+        Each class's train rows are shuffled with --seed (NumPy's RandomState, one permutation per class in \
+        class order) and the first K kept; classes with fewer are used whole and listed. Test rows are \
+        unchanged. A series writes the head of its last point to --output.
+        """))
+  var shots: String?
+
   @Option(help: "Seed for initialisation, shuffling and validation splits.")
   var seed: UInt32 = 0
 
@@ -102,6 +113,7 @@ struct ProbeCommand: ParsableCommand {
   func validate() throws {
     guard ["default", "seed"].contains(recipe) else { throw ValidationError("--recipe must be default or seed") }
     if let valRatio { guard valRatio > 0, valRatio < 1 else { throw ValidationError("--val-ratio must be in (0, 1)") } }
+    _ = try shotCounts()
     if test != nil, valRatio != nil {
       throw ValidationError("--val-ratio holds out test rows from FEATURES, --test takes them from another store: give one")
     }
@@ -172,6 +184,14 @@ struct ProbeCommand: ParsableCommand {
           + "\(data.classes.count) classes\(data.train.isStreamed ? " (streamed from the file)" : "")"
           + (test.map { "; test rows from \($0)" } ?? ""))
     }
+    if let counts = try shotCounts() {
+      guard data.test != nil else {
+        throw ValidationError(
+          "--shots reports test accuracy, and \(features) has no test rows; give --test OTHER.h5 or --val-ratio")
+      }
+      if counts.count > 1 { return try runShots(counts, data: data, settings: settings, store: store) }
+      data = fewShot(data, counts[0])
+    }
     let probe = try ProbeTrainer.train(data, settings: settings) { event in report(event, recipe: recipe) }
     let result = try ProbeReport(probe: probe, data: data)
     let head = Head(
@@ -186,6 +206,87 @@ struct ProbeCommand: ParsableCommand {
       print(try JSONText.encode(result))
     } else {
       print(ProbeText.render(result, output: output, plots: plot), terminator: "")
+    }
+  }
+
+  /// The shot counts `--shots` asks for (nil: all train rows), nil without the option.
+  func shotCounts() throws -> [Int?]? {
+    guard let shots else { return nil }
+    let parts = shots.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    let counts = parts.map { $0 == "all" ? Int?.none : Int($0) }
+    guard !parts.isEmpty, zip(parts, counts).allSatisfy({ $0 == "all" || ($1 ?? 0) >= 1 }) else {
+      throw ValidationError("--shots takes images per class, e.g. 4 or 1,2,4,8,16,all; not '\(shots)'")
+    }
+    return counts
+  }
+
+  /// `data` with `shots` train rows per class (nil: unchanged), saying which classes have fewer.
+  func fewShot(_ data: ProbeDataset, _ shots: Int?) -> ProbeDataset {
+    guard let shots else { return data }
+    let (subset, short) = data.fewShot(shots, seed: seed)
+    if !short.isEmpty && !quiet {
+      Terminal.warn(
+        "\(shots) shots: \(short.count) class(es) have fewer train rows and are used whole: "
+          + short.prefix(10).map { data.classes[$0] }.joined(separator: ", ") + (short.count > 10 ? ", …" : ""))
+    }
+    return subset
+  }
+
+  /// One point of a `--shots` series.
+  struct ShotPoint: Encodable {
+    var shots: String
+    var trainRows: Int
+    var top1: Double
+    var top5: Double
+    var lambda: Double?
+  }
+
+  /// `--shots 1,2,4,…`: a probe per count, a table, `shots.png/svg/pdf` with --plot, and the last head.
+  func runShots(_ counts: [Int?], data: ProbeDataset, settings: ProbeSettings, store: FeatureStore) throws {
+    var points: [ShotPoint] = []
+    var last: (report: ProbeReport, probe: TrainedProbe)?
+    for count in counts {
+      let subset = fewShot(data, count)
+      let probe = try ProbeTrainer.train(subset, settings: settings) { _ in }
+      let report = try ProbeReport(probe: probe, data: subset)
+      let point = ShotPoint(
+        shots: count.map(String.init) ?? "all", trainRows: subset.train.rows, top1: report.test?.top1 ?? .nan,
+        top5: report.test?.top5 ?? .nan, lambda: probe.lambda)
+      if !quiet {
+        Terminal.warn(String(format: "%@ shots: %d train rows, test top-1 %.4f", point.shots, point.trainRows, point.top1))
+      }
+      points.append(point)
+      last = (report, probe)
+    }
+    guard let (report, probe) = last else { return }
+    let head = Head(
+      model: probe.model, classes: data.classes, classFolders: store.classFolders, extraction: store.metadata,
+      probePool: pool, standardization: probe.standardization, reportJSON: try JSONText.encode(report))
+    try head.write(to: output, report: report)
+    if let plot {
+      try FileManager.default.createDirectory(atPath: plot, withIntermediateDirectories: true)
+      try Plot.lineChart(
+        title: "Test accuracy against labelled images per class",
+        xLabel: "labelled images per class (shots)", yLabel: "test accuracy",
+        series: [PlotSeries(name: "top-1", values: points.map(\.top1)), PlotSeries(name: "top-5", values: points.map(\.top5))],
+        xTickLabels: points.map(\.shots), to: plot + "/shots")
+    }
+    if json {
+      struct Series: Encodable {
+        var shots: [ShotPoint]
+        var output: String
+      }
+      print(try JSONText.encode(Series(shots: points, output: output)))
+    } else {
+      var out = "shots  train rows   top-1   top-5\n"
+      for p in points {
+        out +=
+          p.shots.padding(toLength: 5, withPad: " ", startingAt: 0)
+          + String(format: "  %10d  %.4f  %.4f\n", p.trainRows, p.top1, p.top5)
+      }
+      out += "wrote \(output) (\(points.last!.shots) shots)\n"
+      if let plot { out += "plots in \(plot)\n" }
+      print(out, terminator: "")
     }
   }
 
