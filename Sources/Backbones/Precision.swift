@@ -10,11 +10,12 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
   case bfloat16 = "bf16"
 
   /// The precision a user's choice means on this CPU: `auto` is bfloat16 where the CPU multiplies it
-  /// natively, else float32; an explicit bfloat16 without native support is refused.
+  /// natively and measurably faster than float32 (`BFloat16Speed.current`), else float32; an explicit
+  /// bfloat16 without native support is refused.
   /// - Throws: `BackboneError.unsupportedPrecision`.
   public static func resolve(_ choice: String) throws -> Precision {
     switch choice {
-    case "auto": return CPU.nativeBFloat16 ? .bfloat16 : .float32
+    case "auto": return CPU.nativeBFloat16 && BFloat16Speed.current.faster ? .bfloat16 : .float32
     case "f32", "float32": return .float32
     case "bf16", "bfloat16":
       guard CPU.nativeBFloat16 else { throw BackboneError.unsupportedPrecision(choice) }

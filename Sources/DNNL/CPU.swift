@@ -75,7 +75,17 @@ public enum CPU {
     return text.trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
-  /// True when oneDNN multiplies bfloat16 natively (AVX512_BF16 or AMX): twice float32's rate.
+  /// The CPU's model name (`/proc/cpuinfo`), e.g. "AMD EPYC 7B12"; "unknown CPU" if unreadable.
+  public static var modelName: String {
+    guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+      let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+      let colon = line.firstIndex(of: ":")
+    else { return "unknown CPU" }
+    return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+  }
+
+  /// True when oneDNN has bfloat16 instructions (AVX512_BF16 or AMX); whether they are also faster than
+  /// float32 is `BFloat16Speed.current`'s measurement.
   /// Follows `ONEDNN_MAX_CPU_ISA`.
   public static var nativeBFloat16: Bool { nativeBFloat16(isa: dnnl_get_effective_cpu_isa().rawValue) }
 

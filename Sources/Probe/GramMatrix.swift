@@ -13,7 +13,8 @@ import Foundation
 
 /// Which numbers the Gram matrix of the row-space probe multiplies.
 public enum GramPrecision: String, Sendable, CaseIterable {
-  /// bfloat16 where the CPU multiplies it natively (AVX512_BF16 or AMX), float32 elsewhere.
+  /// bfloat16 where the CPU multiplies it natively (AVX512_BF16 or AMX) and measurably faster than float32
+  /// (`BFloat16Speed.current`), float32 elsewhere.
   case automatic = "auto"
   /// The features as they are.
   case float32 = "f32"
@@ -23,7 +24,7 @@ public enum GramPrecision: String, Sendable, CaseIterable {
   /// What `self` means on this CPU; an explicit bf16 on a CPU without native bfloat16 is refused.
   public func resolved() throws -> GramPrecision {
     switch self {
-    case .automatic: return CPU.nativeBFloat16 ? .bfloat16 : .float32
+    case .automatic: return CPU.nativeBFloat16 && BFloat16Speed.current.faster ? .bfloat16 : .float32
     case .float32: return .float32
     case .bfloat16:
       guard CPU.nativeBFloat16 else {

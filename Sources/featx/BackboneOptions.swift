@@ -1,4 +1,5 @@
 import ArgumentParser
+import DNNL
 import Backbones
 import Foundation
 
@@ -91,6 +92,12 @@ struct BackboneOptions: ParsableArguments {
 
   /// `--precision` on this CPU; a refusal names the option.
   func resolvedPrecision() throws -> Precision { try Precision.option(precision) }
+
+  /// With `--precision auto`: which precision it chose and why (the bfloat16 measurement); else nil.
+  func precisionChoice() throws -> String? {
+    guard precision == "auto" else { return nil }
+    return "--precision auto chose \(try resolvedPrecision().rawValue): \(BFloat16Speed.current.reason)"
+  }
 
   /// The torchvision weights `--weights` names, if it names known ones (by tag or file name), without
   /// reading any file: what `validate()` needs to know the weights' preprocessing.

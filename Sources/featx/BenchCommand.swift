@@ -35,6 +35,8 @@ struct BenchCommand: ParsableCommand {
     var batch: Int
     var threads: Int
     var precision: String
+    /// With `--precision auto`: what it chose and why.
+    var precisionChoice: String?
     var size: Int
     var imagesPerSecond: Double
     var bestImagesPerSecond: Double
@@ -74,12 +76,14 @@ struct BenchCommand: ParsableCommand {
     let imagesPerSecond = Double(batch) / median
     let gflops = 2 * Double(net.multiplyAdds(height: size, width: size)) * imagesPerSecond / 1e9
     let result = Result(
-      arch: net.name, layer: net.layer, batch: batch, threads: net.threads, precision: net.precision.rawValue, size: size,
+      arch: net.name, layer: net.layer, batch: batch, threads: net.threads, precision: net.precision.rawValue,
+      precisionChoice: try backbone.precisionChoice(), size: size,
       imagesPerSecond: imagesPerSecond,
       bestImagesPerSecond: Double(batch) / times[0], gflops: gflops, iterations: times.count, warmupSeconds: warmup)
     if json {
       print(try JSONText.encode(result))
     } else {
+      if let choice = result.precisionChoice { print(choice) }
       print(
         String(
           format: "%@ (%@, %@) batch %d, %d threads, %dx%d: %.1f img/s (best %.1f), %.0f GFLOPS, %d iterations",

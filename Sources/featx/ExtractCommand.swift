@@ -146,6 +146,7 @@ struct ExtractCommand: ParsableCommand {
     if !overwrite { try HDF5Guard.check(output, as: .store) }
     let timm = try backbone.timmModel()
     let loaded = try backbone.load(timm: timm)
+    if !quiet, let choice = try backbone.precisionChoice() { Terminal.warn(choice) }
     // After loading: the file's content may have named the architecture and the weights (a pinned sha256).
     let preprocessing = try preprocessing(
       timm == nil ? loaded.known ?? backbone.knownWeights() : nil, timm: timm?.config,
