@@ -19,6 +19,42 @@ import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def write_store(path: str, labels, split, dim: int, classes: int, block, split_mode: str = "random",
+                split_seed: int = 0, split_ratio: float = 0.8) -> None:
+    """Writes a complete featx store of len(labels) rows x dim float32; block(start, n) returns rows
+    start..start+n-1 as float32 and is called in row order (so it may draw from a random generator)."""
+    n_rows = len(labels)
+    string = h5py.string_dtype()
+    with h5py.File(path, "w") as f:
+        rows = min(max(1, (1 << 20) // (dim * 4)), max(1, n_rows))     # ~1 MiB chunks
+        x = f.create_dataset("features", (n_rows, dim), dtype="<f4", chunks=(rows, dim))
+        x.attrs["feature_shape"] = np.array([dim], np.int64)
+        step = 512
+        for start in range(0, n_rows, step):
+            n = min(step, n_rows - start)
+            x[start:start + n] = block(start, n)
+        f["labels"] = labels
+        f["split"] = split
+        f.create_dataset("classes", data=[f"class{i:03d}" for i in range(classes)], dtype=string)
+        f.create_dataset("class_folders", data=[f"{i + 1:03d}.class{i:03d}" for i in range(classes)], dtype=string)
+        f.create_dataset("paths", data=[f"{i:06d}.jpg" for i in range(n_rows)], dtype=string)
+        g = f.create_group("skipped")
+        g.create_dataset("paths", (0,), dtype=string)
+        g.create_dataset("reasons", (0,), dtype=string)
+        attrs = {
+            "format": "featx-features", "featx_version": "bench", "arch": "random", "weights_file": "random:0",
+            "weights_sha256": "random:0", "layer": "none", "pooling": "flatten", "preprocess": json.dumps({}),
+            "split_mode": split_mode, "created": datetime.datetime.utcnow().isoformat() + "Z", "source": "random",
+            "shard": "",
+        }
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for k, v in {"format_version": 1, "split_seed": split_seed, "shard_start": 0, "dataset_rows": n_rows,
+                     "rows_complete": n_rows, "complete": 1}.items():
+            f.attrs[k] = np.int64(v)
+        f.attrs["split_ratio"] = np.float64(split_ratio)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", required=True)
@@ -32,34 +68,9 @@ def main() -> None:
     labels = rng.randint(0, a.classes, a.rows).astype(np.int64)
     split = np.ones(a.rows, np.uint8)
     split[np.random.RandomState(a.seed).permutation(a.rows)[: int(a.rows * a.ratio)]] = 0
-    string = h5py.string_dtype()
-    with h5py.File(a.output, "w") as f:
-        rows = max(1, (1 << 20) // (a.dim * 4))
-        x = f.create_dataset("features", (a.rows, a.dim), dtype="<f4", chunks=(rows, a.dim))
-        x.attrs["feature_shape"] = np.array([a.dim], np.int64)
-        block = 512
-        for start in range(0, a.rows, block):
-            n = min(block, a.rows - start)
-            x[start:start + n] = rng.standard_normal((n, a.dim)).astype(np.float32)
-        f["labels"] = labels
-        f["split"] = split
-        f.create_dataset("classes", data=[f"class{i:03d}" for i in range(a.classes)], dtype=string)
-        f.create_dataset("class_folders", data=[f"{i + 1:03d}.class{i:03d}" for i in range(a.classes)], dtype=string)
-        f.create_dataset("paths", data=[f"{i:06d}.jpg" for i in range(a.rows)], dtype=string)
-        g = f.create_group("skipped")
-        g.create_dataset("paths", (0,), dtype=string)
-        g.create_dataset("reasons", (0,), dtype=string)
-        attrs = {
-            "format": "featx-features", "featx_version": "bench", "arch": "random", "weights_file": "random:0",
-            "weights_sha256": "random:0", "layer": "none", "pooling": "flatten", "preprocess": json.dumps({}),
-            "split_mode": "random", "created": datetime.datetime.utcnow().isoformat() + "Z", "source": "random", "shard": "",
-        }
-        for k, v in attrs.items():
-            f.attrs[k] = v
-        for k, v in {"format_version": 1, "split_seed": a.seed, "shard_start": 0, "dataset_rows": a.rows,
-                     "rows_complete": a.rows, "complete": 1}.items():
-            f.attrs[k] = np.int64(v)
-        f.attrs["split_ratio"] = np.float64(a.ratio)
+    write_store(a.output, labels, split, a.dim, a.classes,
+                lambda start, n: rng.standard_normal((n, a.dim)).astype(np.float32),
+                split_mode="random", split_seed=a.seed, split_ratio=a.ratio)
     print(f"wrote {a.output}: {a.rows} x {a.dim} float32, {a.classes} classes")
 
 
