@@ -82,6 +82,33 @@ public struct ExtractSummary: Sendable {
   public var splitFolders: SplitFolders?
 }
 
+/// An extraction's plan: what `run` will read and write.
+public struct ExtractPlan: Sendable {
+  public var dataset: Dataset
+  /// The split part of every dataset item.
+  public var split: [UInt8]
+  /// The row range of every shard (one range without sharding).
+  public var shards: [Range<Int>]
+  /// The rows of this run's store.
+  public var rows: StoreRows
+  public var metadata: StoreMetadata
+  public var dtype: FeatureDType
+
+  /// Shard `index` of `count`: contiguous ranges, the last rows spread as integer division does.
+  public static func shardRange(_ index: Int, of count: Int, rows: Int) -> Range<Int> {
+    (index * rows / count)..<((index + 1) * rows / count)
+  }
+
+  /// Bytes of the store's features: values per image × bytes per value × rows (without the small
+  /// path, label and split datasets).
+  public var featureBytes: Int { metadata.featureShape.reduce(1, *) * (dtype == .float16 ? 2 : 4) * rows.paths.count }
+
+  /// The same with `--pool avg` or `max` (one value per channel of a `[C, H, W]` map); nil for other shapes.
+  public var pooledFeatureBytes: Int? {
+    metadata.featureShape.count == 3 ? metadata.featureShape[0] * (dtype == .float16 ? 2 : 4) * rows.paths.count : nil
+  }
+}
+
 /// Extracts a dataset's features into a feature store.
 public final class Extractor {
   public let options: ExtractOptions
@@ -105,41 +132,8 @@ public final class Extractor {
   ///     every committed row and can be resumed) with `ExtractError.interrupted`.
   public func run(progress: (ExtractProgress) -> Void = { _ in }, interruption: () -> Int32? = { nil }) throws -> ExtractSummary {
     let started = Date()
-    let dataset =
-      try options.listFile.map { try DatasetWalk.list($0, root: options.root) }
-      ?? DatasetWalk.folder(options.root, classOrder: options.classOrder, testSplit: options.testSplit)
-    // The split is checked before the images are counted: a refused split is the more useful message.
-    let split = try options.split.assign(dataset, source: options.listFile ?? options.root)
-    guard !dataset.items.isEmpty else {
-      throw ExtractError.dataset(path: options.listFile ?? options.root, reason: "no JPEG or PNG images found")
-    }
-    let labels = dataset.items.map(\.label)
-    let all = dataset.items.count
-    var range = 0..<all
-    if let shard = options.shard {
-      range = (shard.index * all / shard.count)..<((shard.index + 1) * all / shard.count)
-    }
-    let rows = StoreRows(
-      classes: dataset.classes, classFolders: dataset.classFolders, paths: range.map { dataset.items[$0].relativePath },
-      labels: range.map { labels[$0] }, split: range.map { split[$0] })
-    guard let size = options.preprocessing.fixedSize else {
-      throw PreprocessingError(parameter: .crop, reason: "no fixed input size")
-    }
-    var metadata = StoreMetadata(
-      featxVersion: featxVersion, arch: backbone.name, weightsFile: weightsName, weightsSHA256: backbone.weights.sha256,
-      layer: backbone.layer, pooling: backbone.pooling.rawValue, preprocess: options.preprocessing.json,
-      splitMode: options.split.mode, splitSeed: Int64(options.split.seed),
-      splitRatio: options.split.mode == .folders
-        ? Double(split.filter { $0 == SplitPart.train.rawValue }.count) / Double(max(1, split.count)) : options.split.ratio,
-      created: ISO8601DateFormatter().string(from: started), source: absolutePath(options.root),
-      featureShape: try backbone.outputShape(height: size.height, width: size.width),
-      shard: options.shard.map { "\($0.index)/\($0.count)" } ?? "", shardStart: range.lowerBound, datasetRows: all,
-      splitFolders: dataset.splitFolders?.record)
-    metadata.precision = backbone.precision.rawValue
-    // Where the weights are, so that predict finds them again (checked against the sha256 there).
-    let weights = backbone.weights
-    metadata.weightsPath =
-      weights.isRandom || weights.source.isEmpty ? "" : URL(fileURLWithPath: absolutePath(weights.source)).standardized.path
+    let plan = try plan(started: started)
+    let (dataset, rows, metadata) = (plan.dataset, plan.rows, plan.metadata)
 
     var summary = ExtractSummary(
       output: options.output, rows: 0, train: 0, test: 0, skipped: [], ignored: dataset.ignored, seconds: 0, processed: 0,
@@ -195,6 +189,47 @@ public final class Extractor {
     summary.test = kept.count - summary.train
     summary.seconds = Date().timeIntervalSince(started)
     return summary
+  }
+
+  /// What an extraction will do, before any image is decoded or anything written (`extract --dry-run`,
+  /// and the first step of `run`): the dataset walked, split and cut to the shard, and the store's
+  /// metadata.
+  ///
+  /// - Throws: `ExtractError.dataset` for a dataset without images; whatever the walk or the split refuses.
+  public func plan(started: Date = Date()) throws -> ExtractPlan {
+    let dataset =
+      try options.listFile.map { try DatasetWalk.list($0, root: options.root) }
+      ?? DatasetWalk.folder(options.root, classOrder: options.classOrder, testSplit: options.testSplit)
+    // The split is checked before the images are counted: a refused split is the more useful message.
+    let split = try options.split.assign(dataset, source: options.listFile ?? options.root)
+    guard !dataset.items.isEmpty else {
+      throw ExtractError.dataset(path: options.listFile ?? options.root, reason: "no JPEG or PNG images found")
+    }
+    let all = dataset.items.count
+    let shards = (0..<(options.shard?.count ?? 1)).map { ExtractPlan.shardRange($0, of: options.shard?.count ?? 1, rows: all) }
+    let range = shards[options.shard?.index ?? 0]
+    let rows = StoreRows(
+      classes: dataset.classes, classFolders: dataset.classFolders, paths: range.map { dataset.items[$0].relativePath },
+      labels: range.map { dataset.items[$0].label }, split: range.map { split[$0] })
+    guard let size = options.preprocessing.fixedSize else {
+      throw PreprocessingError(parameter: .crop, reason: "no fixed input size")
+    }
+    var metadata = StoreMetadata(
+      featxVersion: featxVersion, arch: backbone.name, weightsFile: weightsName, weightsSHA256: backbone.weights.sha256,
+      layer: backbone.layer, pooling: backbone.pooling.rawValue, preprocess: options.preprocessing.json,
+      splitMode: options.split.mode, splitSeed: Int64(options.split.seed),
+      splitRatio: options.split.mode == .folders
+        ? Double(split.filter { $0 == SplitPart.train.rawValue }.count) / Double(max(1, split.count)) : options.split.ratio,
+      created: ISO8601DateFormatter().string(from: started), source: absolutePath(options.root),
+      featureShape: try backbone.outputShape(height: size.height, width: size.width),
+      shard: options.shard.map { "\($0.index)/\($0.count)" } ?? "", shardStart: range.lowerBound, datasetRows: all,
+      splitFolders: dataset.splitFolders?.record)
+    metadata.precision = backbone.precision.rawValue
+    // Where the weights are, so that predict finds them again (checked against the sha256 there).
+    let weights = backbone.weights
+    metadata.weightsPath =
+      weights.isRandom || weights.source.isEmpty ? "" : URL(fileURLWithPath: absolutePath(weights.source)).standardized.path
+    return ExtractPlan(dataset: dataset, split: split, shards: shards, rows: rows, metadata: metadata, dtype: options.dtype)
   }
 
   /// Creates, resumes, or refuses the output. Returns nil when it is already complete with this configuration.

@@ -109,6 +109,12 @@ struct ExtractCommand: ParsableCommand {
   @Flag(help: "Replace an existing output instead of resuming it or refusing.")
   var overwrite = false
 
+  @Flag(
+    help:
+      "Print the plan and write nothing: files, classes, split, each shard's rows, the store's size and a time estimate from a short run of the backbone."
+  )
+  var dryRun = false
+
   @Flag(help: "No progress output.")
   var quiet = false
 
@@ -162,6 +168,12 @@ struct ExtractCommand: ParsableCommand {
     options.overwrite = overwrite
     options.maxPixels = maxPixels
     let extractor = try Extractor(options: options, backbone: loaded.backbone, weightsName: loaded.weightsName)
+    if dryRun {
+      let plan = try extractor.plan()
+      let rate = try DryRun.imagesPerSecond(loaded.backbone, preprocessing: preprocessing, batch: batch)
+      print(DryRun.render(plan, options: options, imagesPerSecond: rate, threads: loaded.backbone.threads), terminator: "")
+      return
+    }
     let signals = SignalWatcher()
     let display = ProgressDisplay(quiet: quiet)
     let summary: ExtractSummary

@@ -177,6 +177,28 @@ struct ExtractCLITests {
     #expect(try FeatureStore(path: dir.path("merged.h5")).metadata.shard == "")
   }
 
+  /// `--dry-run` tells what the shards will hold, in the rows a real run writes, and writes nothing.
+  @Test func dryRunPlansWhatTheRunDoes() throws {
+    let dir = TemporaryDirectory()
+    let root = try linkedDataset(dir, classes: 4, perClass: 4)
+    let output = dir.path("plan.h5")
+    let plan = try runFeatx(["extract", root, "-o", output, "--shard", "1/3", "--dry-run"] + Self.fast)
+    #expect(plan.status == 0, "\(plan.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: output), "a dry run wrote \(output)")
+    let text = plan.stdout
+    #expect(text.contains("files    16 images in 4 classes"), "\(text)")
+    #expect(text.contains("  0/3: 0..<5 (5 images)\n  1/3: 5..<10 (5 images)  ← this run\n  2/3: 10..<16 (6 images)"), "\(text)")
+    let single = try runFeatx(["extract", root, "-o", dir.path("single.h5")] + Self.fast)
+    #expect(single.status == 0, "\(single.stderr)")
+    let store = try FeatureStore(path: dir.path("single.h5"))
+    let train = try store.split().filter { $0 == 0 }.count
+    #expect(text.contains("split    random: \(train) train, \(16 - train) test"), "\(text)")
+    // resnet18's avgpool: 512 float32 per image, 5 images in shard 1 = 10240 bytes.
+    #expect(store.dimension == 512)
+    #expect(text.contains("store    512 float32 per image (avgpool [512], pooling flatten) × 5 images = 10.2 kB"), "\(text)")
+    #expect(text.contains("images/s for resnet18 on this CPU"), "\(text)")
+  }
+
   /// Shards whose class folders differ (`001.Albatross` here, `101.Albatross` there: the same class names
   /// under --class-order display) are two datasets: merge refuses them naming what differs (the class
   /// folders were compared nowhere before the fingerprint had one home).
