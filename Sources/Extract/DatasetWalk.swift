@@ -135,20 +135,49 @@ public enum DatasetWalk {
     return String(folder[folder.index(after: dot)...])
   }
 
-  /// ImageFolder's order: by folder path, then by file name.
-  static func torchvisionOrder(_ a: String, _ b: String) -> Bool {
-    func split(_ p: String) -> (String, String) {
-      guard let slash = p.lastIndex(of: "/") else { return ("", p) }
-      return (String(p[..<slash]), String(p[p.index(after: slash)...]))
+  /// `paths` in ImageFolder's order: by folder path, then by file name, each by code points (the order of
+  /// their UTF-8 bytes). Sorted through one buffer of those bytes, so the comparisons touch no String (no
+  /// copies, no reference counting): at ImageNet's 1.28 million paths the walk took 97 s with String
+  /// comparisons, 6 s like this (with readdir's file types, which spare a stat per file).
+  static func sortedTorchvision(_ paths: [String]) -> [String] {
+    var bytes: [UInt8] = []
+    var spans: [(start: Int, slash: Int, end: Int)] = []
+    spans.reserveCapacity(paths.count)
+    for path in paths {
+      let start = bytes.count
+      bytes.append(contentsOf: path.utf8)
+      let slash = bytes[start...].lastIndex(of: UInt8(ascii: "/")) ?? start - 1
+      spans.append((start, slash, bytes.count))
     }
-    let (da, fa) = split(a)
-    let (db, fb) = split(b)
-    return da == db ? codePointLess(fa, fb) : codePointLess(da, db)
+    let order = bytes.withUnsafeBufferPointer { all in
+      spans.indices.sorted { i, j in
+        let (a, b) = (spans[i], spans[j])
+        let dirs = compareBytes(
+          UnsafeBufferPointer(rebasing: all[a.start..<max(a.slash, a.start)]),
+          UnsafeBufferPointer(rebasing: all[b.start..<max(b.slash, b.start)]))
+        if dirs != 0 { return dirs < 0 }
+        let files = compareBytes(
+          UnsafeBufferPointer(rebasing: all[(a.slash + 1)..<a.end]), UnsafeBufferPointer(rebasing: all[(b.slash + 1)..<b.end]))
+        return files != 0 ? files < 0 : i < j
+      }
+    }
+    return order.map { paths[$0] }
   }
 
-  /// Python's `sorted` on str: by Unicode code points.
+  /// Python's `sorted` on str: by Unicode code points (the order of the UTF-8 bytes).
   static func codePointLess(_ a: String, _ b: String) -> Bool {
-    a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars) { $0.value < $1.value }
+    var (a, b) = (a, b)
+    return a.withUTF8 { x in b.withUTF8 { y in compareBytes(x, y) < 0 } }
+  }
+
+  /// memcmp, then the shorter first.
+  private static func compareBytes(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Int {
+    let n = min(x.count, y.count)
+    if n > 0, let px = x.baseAddress, let py = y.baseAddress {
+      let c = memcmp(px, py, n)
+      if c != 0 { return Int(c) }
+    }
+    return x.count - y.count
   }
 
   /// The top-level folders of `root` named like split folders (empty if there are none or `root` cannot be
@@ -217,7 +246,7 @@ public enum DatasetWalk {
       var files: [String] = []
       collectFiles(root: root, relative: folder, visited: &visited, files: &files, ignored: &ignored)
       // torchvision: `for root, _, fnames in sorted(os.walk(...)): for fname in sorted(fnames)`.
-      for file in files.sorted(by: torchvisionOrder) {
+      for file in sortedTorchvision(files) {
         items.append(DatasetItem(relativePath: file, label: Int64(labelOfFolder[folder]!)))
       }
     }
@@ -307,7 +336,7 @@ public enum DatasetWalk {
         var visited = Set<String>()
         var files: [String] = []
         collectFiles(root: root, relative: name + "/" + folder, visited: &visited, files: &files, ignored: &ignored)
-        for file in files.sorted(by: torchvisionOrder) {
+        for file in sortedTorchvision(files) {
           items.append(DatasetItem(relativePath: file, label: Int64(labelOfFolder[folder]!), part: part))
         }
         counts[name, default: 0] += files.count
@@ -392,12 +421,15 @@ public enum DatasetWalk {
     }
   }
 
-  /// Why a file name is not an image featx extracts, or nil if it is one.
+  /// Why a file name is not an image featx extracts, or nil if it is one. Works on the UTF-8 bytes: it runs
+  /// once per file of the dataset.
   static func notAnImage(_ name: String) -> String? {
-    let base = name.split(separator: "/").last.map(String.init) ?? name
-    if base.hasPrefix(".") { return "hidden" }
-    guard let dot = base.lastIndex(of: ".") else { return "not an image (no extension)" }
-    let ext = base[base.index(after: dot)...].lowercased()
+    let bytes = name.utf8
+    let baseStart = bytes.lastIndex(of: UInt8(ascii: "/")).map { bytes.index(after: $0) } ?? bytes.startIndex
+    let base = bytes[baseStart...]
+    if base.first == UInt8(ascii: ".") { return "hidden" }
+    guard let dot = base.lastIndex(of: UInt8(ascii: ".")) else { return "not an image (no extension)" }
+    let ext = String(decoding: base[base.index(after: dot)...], as: UTF8.self).lowercased()
     if imageExtensions.contains(ext) { return nil }
     if otherImageExtensions.contains(ext) { return "unsupported image format .\(ext) (featx reads JPEG and PNG)" }
     return "not an image (.\(ext))"
@@ -417,17 +449,20 @@ public enum DatasetWalk {
     }
   }
 
-  private static func listDirectory(_ path: String) throws -> [String] {
+  private static func listDirectory(_ path: String) throws -> [String] { try listEntries(path).map(\.name) }
+
+  /// The entries of a folder with the type readdir reports (`DT_UNKNOWN` where the file system gives none).
+  private static func listEntries(_ path: String) throws -> [(name: String, type: UInt8)] {
     guard let dir = opendir(path) else {
       throw ExtractError.dataset(path: path, reason: "cannot read the folder (\(String(cString: strerror(errno))))")
     }
     defer { closedir(dir) }
-    var names: [String] = []
+    var entries: [(name: String, type: UInt8)] = []
     while let entry = readdir(dir) {
       let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-      if name != "." && name != ".." { names.append(name) }
+      if name != "." && name != ".." { entries.append((name, entry.pointee.d_type)) }
     }
-    return names
+    return entries
   }
 
   /// Collects image files under `relative` (recursively, following links, as torchvision's `os.walk(followlinks=True)`),
@@ -446,18 +481,21 @@ public enum DatasetWalk {
       ignored.append(IgnoredFile(path: relative, reason: "symbolic link loop (folder already visited)"))
       return
     }
-    let names: [String]
-    do { names = try listDirectory(path) } catch {
+    let entries: [(name: String, type: UInt8)]
+    do { entries = try listEntries(path) } catch {
       ignored.append(IgnoredFile(path: relative, reason: "cannot read the folder (\(String(cString: strerror(errno))))"))
       return
     }
-    for name in names {
+    for (name, type) in entries {
       let child = relative + "/" + name
       if name.hasPrefix(".") {
         ignored.append(IgnoredFile(path: child, reason: "hidden"))
         continue
       }
-      switch kind(of: root + "/" + child) {
+      // readdir's type spares a stat per file; links (followed, as os.walk(followlinks=True)) and file
+      // systems that do not report types are stat'ed.
+      let known: Kind? = type == UInt8(DT_REG) ? .file : type == UInt8(DT_DIR) ? .directory : nil
+      switch known ?? kind(of: root + "/" + child) {
       case .directory:
         collectFiles(root: root, relative: child, visited: &visited, files: &files, ignored: &ignored)
       case .file:
