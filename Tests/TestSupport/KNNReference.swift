@@ -28,11 +28,14 @@ public struct KNNCase: Decodable, Sendable {
     public var cases: [KNNCase]
   }
 
+  /// The fixture, read once; a missing or unreadable file stops the tests loudly, naming it.
   public static let document: Document = {
+    let file = TestPaths.fixture("knn/reference.json")
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
-    let data = try! Data(contentsOf: TestPaths.fixture("knn/reference.json"))
-    return try! decoder.decode(Document.self, from: data)
+    do { return try decoder.decode(Document.self, from: try Data(contentsOf: file)) } catch {
+      fatalError("\(file.path): \(error); regenerate it with tools/make_knn_fixtures.py")
+    }
   }()
 
   /// The case's rows as a labelled feature store in `dir`.
