@@ -101,11 +101,11 @@ public struct ExtractPlan: Sendable {
 
   /// Bytes of the store's features: values per image × bytes per value × rows (without the small
   /// path, label and split datasets).
-  public var featureBytes: Int { metadata.featureShape.reduce(1, *) * (dtype == .float16 ? 2 : 4) * rows.paths.count }
+  public var featureBytes: Int { metadata.featureShape.reduce(1, *) * dtype.bytes * rows.paths.count }
 
   /// The same with `--pool avg` or `max` (one value per channel of a `[C, H, W]` map); nil for other shapes.
   public var pooledFeatureBytes: Int? {
-    metadata.featureShape.count == 3 ? metadata.featureShape[0] * (dtype == .float16 ? 2 : 4) * rows.paths.count : nil
+    metadata.featureShape.count == 3 ? metadata.featureShape[0] * dtype.bytes * rows.paths.count : nil
   }
 }
 

@@ -80,7 +80,7 @@ public final class FeatureStoreWriter {
 
   /// Rows per chunk of `/features`: about 1 MiB per chunk, at least one row.
   static func chunkRows(dimension: Int, dtype: FeatureDType, rows: Int) -> Int {
-    let bytesPerRow = max(1, dimension * (dtype == .float32 ? 4 : 2))
+    let bytesPerRow = max(1, dimension * dtype.bytes)
     return max(1, min(max(rows, 1), (1 << 20) / bytesPerRow))
   }
 

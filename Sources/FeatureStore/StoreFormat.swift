@@ -86,6 +86,8 @@ public enum FeatureDType: String, Sendable, Codable, CaseIterable {
   case float32, float16
 
   var element: H5ElementType { self == .float32 ? .float32 : .float16 }
+  /// Bytes of one stored value.
+  public var bytes: Int { self == .float32 ? 4 : 2 }
 }
 
 /// Values of `/split`.

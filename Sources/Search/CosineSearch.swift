@@ -105,11 +105,9 @@ public enum CosineSearch {
       }
       progress(range.upperBound)
     }
-    for q in 0..<count {
-      heapScores.withUnsafeMutableBufferPointer { hs in
-        heapIndex.withUnsafeMutableBufferPointer { hi in
-          featx_topk_sort(hs.baseAddress! + q * k, hi.baseAddress! + q * k, k)
-        }
+    heapScores.withUnsafeMutableBufferPointer { hs in
+      heapIndex.withUnsafeMutableBufferPointer { hi in
+        for q in 0..<count { featx_topk_sort(hs.baseAddress! + q * k, hi.baseAddress! + q * k, k) }
       }
     }
     return Neighbors(queries: count, k: k, indices: heapIndex.map { Int($0) }, similarities: heapScores)

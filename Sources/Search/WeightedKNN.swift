@@ -85,10 +85,9 @@ public enum WeightedKNN {
     let c = data.classes.count
     let results = settings.ks.map { k in
       let shares = shares(neighbors, labels: data.train.labels, classes: c, k: k, temperature: settings.temperature)
-      var report = ProbeReport(
+      let report = ProbeReport(
         classifier: "knn", scores: shares, labels: test.labels, storeRows: test.storeRows, classes: data.classes,
-        dimension: data.train.dimension, seconds: 0)
-      report.seconds = Date().timeIntervalSince(started)
+        dimension: data.train.dimension, seconds: Date().timeIntervalSince(started))
       return KNNResult(k: k, shares: shares, report: report)
     }
     return KNNEvaluation(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DNNL
 import Backbones
+import FeatureStore
 import Foundation
 
 extension Pooling: ExpressibleByArgument {}
@@ -190,5 +191,13 @@ enum Terminal {
   /// Rewrites the current stderr line on a terminal.
   static func status(_ text: String) {
     FileHandle.standardError.write(Data(("\r\u{1b}[K" + text).utf8))
+  }
+
+  /// The warning of probe, evaluate and knn when the store at `path` holds features of seeded random weights.
+  static func warnIfRandomWeights(_ metadata: StoreMetadata, path: String) {
+    guard metadata.usesRandomWeights else { return }
+    warn(
+      "WARNING: \(path) holds features of SEEDED RANDOM WEIGHTS (\(metadata.weightsFile)); accuracies say nothing about ImageNet features."
+    )
   }
 }

@@ -51,18 +51,8 @@ struct BenchCommand: ParsableCommand {
     let loaded = try options.load()
     let net = loaded.backbone
     let size = self.size ?? (Architecture(rawValue: net.name)?.evaluationSize ?? 224)
-    let plane = 3 * size * size
-    var rng = SystemRandomNumberGenerator()
-    let input = (0..<(batch * plane)).map { _ in Float.random(in: 0..<1, using: &rng) }
-    let width = try net.outputShape(height: size, width: size).reduce(1, *)
-    var output = [Float](repeating: 0, count: batch * width)
-    func once() throws -> Double {
-      let start = DispatchTime.now().uptimeNanoseconds
-      try input.withUnsafeBufferPointer { i in
-        try output.withUnsafeMutableBufferPointer { try net.run(images: i, count: batch, height: size, width: size, into: $0) }
-      }
-      return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
+    var timer = try ForwardTimer(net, height: size, width: size, batch: batch)
+    func once() throws -> Double { try timer.seconds() }
     let warmup = try once()
     var times: [Double] = []
     var total = 0.0
@@ -90,5 +80,34 @@ struct BenchCommand: ParsableCommand {
           net.name, net.layer, net.precision.rawValue, batch, net.threads, size, size, imagesPerSecond, Double(batch) / times[0],
           gflops, times.count))
     }
+  }
+}
+
+/// One batch of random pixels through a backbone, timed: `featx bench` and `extract --dry-run`'s estimate.
+struct ForwardTimer {
+  let backbone: Backbone
+  let height: Int
+  let width: Int
+  let batch: Int
+  private let input: [Float]
+  private var output: [Float]
+
+  init(_ backbone: Backbone, height: Int, width: Int, batch: Int) throws {
+    (self.backbone, self.height, self.width, self.batch) = (backbone, height, width, batch)
+    var rng = SystemRandomNumberGenerator()
+    input = (0..<(batch * 3 * height * width)).map { _ in Float.random(in: 0..<1, using: &rng) }
+    output = [Float](repeating: 0, count: batch * (try backbone.outputShape(height: height, width: width).reduce(1, *)))
+  }
+
+  /// Seconds of one forward pass of the batch.
+  mutating func seconds() throws -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    let (backbone, height, width, batch) = (backbone, height, width, batch)
+    try input.withUnsafeBufferPointer { i in
+      try output.withUnsafeMutableBufferPointer {
+        try backbone.run(images: i, count: batch, height: height, width: width, into: $0)
+      }
+    }
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
   }
 }

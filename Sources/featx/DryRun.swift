@@ -1,5 +1,4 @@
 import Backbones
-import Dispatch
 import Extract
 import FeatureStore
 import Foundation
@@ -13,23 +12,9 @@ enum DryRun {
   /// preprocessing's size: the forward pass alone, so decoding makes a real run somewhat slower.
   static func imagesPerSecond(_ backbone: Backbone, preprocessing: Preprocessing, batch: Int) throws -> Double {
     guard let size = preprocessing.fixedSize else { return .nan }
-    let count = min(batch, 8)
-    let plane = 3 * size.height * size.width
-    var rng = SystemRandomNumberGenerator()
-    let input = (0..<(count * plane)).map { _ in Float.random(in: -1..<1, using: &rng) }
-    let width = try backbone.outputShape(height: size.height, width: size.width).reduce(1, *)
-    var output = [Float](repeating: 0, count: count * width)
-    var seconds = 0.0
-    for run in 0..<2 {
-      let start = DispatchTime.now().uptimeNanoseconds
-      try input.withUnsafeBufferPointer { i in
-        try output.withUnsafeMutableBufferPointer {
-          try backbone.run(images: i, count: count, height: size.height, width: size.width, into: $0)
-        }
-      }
-      if run == 1 { seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-    }
-    return Double(count) / seconds
+    var timer = try ForwardTimer(backbone, height: size.height, width: size.width, batch: min(batch, 8))
+    _ = try timer.seconds()
+    return Double(timer.batch) / (try timer.seconds())
   }
 
   static func render(_ plan: ExtractPlan, options: ExtractOptions, imagesPerSecond rate: Double, threads: Int) -> String {

@@ -43,11 +43,7 @@ struct EvaluateCommand: ParsableCommand {
     let (report, store) = try HDF5Guard.read(features, as: .store) {
       try Evaluation.report(head: loaded, headPath: head, storePath: features, threads: threads)
     }
-    if store.usesRandomWeights {
-      Terminal.warn(
-        "WARNING: \(features) holds features of SEEDED RANDOM WEIGHTS (\(store.weightsFile)); accuracies say nothing about ImageNet features."
-      )
-    }
+    Terminal.warnIfRandomWeights(store, path: features)
     if let plot {
       try EvaluateText.writePlot(report, to: plot)
       try Pictures.writeMistakes(report, storePath: features, to: plot)

@@ -86,11 +86,7 @@ struct KnnCommand: ParsableCommand {
       data = try HDF5Guard.read(test, as: .store) { try training.testing(on: test, maxMemory: memory) }
     }
     guard let store = data.store else { return }
-    if store.metadata.usesRandomWeights {
-      Terminal.warn(
-        "WARNING: \(features) holds features of SEEDED RANDOM WEIGHTS (\(store.metadata.weightsFile)); accuracies say nothing about ImageNet features."
-      )
-    }
+    Terminal.warnIfRandomWeights(store.metadata, path: features)
     let testRows = data.test?.rows ?? 0
     if !quiet {
       Terminal.warn(

@@ -99,16 +99,18 @@ struct NeighborsCommand: ParsableCommand {
     }
     var queries = try storedQueries(store: store, matrix: matrix, paths: storedPaths)
     if !images.isEmpty { queries += try imageQueries(store: store) }
-    let answerable = queries.indices.filter { queries[$0].vector != nil }
+    let vectors = queries.compactMap(\.vector)
     let wanted = min(matrix.rows, k + 1)
     let found = try GEMM.withThreads(threads) {
       try CosineSearch.nearest(
-        queries: answerable.flatMap { queries[$0].vector! }, count: answerable.count, in: matrix, k: wanted)
+        queries: vectors.flatMap { $0 }, count: vectors.count, in: matrix, k: wanted)
     }
     var answers: [Answer] = []
-    for (i, query) in queries.enumerated() {
+    var slot = 0  // the search's index of the next answerable query
+    for query in queries {
       var answer = Answer(query: query.name, row: query.storeRow, error: query.error, neighbors: [])
-      if let slot = answerable.firstIndex(of: i) {
+      if query.vector != nil {
+        defer { slot += 1 }
         let list = found.of(slot).filter { $0.row != query.storeRow }.prefix(k)
         answer.neighbors = list.enumerated().map { rank, n in
           Answer.Neighbor(

@@ -173,11 +173,7 @@ struct ProbeCommand: ParsableCommand {
       throw ValidationError("\(Self.option(for: setting)): \(reason)")
     }
     guard let store = data.store else { return }
-    if store.metadata.usesRandomWeights {
-      Terminal.warn(
-        "WARNING: \(features) holds features of SEEDED RANDOM WEIGHTS (\(store.metadata.weightsFile)); accuracies say nothing about ImageNet features."
-      )
-    }
+    Terminal.warnIfRandomWeights(store.metadata, path: features)
     if !quiet {
       Terminal.warn(
         "\(features): \(data.train.rows) train / \(data.test?.rows ?? 0) test rows, \(data.train.dimension) features, "
