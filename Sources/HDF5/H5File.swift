@@ -31,26 +31,35 @@ public final class H5File {
 
   private static func open(_ path: String, _ mode: Mode) throws -> hid_t {
     var stack = ""
-    for attempt in 0...lockRetries {
-      if attempt > 0 { usleep(lockRetryMicroseconds) }
+    let deadline = monotonicSeconds() + lockWaitSeconds
+    while true {
       let id = tryOpen(path, mode)
       if id >= 0 {
         closeOnExec(id)
         return id
       }
       stack = takeErrorStack()
-      guard stack.contains("unable to lock") else { break }
+      guard stack.contains("unable to lock"), monotonicSeconds() < deadline else { break }
+      usleep(lockRetryMicroseconds)
     }
     let verb = mode == .truncate || mode == .createExclusive ? "create" : "open"
     let (failure, detail) = classifyOpenFailure(path, mode, stack)
     throw HDF5Error(operation: "\(verb) HDF5 file \(path)", detail: detail, openFailure: failure)
   }
 
-  /// A lock conflict is retried for up to 10 × 10 ms before it is reported. Any process that forks
-  /// while a file is open holds the file's lock until its child calls `exec`, even with close-on-exec:
-  /// a test runner or server starting subprocesses on other threads makes such short conflicts.
-  private static let lockRetries = 10
+  /// A lock conflict is retried for up to one second of wall time before it is reported. Any process
+  /// that forks while a file is open holds the file's lock until its child calls `exec`, even with
+  /// close-on-exec: a test runner or server starting subprocesses on other threads makes such short
+  /// conflicts, and on a loaded machine the window can stretch well past a few milliseconds. The
+  /// budget is time, not a count of attempts, so a slow machine does not shorten it.
+  private static let lockWaitSeconds = 1.0
   private static let lockRetryMicroseconds: useconds_t = 10_000
+
+  private static func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
+  }
 
   private static func tryOpen(_ path: String, _ mode: Mode) -> hid_t {
     quietHDF5()

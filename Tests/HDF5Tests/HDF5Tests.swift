@@ -158,14 +158,16 @@ import TestSupport
     let fd = open(path, O_RDONLY)
     defer { close(fd) }
     #expect(flock(fd, LOCK_EX) == 0)
-    let released = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
+    // A thread of its own, not a shared queue: under a parallel test run the global queue's threads
+    // can all be busy, which delayed the release past the retry budget (a CI failure).
+    let releaser = Thread {
       usleep(20_000)
       flock(fd, LOCK_UN)
-      released.signal()
     }
+    releaser.start()
+    let started = Date()
     let reopened = try H5File(path: path, mode: .readOnly)
     #expect(try reopened.root().contains("data"))
-    released.wait()
+    #expect(Date().timeIntervalSince(started) >= 0.015, "the open waited for the lock's release")
   }
 }
