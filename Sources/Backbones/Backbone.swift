@@ -121,12 +121,8 @@ public final class Backbone: @unchecked Sendable {
     // ResNets run `imagesPerExecution` images per network execution (several images keep the small late
     // layers efficient, and let oneDNN pick Winograd for 3x3 convolutions); a partial group is padded.
     // Extraction always uses the same grouping, so an image's features never depend on its batch.
-    let (graph, tap) = try self.graph(height: height, width: width)
-    let batchable = CompiledNetwork.usesWholeBuffers(graph, opCount: tap.opCount)
-    // Attention scores grow with the square of the tokens (DINOv2 at 518: 45 MB per image for ViT-S), so
-    // large grids run fewer images at once; the grouping depends on the graph alone, never on `count`.
-    let perExecution = min(Backbone.imagesPerExecution, max(1, Backbone.scoresBudget / max(1, graph.attentionScoresBytes)))
-    let n = batchable && (parallelism == .perImage || count >= perExecution) ? perExecution : 1
+    let perExecution = try imagesPerRun(height: height, width: width)
+    let n = parallelism == .perImage || count >= perExecution ? perExecution : 1
     let workers = min(threads, (count + n - 1) / n)
     let perImage = workers > 1 || parallelism == .perImage ? 1 : threads
     let network = try self.network(height: height, width: width, threadsPerImage: perImage, batch: n)
@@ -157,6 +153,16 @@ public final class Backbone: @unchecked Sendable {
       }
     }
     if let error = failure.error { throw error }
+  }
+
+  /// Images one network execution runs under `.perImage` (a smaller call is padded to it): 1, or
+  /// `FEATX_IMAGES_PER_RUN` (8) where the graph allows several.
+  public func imagesPerRun(height: Int, width: Int) throws -> Int {
+    let (graph, tap) = try self.graph(height: height, width: width)
+    guard CompiledNetwork.usesWholeBuffers(graph, opCount: tap.opCount) else { return 1 }
+    // Attention scores grow with the square of the tokens (DINOv2 at 518: 45 MB per image for ViT-S), so
+    // large grids run fewer images at once; the grouping depends on the graph alone, never on `count`.
+    return min(Backbone.imagesPerExecution, max(1, Backbone.scoresBudget / max(1, graph.attentionScoresBytes)))
   }
 
   /// What every primitive of the network computes and the oneDNN implementation that runs it (`gemm:jit`,

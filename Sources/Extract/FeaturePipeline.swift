@@ -35,18 +35,34 @@ public struct FeaturePipeline {
     let width = try backbone.outputShape(height: size.height, width: size.width).reduce(1, *)
     let decoder = BatchDecoder(
       paths: paths, preprocessing: preprocessing, size: size, maxPixels: maxPixels, maxWorkers: backbone.threads)
-    var pending: PendingBatch? = decoder.start(start..<min(paths.count, start + batchSize))
+    let runSize = try self.runSize(batchSize: batchSize, size: size)
+    var pending: PendingBatch? = decoder.start(start..<min(paths.count, start + runSize))
     defer { _ = pending?.wait() }
     while let current = pending {
       let batch = current.wait()
       let next = batch.range.upperBound
-      pending = next < paths.count ? decoder.start(next..<min(paths.count, next + batchSize)) : nil
+      pending = next < paths.count ? decoder.start(next..<min(paths.count, next + runSize)) : nil
       var output = [Float](repeating: 0, count: batch.range.count * width)
       let forward = DispatchTime.now().uptimeNanoseconds
       try features(of: batch, size: size, width: width, into: &output)
       decoder.backboneTook(Double(DispatchTime.now().uptimeNanoseconds - forward) / 1e9, for: batch)
-      guard try body(batch, output) else { return }
+      for first in stride(from: batch.range.lowerBound, to: next, by: batchSize) {
+        let part = first..<min(first + batchSize, next)
+        let offset = (first - batch.range.lowerBound) * width
+        let rows = part == batch.range ? output : Array(output[offset..<(offset + part.count * width)])
+        guard try body(batch.rows(part), rows) else { return }
+      }
     }
+  }
+
+  /// Images decoded and run at once: `batchSize`, or under `.perImage` enough whole batches to fill the
+  /// backbone's fixed image group (`Backbone.imagesPerRun`). The backbone pads a smaller call to a whole
+  /// group, so `--batch 1` on a ResNet computed 8 images per image; `body` still sees `batchSize` rows at a
+  /// time, so commits, stops and resumes keep their granularity.
+  private func runSize(batchSize: Int, size: (height: Int, width: Int)) throws -> Int {
+    guard parallelism == .perImage else { return batchSize }
+    let group = try backbone.imagesPerRun(height: size.height, width: size.width)
+    return (group + batchSize - 1) / batchSize * batchSize
   }
 
   /// Runs the backbone on the decodable images of a batch; the rows of the others stay zero.

@@ -40,6 +40,19 @@ public final class DecodedBatch: @unchecked Sendable {
     }
     return (rows, packed)
   }
+
+  /// The rows `part` of this batch as a batch of their own (their tensors and failures).
+  public func rows(_ part: Range<Int>) -> DecodedBatch {
+    precondition(
+      range.lowerBound <= part.lowerBound && part.upperBound <= range.upperBound, "DecodedBatch.rows: \(part) outside \(range)")
+    if part == range { return self }
+    let plane = range.isEmpty ? 0 : tensors.count / range.count
+    let slice = DecodedBatch(range: part, plane: 0)
+    let offset = part.lowerBound - range.lowerBound
+    slice.tensors = Array(tensors[(offset * plane)..<((offset + part.count) * plane)])
+    slice.failures = failures.filter { part.contains($0.key) }
+    return slice
+  }
 }
 
 /// A batch being decoded in the background.

@@ -135,6 +135,37 @@ struct ExtractPipelineTests {
     #expect(outputs[0].map(\.bitPattern) == outputs[2].map(\.bitPattern))
   }
 
+  /// Under `.perImage` a ResNet runs 8 images per execution and pads a smaller call: the pipeline decodes
+  /// and runs whole groups (--batch 1 used to compute 8 images per image), yet still hands its caller
+  /// `batchSize` rows at a time, in order, with the same rows a batch of 32 gives.
+  @Test func smallBatchesRunWholeGroupsAndKeepTheirGranularity() throws {
+    let backbone = try smallBackbone()
+    #expect(try backbone.imagesPerRun(height: 224, width: 224) == 8)
+    let paths = try sharedImages("flower_photos_small/tulips", 11).map { TestPaths.datasets.appendingPathComponent($0).path }
+    var pipeline = FeaturePipeline(backbone: backbone, preprocessing: .imagenet)
+    pipeline.parallelism = .perImage
+    func rows(batch: Int) throws -> (ranges: [Range<Int>], features: [Float]) {
+      var ranges: [Range<Int>] = []
+      var features: [Float] = []
+      try pipeline.run(paths, from: 1, batchSize: batch) { decoded, rows in
+        ranges.append(decoded.range)
+        #expect(decoded.tensors.count == decoded.range.count * 3 * 224 * 224)
+        features += rows
+        return true
+      }
+      return (ranges, features)
+    }
+    let three = try rows(batch: 3)
+    #expect(three.ranges == [1..<4, 4..<7, 7..<10, 10..<11])
+    #expect(three.features.map(\.bitPattern) == (try rows(batch: 32)).features.map(\.bitPattern))
+    var seen: [Range<Int>] = []
+    try pipeline.run(paths, batchSize: 2) { decoded, _ in
+      seen.append(decoded.range)
+      return seen.count < 2
+    }
+    #expect(seen == [0..<2, 2..<4], "a stop after a batch is a stop after that batch, inside a group")
+  }
+
   @Test func resumeRefusesAnotherConfiguration() throws {
     let dir = TemporaryDirectory()
     let root = try makeDataset(dir, classes: ["x": try sharedImages("flower_photos_small/daisy", 3)])
