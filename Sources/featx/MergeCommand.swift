@@ -18,7 +18,7 @@ struct MergeCommand: ParsableCommand {
   }
 
   func run() throws {
-    for shard in shards { try HDF5Guard.check(shard, as: .store) }
+    try HDF5Guard.check(shards, as: .store)
     let rows = try StoreMerge.merge(shards, into: output)
     print("wrote \(output): \(rows) rows from \(shards.count) shards")
   }
