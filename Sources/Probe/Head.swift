@@ -65,7 +65,12 @@ public struct Mistake: Codable, Sendable, Equatable {
         storeRow: storeRows[$0], truth: labels[$0], predicted: predicted[$0],
         probability: probabilities[$0 * classes + predicted[$0]])
     }
-    return Array(wrong.sorted { ($0.probability, -$0.storeRow) > ($1.probability, -$1.storeRow) }.prefix(limit))
+    return worst(of: wrong, limit: limit)
+  }
+
+  /// The `limit` most confident of `mistakes` (the most probable first, then the earlier store row).
+  static func worst(of mistakes: [Mistake], limit: Int = Mistake.limit) -> [Mistake] {
+    Array(mistakes.sorted { ($0.probability, -$0.storeRow) > ($1.probability, -$1.storeRow) }.prefix(limit))
   }
 }
 
@@ -91,15 +96,37 @@ public struct ProbeReport: Codable, Sendable {
   public var mistakes: [Mistake]?
 
   /// Top-1/top-5/loss of `model` on `matrix`, its predictions and its mistakes.
+  /// Rows scored at once: their logits and probabilities (32 MB each at 1000 classes), never all of an
+  /// ImageNet-sized part's (5 GB).
+  static let scoringRows = 8192
+
   static func evaluate(_ model: LinearModel, _ matrix: FeatureMatrix, classes c: Int) throws -> (
     SplitMetrics, [Int], [Mistake]
   ) {
-    let logits = try model.logits(matrix)
-    let (metrics, predicted) = SplitMetrics.scoring(logits, labels: matrix.labels, classes: c)
-    let mistakes = Mistake.worst(
-      probabilities: Softmax.probabilities(logits, classes: c), predicted: predicted, labels: matrix.labels,
-      storeRows: matrix.storeRows, classes: c)
-    return (metrics, predicted, mistakes)
+    var predicted: [Int] = []
+    var mistakes: [Mistake] = []
+    var parts: [SplitMetrics] = []
+    try matrix.forEachChunk(maxRows: Self.scoringRows) { range, chunk in
+      let logits = try model.logits(chunk, rows: range.count)
+      let labels = Array(matrix.labels[range])
+      let (metrics, chunkPredicted) = SplitMetrics.scoring(logits, labels: labels, classes: c)
+      parts.append(metrics)
+      mistakes += Mistake.worst(
+        probabilities: Softmax.probabilities(logits, classes: c), predicted: chunkPredicted, labels: labels,
+        storeRows: Array(matrix.storeRows[range]), classes: c)
+      predicted += chunkPredicted
+    }
+    // One chunk gives the part's own numbers; several are combined by rows (the accuracies as counts).
+    var metrics = parts.first ?? SplitMetrics.scoring([], labels: [], classes: c).0
+    if parts.count > 1 {
+      let n = Double(matrix.rows)
+      func total(_ value: KeyPath<SplitMetrics, Double>) -> Double {
+        parts.reduce(0.0) { $0 + $1[keyPath: value] * Double($1.rows) }
+      }
+      metrics = SplitMetrics(
+        rows: matrix.rows, top1: total(\.top1).rounded() / n, top5: total(\.top5).rounded() / n, loss: total(\.loss) / n)
+    }
+    return (metrics, predicted, Mistake.worst(of: mistakes))
   }
 
   /// Evaluates `probe` on `data`.
