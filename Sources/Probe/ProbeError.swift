@@ -17,6 +17,8 @@ public enum ProbeError: Error, CustomStringConvertible, Equatable {
   case nothingToScore(path: String)
   /// Rows of a store to score belong to classes `reference` (with `known` classes) does not have.
   case unknownClasses(store: String, reference: String, classes: [String], known: Int)
+  /// The discriminant's covariance is singular even after shrinkage (a constant or duplicated feature).
+  case notPositiveDefinite(column: Int)
 
   public var description: String {
     switch self {
@@ -48,6 +50,9 @@ public enum ProbeError: Error, CustomStringConvertible, Equatable {
       "\(store): rows of the class(es) \(classes.prefix(5).joined(separator: ", "))\(classes.count > 5 ? ", …" : "") "
         + "are not among the \(known) classes of \(reference), so they cannot be scored; score them with a head "
         + "trained on those classes, or extract the store without them"
+    case .notPositiveDefinite(let column):
+      "the features' covariance is singular at feature \(column) even after shrinkage (constant or duplicated "
+        + "features); use --recipe lbfgs"
     }
   }
 }
@@ -64,5 +69,7 @@ public enum ProbeSetting: String, Sendable {
   case batchSize = "batch size"
   case learningRate = "learning rate"
   case weightDecay = "weight decay"
+  case shrinkage
+  case covarianceRows = "covariance rows"
   case pooling
 }

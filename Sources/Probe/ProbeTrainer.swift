@@ -14,6 +14,9 @@ public struct ProbeSettings: Sendable {
     case lbfgs
     /// The bird workflow: minibatch Adam (`--recipe seed`).
     case adam
+    /// Linear discriminant analysis: one pass over the rows and a covariance from a subsample, for stores
+    /// far larger than memory (`--recipe lda`; chosen by the CLI when the train rows are streamed).
+    case discriminant
   }
 
   public var solver: Solver = .lbfgs
@@ -54,6 +57,12 @@ public struct ProbeSettings: Sendable {
   public var epsilon = 1e-8
   public var weightDecay = 0.0
 
+  // Linear discriminant
+  /// Weight of the identity in the shrunk covariance `(1 − α) Σ + α tr(Σ)/D · I`.
+  public var shrinkage = 0.01
+  /// Rows of the seeded subsample the covariance is estimated on (65536 x 2048 float32 = 512 MB).
+  public var covarianceRows = 65536
+
   public init() {}
 
   /// The bird workflow's recipe: Adam lr 1e-5, batch 64, 50 epochs.
@@ -88,6 +97,9 @@ public struct ProbeSettings: Sendable {
       guard weightDecay >= 0, weightDecay.isFinite else {
         throw bad(.weightDecay, "must be a non-negative number, not \(weightDecay)")
       }
+    case .discriminant:
+      guard shrinkage > 0, shrinkage < 1 else { throw bad(.shrinkage, "must be between 0 and 1, not \(shrinkage)") }
+      guard covarianceRows >= 2 else { throw bad(.covarianceRows, "must be at least 2, not \(covarianceRows)") }
     }
   }
 
@@ -140,6 +152,8 @@ public enum ProbeEvent: Sendable {
   case iteration(Int, loss: Double)
   case epoch(HistoryPoint)
   case refit(lambda: Double)
+  /// `done` of `total` rows read by the pass `name`, `seconds` after training started.
+  case pass(name: String, done: Int, total: Int, seconds: Double)
 }
 
 /// Trains linear heads.
@@ -154,10 +168,27 @@ public enum ProbeTrainer {
       switch settings.solver {
       case .lbfgs: result = try trainLBFGS(data, settings, progress)
       case .adam: result = try AdamRecipe(settings: settings).train(data, progress: progress)
+      case .discriminant: result = try trainDiscriminant(data, settings, progress)
       }
       result.seconds = Date().timeIntervalSince(started)
       return result
     }
+  }
+
+  // MARK: - Linear discriminant
+
+  static func trainDiscriminant(_ data: ProbeDataset, _ settings: ProbeSettings, _ progress: (ProbeEvent) -> Void) throws
+    -> TrainedProbe
+  {
+    let clock = Date()
+    let model = try LinearDiscriminant.fit(data.train, classes: data.classes.count, settings: settings, progress: progress)
+    var point = HistoryPoint(step: 0, trainLoss: .nan, trainAccuracy: .nan)
+    if let test = data.test {
+      point.record(test: SplitMetrics.scoring(try model.logits(test), labels: test.labels, classes: data.classes.count).0)
+    }
+    point.seconds = Date().timeIntervalSince(clock)
+    return TrainedProbe(
+      model: model, standardization: nil, lambda: nil, sweep: [], history: [point], seconds: 0, settings: settings)
   }
 
   // MARK: - L-BFGS with a regularisation sweep

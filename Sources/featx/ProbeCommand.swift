@@ -2,6 +2,7 @@ import ArgumentParser
 import Charts
 import FeatureStore
 import Foundation
+import Glibc
 import Probe
 import Support
 
@@ -16,7 +17,7 @@ struct ProbeCommand: ParsableCommand {
     discussion: """
       The default solver is full-batch L-BFGS on the L2-regularised softmax loss, with the regularisation \
       picked on a validation part of train and a final refit on all of train. --recipe seed reproduces the \
-      bird workflow instead: Adam (lr 1e-5), batch 64, 50 epochs, printing its per-epoch line.
+      bird workflow instead: Adam (lr 1e-5), batch 64, 50 epochs, printing its per-epoch line. When the train       rows do not fit in --max-memory and outnumber the features 8 to 1 (ImageNet-sized stores), the default       is a linear discriminant instead (--recipe lda): class means from one pass over the file and a shrunk       covariance from a seeded subsample of 65536 rows, where every L-BFGS iteration would read and multiply       every row twice; --recipe lbfgs keeps L-BFGS.
       """)
 
   @Argument(help: "Feature store written by `featx extract`.")
@@ -25,7 +26,10 @@ struct ProbeCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Head file to write (.h5).")
   var output: String
 
-  @Option(help: "Training recipe: default (L-BFGS with a regularisation sweep) or seed (the bird workflow's Adam).")
+  @Option(
+    help:
+      "Training recipe: default (L-BFGS with a regularisation sweep; lda for streamed stores with 8x more rows than features), lbfgs, lda (linear discriminant), or seed (the bird workflow's Adam)."
+  )
   var recipe: String = "default"
 
   @Option(help: "Adam epochs (seed recipe; default: 50).")
@@ -111,7 +115,9 @@ struct ProbeCommand: ParsableCommand {
   var quiet = false
 
   func validate() throws {
-    guard ["default", "seed"].contains(recipe) else { throw ValidationError("--recipe must be default or seed") }
+    guard Self.recipes.contains(recipe) else {
+      throw ValidationError("--recipe must be one of \(Self.recipes.joined(separator: ", "))")
+    }
     if let valRatio { guard valRatio > 0, valRatio < 1 else { throw ValidationError("--val-ratio must be in (0, 1)") } }
     _ = try shotCounts()
     if test != nil, valRatio != nil {
@@ -137,12 +143,23 @@ struct ProbeCommand: ParsableCommand {
     case .learningRate: "--lr"
     case .weightDecay: "--weight-decay"
     case .pooling: "--pool"
+    case .shrinkage: "the discriminant's shrinkage"
+    case .covarianceRows: "the discriminant's covariance rows"
     }
+  }
+
+  static let recipes = ["default", "lbfgs", "lda", "seed"]
+
+  /// The default recipe's choice for stores far larger than memory: a linear discriminant when the train
+  /// rows are streamed from the file and outnumber the features 8 to 1.
+  static func prefersDiscriminant(_ train: FeatureMatrix) -> Bool {
+    train.isStreamed && train.rows >= 8 * train.dimension
   }
 
   /// The training settings the options ask for.
   func settings() throws -> ProbeSettings {
     var settings = recipe == "seed" ? ProbeSettings.seedRecipe : ProbeSettings()
+    if recipe == "lda" { settings.solver = .discriminant }
     settings.threads = threads
     settings.seed = seed
     settings.standardize = standardize
@@ -158,7 +175,9 @@ struct ProbeCommand: ParsableCommand {
   }
 
   func run() throws {
-    let settings = try settings()
+    let interruption = ProbeInterruption(output: output)
+    defer { interruption.cancel() }
+    var settings = try settings()
     var data: ProbeDataset
     do {
       data = try HDF5Guard.read(features, as: .store) {
@@ -179,6 +198,14 @@ struct ProbeCommand: ParsableCommand {
         "\(features): \(data.train.rows) train / \(data.test?.rows ?? 0) test rows, \(data.train.dimension) features, "
           + "\(data.classes.count) classes\(data.train.isStreamed ? " (streamed from the file)" : "")"
           + (test.map { "; test rows from \($0)" } ?? ""))
+    }
+    if recipe == "default", Self.prefersDiscriminant(data.train) {
+      settings.solver = .discriminant
+      if !quiet {
+        Terminal.warn(
+          "the train rows do not fit in memory: fitting a linear discriminant (one pass over the file); "
+            + "--recipe lbfgs keeps L-BFGS, at two passes over every row per iteration")
+      }
     }
     if let counts = try shotCounts() {
       guard data.test != nil else {
@@ -286,6 +313,9 @@ struct ProbeCommand: ParsableCommand {
     }
   }
 
+  /// The tenth of a pass last logged (progress lines without a terminal); one command runs per process.
+  nonisolated(unsafe) private static var passTenth = -1
+
   private func report(_ event: ProbeEvent, recipe: String) {
     switch event {
     case .epoch(let p):
@@ -302,6 +332,18 @@ struct ProbeCommand: ParsableCommand {
           s.validationLoss, s.iterations))
     case .refit(let lambda) where !quiet:
       Terminal.warn("refit on all train rows with l2 \(lambda)")
+    case .pass(let name, let done, let total, let seconds) where !quiet:
+      let eta = done > 0 && done < total ? seconds * Double(total - done) / Double(done) : 0
+      let line = String(
+        format: "%@: %d of %d rows (%.0f%%), %.0f s, ETA %.0f s", name, done, total, 100 * Double(done) / Double(max(total, 1)),
+        seconds, eta)
+      // On a terminal one updating line; in a log a line per tenth of the pass.
+      if Terminal.isTTY {
+        Terminal.status(line)
+      } else if done * 10 / max(total, 1) != Self.passTenth {
+        Self.passTenth = done * 10 / max(total, 1)
+        Terminal.warn(line)
+      }
     case .iteration(let i, let loss) where !quiet && Terminal.isTTY:
       Terminal.status(String(format: "iteration %d: objective %.6f", i, loss))
     default:
@@ -380,5 +422,31 @@ enum ProbeText {
       for c in confusions.prefix(5) { out += "  \(c.count)× \(r.classes[c.truth]) → \(r.classes[c.predicted])\n" }
     }
     return out
+  }
+}
+
+/// A probe does not resume: SIGINT or SIGTERM stops it at once saying so and that nothing was written
+/// (the head is written to a temporary file and renamed into place), with status 130 or 143.
+final class ProbeInterruption {
+  private var sources: [DispatchSourceSignal] = []
+
+  init(output: String) {
+    for number in [SIGINT, SIGTERM] {
+      Glibc.signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler {
+        Terminal.warn(
+          "\ninterrupted (\(number == SIGINT ? "SIGINT" : "SIGTERM")): \(output) was not written; a probe does not "
+            + "resume, so run the same command again to start over")
+        _exit(128 + number)
+      }
+      source.resume()
+      sources.append(source)
+    }
+  }
+
+  func cancel() {
+    for source in sources { source.cancel() }
+    for number in [SIGINT, SIGTERM] { Glibc.signal(number, SIG_DFL) }
   }
 }
