@@ -20,19 +20,20 @@ import numpy as np  # noqa: E402
 
 
 def write_store(path: str, labels, split, dim: int, classes: int, block, split_mode: str = "random",
-                split_seed: int = 0, split_ratio: float = 0.8) -> None:
-    """Writes a complete featx store of len(labels) rows x dim float32; block(start, n) returns rows
-    start..start+n-1 as float32 and is called in row order (so it may draw from a random generator)."""
+                split_seed: int = 0, split_ratio: float = 0.8, dtype: str = "<f4") -> None:
+    """Writes a complete featx store of len(labels) rows x dim values (float32, or "<f2" float16);
+    block(start, n) returns rows start..start+n-1 as float32 and is called in row order (so it may draw
+    from a random generator)."""
     n_rows = len(labels)
     string = h5py.string_dtype()
     with h5py.File(path, "w") as f:
-        rows = min(max(1, (1 << 20) // (dim * 4)), max(1, n_rows))     # ~1 MiB chunks
-        x = f.create_dataset("features", (n_rows, dim), dtype="<f4", chunks=(rows, dim))
+        rows = min(max(1, (1 << 20) // (dim * np.dtype(dtype).itemsize)), max(1, n_rows))     # ~1 MiB chunks
+        x = f.create_dataset("features", (n_rows, dim), dtype=dtype, chunks=(rows, dim))
         x.attrs["feature_shape"] = np.array([dim], np.int64)
         step = 512
         for start in range(0, n_rows, step):
             n = min(step, n_rows - start)
-            x[start:start + n] = block(start, n)
+            x[start:start + n] = block(start, n).astype(dtype)
         f["labels"] = labels
         f["split"] = split
         f.create_dataset("classes", data=[f"class{i:03d}" for i in range(classes)], dtype=string)
