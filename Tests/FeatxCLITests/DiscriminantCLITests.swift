@@ -58,33 +58,14 @@ import TestSupport
     let dir = TemporaryDirectory()
     let store = dir.path("big.h5")
     try Self.writeStore(store, rows: 20000, dimension: 256, classes: 50)
-    let process = Process()
-    process.executableURL = TestPaths.featxBinary
-    process.arguments = ["probe", store, "-o", dir.path("head.h5")]
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let pid = process.processIdentifier
-    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-    DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: watchdog)
-    defer { watchdog.cancel() }
-    var text = ""
-    var signalled = false
-    while true {
-      let chunk = err.fileHandleForReading.availableData
-      if chunk.isEmpty { break }
-      text += String(decoding: chunk, as: UTF8.self)
-      // The sweep's first line: training has started.
-      if !signalled, text.contains("validation accuracy") {
-        kill(pid, SIGINT)
-        signalled = true
-      }
-    }
-    process.waitUntilExit()
-    try #require(signalled, "the probe ended before its sweep printed: \(text)")
-    #expect(process.terminationReason == .exit && process.terminationStatus == 130, "\(text)")
-    #expect(text.contains("interrupted (SIGINT): \(dir.path("head.h5")) was not written; a probe does not resume"), "\(text)")
+    // The sweep's first line: training has started.
+    let run = try runFeatx(
+      ["probe", store, "-o", dir.path("head.h5")], signal: SIGINT, whenStderrContains: "validation accuracy")
+    try #require(run.signalled, "the probe ended before its sweep printed: \(run.stderr)")
+    #expect(run.exitStatus == 130, "\(run.stderr)")
+    #expect(
+      run.stderr.contains("interrupted (SIGINT): \(dir.path("head.h5")) was not written; a probe does not resume"),
+      "\(run.stderr)")
     #expect(!FileManager.default.fileExists(atPath: dir.path("head.h5")))
   }
 }

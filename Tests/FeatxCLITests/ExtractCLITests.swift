@@ -103,34 +103,11 @@ struct ExtractCLITests {
     let root = try linkedDataset(dir, classes: 6, perClass: 10)
     let path = dir.path("t.h5")
     let arguments = ["extract", root, "-o", path, "--arch", "resnet18", "--weights", "random:0", "--batch", "2"]
-    let process = Process()
-    process.executableURL = TestPaths.featxBinary
-    process.arguments = arguments
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    // A hung featx must fail the test, not hang it: SIGKILL after 5 minutes.
-    let pid = process.processIdentifier
-    let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-    DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: watchdog)
-    defer { watchdog.cancel() }
     // Without --quiet and without a terminal, featx prints a progress line after the first batch.
-    var stderrData = Data()
-    var signalled = false
-    while true {
-      let chunk = err.fileHandleForReading.availableData
-      if chunk.isEmpty { break }
-      stderrData += chunk
-      if !signalled, String(decoding: stderrData, as: UTF8.self).contains(" images (") {
-        kill(process.processIdentifier, SIGTERM)
-        signalled = true
-      }
-    }
-    process.waitUntilExit()
-    let stderr = String(decoding: stderrData, as: UTF8.self)
-    try #require(signalled, "no progress line before featx exited: \(stderr)")
-    #expect(process.terminationReason == .exit && process.terminationStatus == 143, "\(stderr)")
+    let run = try runFeatx(arguments, signal: SIGTERM, whenStderrContains: " images (")
+    let stderr = run.stderr
+    try #require(run.signalled, "no progress line before featx exited: \(stderr)")
+    #expect(run.exitStatus == 143, "\(stderr)")
     #expect(stderr.contains("stopping after the current batch (SIGTERM)"), "\(stderr)")
     let message = try #require(
       stderr.firstMatch(of: #/interrupted: (.+) holds (\d+) of (\d+) rows; run the same command again to resume/#),

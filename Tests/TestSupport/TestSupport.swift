@@ -150,3 +150,44 @@ public func failure(_ body: () throws -> Any) -> String {
     return "\(error)"
   }
 }
+
+/// How a featx run that was sent a signal ended.
+public struct SignalledRun: Sendable {
+  /// Its standard error, all of it.
+  public var stderr: String
+  /// Whether `marker` appeared, so the signal was sent.
+  public var signalled: Bool
+  /// The exit status, or nil when a signal ended the process.
+  public var exitStatus: Int32?
+}
+
+/// Runs featx with `arguments` (stdout discarded) and sends it `signal` once its standard error contains
+/// `marker`. A featx that hangs fails the test instead of hanging it: SIGKILL after 5 minutes.
+public func runFeatx(_ arguments: [String], signal: Int32, whenStderrContains marker: String) throws -> SignalledRun {
+  let process = Process()
+  process.executableURL = TestPaths.featxBinary
+  process.arguments = arguments
+  let err = Pipe()
+  process.standardError = err
+  process.standardOutput = FileHandle.nullDevice
+  try process.run()
+  let pid = process.processIdentifier
+  let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+  DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: watchdog)
+  defer { watchdog.cancel() }
+  var data = Data()
+  var signalled = false
+  while true {
+    let chunk = err.fileHandleForReading.availableData
+    if chunk.isEmpty { break }
+    data += chunk
+    if !signalled, String(decoding: data, as: UTF8.self).contains(marker) {
+      kill(pid, signal)
+      signalled = true
+    }
+  }
+  process.waitUntilExit()
+  return SignalledRun(
+    stderr: String(decoding: data, as: UTF8.self), signalled: signalled,
+    exitStatus: process.terminationReason == .exit ? process.terminationStatus : nil)
+}
