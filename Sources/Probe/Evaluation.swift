@@ -160,6 +160,21 @@ public enum Evaluation {
   public static func report(
     head: Head, headPath: String, storePath: String, maxMemory: Int? = nil, threads: Int = 0
   ) throws -> (report: ProbeReport, store: StoreMetadata) {
+    let rows = try load(head: head, headPath: headPath, storePath: storePath, maxMemory: maxMemory)
+    return (try score(rows, head: head, threads: threads), rows.store)
+  }
+
+  /// The labelled rows of a store to score, in memory or streamed from the file.
+  public struct Rows {
+    public let train: FeatureMatrix
+    public let test: FeatureMatrix
+    public let store: StoreMetadata
+    let started: Date
+  }
+
+  /// `report`'s first step: checks the store against the head and reads its rows (in memory when they fit
+  /// in `maxMemory`, default 70 % of the memory available, else streamed by `score`).
+  public static func load(head: Head, headPath: String, storePath: String, maxMemory: Int? = nil) throws -> Rows {
     let started = Date()
     let mapped = try MappedStore.open(
       storePath, reference: headPath, expected: head.extraction, classes: head.classes, classFolders: head.classFolders,
@@ -173,12 +188,18 @@ public enum Evaluation {
     guard train.dimension == head.model.dimension else {
       throw ProbeError.dimensionMismatch(head: headPath, expected: head.model.dimension, got: train.dimension)
     }
+    return Rows(train: train, test: test, store: mapped.store.metadata, started: started)
+  }
+
+  /// `report`'s second step: the head's report on the rows `load` read.
+  public static func score(_ rows: Rows, head: Head, threads: Int = 0) throws -> ProbeReport {
     func scored() throws -> ProbeReport {
-      try ProbeReport(evaluating: head.model, train: train, test: test, classes: head.classes, seconds: 0)
+      try ProbeReport(evaluating: head.model, train: rows.train, test: rows.test, classes: head.classes, seconds: 0)
     }
     // The default thread count is probe's own when it reports, so the numbers are the very same.
     var report = threads > 0 ? try GEMM.withThreads(threads, scored) : try scored()
-    report.seconds = Date().timeIntervalSince(started)
-    return (report, mapped.store.metadata)
+    report.seconds = Date().timeIntervalSince(rows.started)
+    return report
   }
+
 }

@@ -31,18 +31,30 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "Threads for matrix products; 0 uses every core.")
   var threads: Int = 0
 
+  @Option(
+    help:
+      "Stream rows from the file when they need more memory than this (e.g. 2G, 500M; default: 70% of available memory)."
+  )
+  var maxMemory: String?
+
   @Flag(help: "Print the report as JSON.")
   var json = false
 
   func validate() throws {
     guard threads >= 0 else { throw ValidationError("--threads must be 0 (every CPU) or more, not \(threads)") }
+    _ = try MemorySize.parse(maxMemory, option: "--max-memory")
   }
 
   func run() throws {
     let loaded = try HDF5Guard.read(head, as: .head) { try Head.read(path: head) }
-    let (report, store) = try HDF5Guard.read(features, as: .store) {
-      try Evaluation.report(head: loaded, headPath: head, storePath: features, threads: threads)
+    let memory = try MemorySize.parse(maxMemory, option: "--max-memory")
+    // The guard's deadline bounds libhdf5's reading, not the scoring: an ImageNet-sized store takes minutes
+    // to score, and was refused as damaged when both ran under it.
+    let rows = try HDF5Guard.read(features, as: .store) {
+      try Evaluation.load(head: loaded, headPath: head, storePath: features, maxMemory: memory)
     }
+    let report = try Evaluation.score(rows, head: loaded, threads: threads)
+    let store = rows.store
     Terminal.warnIfRandomWeights(store, path: features)
     if let plot {
       try EvaluateText.writePlot(report, to: plot)

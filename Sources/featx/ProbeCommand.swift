@@ -17,7 +17,11 @@ struct ProbeCommand: ParsableCommand {
     discussion: """
       The default solver is full-batch L-BFGS on the L2-regularised softmax loss, with the regularisation \
       picked on a validation part of train and a final refit on all of train. --recipe seed reproduces the \
-      bird workflow instead: Adam (lr 1e-5), batch 64, 50 epochs, printing its per-epoch line. When the train       rows do not fit in --max-memory and outnumber the features 8 to 1 (ImageNet-sized stores), the default       is a linear discriminant instead (--recipe lda): class means from one pass over the file and a shrunk       covariance from a seeded subsample of 65536 rows, where every L-BFGS iteration would read and multiply       every row twice; --recipe lbfgs keeps L-BFGS.
+      bird workflow instead: Adam (lr 1e-5), batch 64, 50 epochs, printing its per-epoch line. When the train \
+      rows do not fit in --max-memory and outnumber the features 8 to 1 (ImageNet-sized stores), the default \
+      is a linear discriminant instead (--recipe lda): class means from one pass over the file and a shrunk \
+      covariance from a seeded subsample of 65536 rows, where every L-BFGS iteration would read and multiply \
+      every row twice; --recipe lbfgs keeps L-BFGS.
       """)
 
   @Argument(help: "Feature store written by `featx extract`.")
