@@ -56,16 +56,26 @@ extension ProbeReport {
   }
 
   /// The report of `model` on the labelled rows of `matrices`, computed exactly as `featx probe` computes
-  /// its own (the same logits, in the same chunks).
+  /// its own (`ProbeReport.evaluate`: the same logits, scored in the same chunks, so an ImageNet-sized part
+  /// never has all its logits in memory at once).
   public init(evaluating model: LinearModel, train: FeatureMatrix?, test: FeatureMatrix?, classes: [String], seconds: Double)
     throws
   {
-    func scored(_ m: FeatureMatrix?) throws -> ScoredRows? {
+    typealias Part = (metrics: SplitMetrics, predicted: [Int], mistakes: [Mistake], labels: [Int], name: String)
+    func scored(_ m: FeatureMatrix?, _ name: String) throws -> Part? {
       guard let m, m.rows > 0 else { return nil }
-      return ScoredRows(logits: try model.logits(m), labels: m.labels, storeRows: m.storeRows)
+      let (metrics, predicted, mistakes) = try ProbeReport.evaluate(model, m, classes: classes.count)
+      return (metrics, predicted, mistakes, m.labels, name)
     }
+    let trainPart = try scored(train, "train")
+    let testPart = try scored(test, "test")
+    // Per class, confusion and mistakes describe test when there is a test part, else train.
+    let detail = testPart ?? trainPart
     self.init(
-      scored: try scored(train), test: try scored(test), classes: classes, dimension: model.dimension, seconds: seconds)
+      solver: "evaluate", lambda: nil, seconds: seconds, dimension: model.dimension, classes: classes,
+      train: trainPart?.metrics ?? SplitMetrics(rows: 0, top1: .nan, top5: .nan, loss: .nan), test: testPart?.metrics,
+      predicted: detail?.predicted ?? [], labels: detail?.labels ?? [], part: detail?.name ?? "test", sweep: [], history: [],
+      mistakes: detail?.mistakes)
   }
 }
 
