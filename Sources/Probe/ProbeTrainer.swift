@@ -201,39 +201,26 @@ public enum ProbeTrainer {
     }
     let classes = data.classes.count
     let standardization = settings.standardize ? try Standardization.fit(data.train) : nil
-    let lambdas = settings.lambdas.sorted(by: >)
-    var sweep: [SweepPoint] = []
-    var best = lambdas[0]
-    var start = [Float](repeating: 0, count: data.train.dimension * classes + classes)
-    if lambdas.count > 1 {
-      // Follow the regularisation path from strong to weak on each validation fold (warm starts), and
-      // keep the value with the most correct held-out predictions over all folds.
-      var firstFold: [[Float]] = []
-      let choice = try chooseLambda(lambdas, data.train, settings, progress) { keep, held in
-        let fitPart = data.train.subset(keep)
-        let validation = data.train.subset(held)
-        var path = start
-        var scores: [FoldScore] = []
-        for lambda in lambdas {
-          let objective = SoftmaxObjective(data: fitPart, classes: classes, lambda: lambda, standardization: standardization)
-          var solver = LBFGS()
-          solver.maxIterations = settings.sweepMaxIterations
-          solver.gradientTolerance = settings.tolerance
-          let fit = try solver.minimize(path, objective.evaluate)
-          path = fit.x
-          let model = LinearModel(dimension: fitPart.dimension, classes: classes, parameters: fit.x)
-          scores.append(
-            FoldScore(
-              logits: try (standardization?.fold(model) ?? model).logits(validation), labels: validation.labels, classes: classes,
-              iterations: fit.iterations))
-          if firstFold.count < lambdas.count { firstFold.append(fit.x) }
-        }
-        return scores
+    let (best, start, sweep) = try sweepThenStart(
+      settings, data.train, from: [Float](repeating: 0, count: data.train.dimension * classes + classes), progress
+    ) { keep, held, lambdas, keepStates in
+      // Follow the regularisation path from strong to weak on each validation fold (warm starts).
+      let fitPart = data.train.subset(keep)
+      let validation = data.train.subset(held)
+      var path = [Float](repeating: 0, count: data.train.dimension * classes + classes)
+      return try lambdas.map { lambda in
+        let objective = SoftmaxObjective(data: fitPart, classes: classes, lambda: lambda, standardization: standardization)
+        var solver = LBFGS()
+        solver.maxIterations = settings.sweepMaxIterations
+        solver.gradientTolerance = settings.tolerance
+        let fit = try solver.minimize(path, objective.evaluate)
+        path = fit.x
+        let model = LinearModel(dimension: fitPart.dimension, classes: classes, parameters: fit.x)
+        let score = FoldScore(
+          logits: try (standardization?.fold(model) ?? model).logits(validation), labels: validation.labels, classes: classes,
+          iterations: fit.iterations)
+        return (score, keepStates ? fit.x : nil)
       }
-      best = lambdas[choice.index]
-      start = firstFold[choice.index]
-      sweep = choice.sweep
-      progress(.refit(lambda: best))
     }
     // Refit on all of train, recording the curve.
     let objective = SoftmaxObjective(data: data.train, classes: classes, lambda: best, standardization: standardization)
@@ -270,50 +257,34 @@ public enum ProbeTrainer {
   {
     let clock = Date()
     let classes = data.classes.count
-    let lambdas = settings.lambdas.sorted(by: >)
     let standardization = settings.standardize ? try Standardization.fit(data.train) : nil
     let (gram, testGram) = try GramMatrix.compute(
       train: data.train, test: data.test, standardization: standardization, precision: settings.gramPrecision)
     let n = data.train.rows
-    var best = lambdas[0]
-    var start = GramLBFGS.State(a: [Float](repeating: 0, count: n * classes), b: [Float](repeating: 0, count: classes))
-    var sweep: [SweepPoint] = []
-    if lambdas.count > 1 {
-      var firstFold: [GramLBFGS.State] = []
-      let choice = try chooseLambda(lambdas, data.train, settings, progress) { keep, held in
-        let fit = gram.submatrix(rows: keep, columns: keep)
-        let validation = gram.submatrix(rows: held, columns: keep)
-        let fitLabels = keep.map { data.train.labels[$0] }
-        var path = GramLBFGS.State(
-          a: [Float](repeating: 0, count: keep.count * classes), b: [Float](repeating: 0, count: classes))
-        var scores: [FoldScore] = []
-        for lambda in lambdas {
-          var solver = GramLBFGS(gram: fit, labels: fitLabels, classes: classes, lambda: lambda)
-          solver.maxIterations = settings.sweepMaxIterations
-          solver.relativeTolerance = settings.rowSpaceTolerance
-          let result = try solver.minimize(from: path)
-          path = result.state
-          var logits = try validation.times(result.state.a, k: classes)
-          for r in 0..<held.count { for k in 0..<classes { logits[r * classes + k] += result.state.b[k] } }
-          scores.append(
-            FoldScore(logits: logits, labels: held.map { data.train.labels[$0] }, classes: classes, iterations: result.iterations)
-          )
-          if firstFold.count < lambdas.count {
-            // W = Zᵀ A is unchanged when the held-out rows get zero coefficients.
-            var full = [Float](repeating: 0, count: n * classes)
-            for (i, row) in keep.enumerated() {
-              full.replaceSubrange(
-                (row * classes)..<((row + 1) * classes), with: result.state.a[(i * classes)..<((i + 1) * classes)])
-            }
-            firstFold.append(GramLBFGS.State(a: full, b: result.state.b))
-          }
+    let zero = GramLBFGS.State(a: [Float](repeating: 0, count: n * classes), b: [Float](repeating: 0, count: classes))
+    let (best, start, sweep) = try sweepThenStart(settings, data.train, from: zero, progress) { keep, held, lambdas, keepStates in
+      let fit = gram.submatrix(rows: keep, columns: keep)
+      let validation = gram.submatrix(rows: held, columns: keep)
+      let fitLabels = keep.map { data.train.labels[$0] }
+      var path = GramLBFGS.State(a: [Float](repeating: 0, count: keep.count * classes), b: [Float](repeating: 0, count: classes))
+      return try lambdas.map { lambda in
+        var solver = GramLBFGS(gram: fit, labels: fitLabels, classes: classes, lambda: lambda)
+        solver.maxIterations = settings.sweepMaxIterations
+        solver.relativeTolerance = settings.rowSpaceTolerance
+        let result = try solver.minimize(from: path)
+        path = result.state
+        var logits = try validation.times(result.state.a, k: classes)
+        for r in 0..<held.count { for k in 0..<classes { logits[r * classes + k] += result.state.b[k] } }
+        let score = FoldScore(
+          logits: logits, labels: held.map { data.train.labels[$0] }, classes: classes, iterations: result.iterations)
+        guard keepStates else { return (score, nil) }
+        // W = Zᵀ A is unchanged when the held-out rows get zero coefficients.
+        var full = [Float](repeating: 0, count: n * classes)
+        for (i, row) in keep.enumerated() {
+          full.replaceSubrange((row * classes)..<((row + 1) * classes), with: result.state.a[(i * classes)..<((i + 1) * classes)])
         }
-        return scores
+        return (score, GramLBFGS.State(a: full, b: result.state.b))
       }
-      best = lambdas[choice.index]
-      start = firstFold[choice.index]
-      sweep = choice.sweep
-      progress(.refit(lambda: best))
     }
     var solver = GramLBFGS(gram: gram, labels: data.train.labels, classes: classes, lambda: best)
     solver.maxIterations = settings.maxIterations
@@ -362,6 +333,27 @@ public enum ProbeTrainer {
       rows = labels.count
       self.iterations = iterations
     }
+  }
+
+  /// The sweep → refit driver of both solvers: with one L2 value, that value and `zero`; else the value
+  /// `chooseLambda` picks, and as the refit's start the first fold's fit at it (the path's warm start).
+  /// `fitPath(keep, held, lambdas, keepStates)` fits every value in order (strong to weak) and returns each
+  /// one's held-out score and, when `keepStates` (the first fold), its fitted state over all train rows.
+  static func sweepThenStart<State>(
+    _ settings: ProbeSettings, _ train: FeatureMatrix, from zero: State, _ progress: (ProbeEvent) -> Void,
+    fitPath: ([Int], [Int], [Double], Bool) throws -> [(FoldScore, State?)]
+  ) throws -> (lambda: Double, start: State, sweep: [SweepPoint]) {
+    let lambdas = settings.lambdas.sorted(by: >)
+    guard lambdas.count > 1 else { return (lambdas[0], zero, []) }
+    var firstFold: [State?] = []
+    let choice = try chooseLambda(lambdas, train, settings, progress) { keep, held in
+      let fits = try fitPath(keep, held, lambdas, firstFold.isEmpty)
+      if firstFold.isEmpty { firstFold = fits.map(\.1) }
+      return fits.map(\.0)
+    }
+    let i = choice.index
+    progress(.refit(lambda: lambdas[i]))
+    return (lambdas[i], firstFold.indices.contains(i) ? firstFold[i] ?? zero : zero, choice.sweep)
   }
 
   /// Picks the index of the best of `lambdas` by validation: 5-fold cross-validation (stratified) for fewer
