@@ -169,67 +169,93 @@ public struct StoreMetadata: Sendable, Equatable {
   /// True when the weights were seeded random ones, not a real checkpoint.
   public var usesRandomWeights: Bool { weightsSHA256.hasPrefix("random") }
 
+  /// The string attributes that say where features came from, shared by stores and the heads trained on
+  /// them. A head prefixes the store's own provenance (`store_featx_version`, `store_created`,
+  /// `store_source`), since its `featx_version` and `created` are its own.
+  private static var originAttributes: [(name: String, value: WritableKeyPath<StoreMetadata, String>, isProvenance: Bool)] {
+    [
+      ("featx_version", \.featxVersion, true), ("arch", \.arch, false), ("weights_file", \.weightsFile, false),
+      ("weights_sha256", \.weightsSHA256, false), ("layer", \.layer, false), ("pooling", \.pooling, false),
+      ("preprocess", \.preprocess, false), ("created", \.created, true), ("source", \.source, true),
+      ("precision", \.precision, false),
+    ]
+  }
+
+  /// Writes the origin attributes (`originAttributes`, then `weights_path` when known): all of a head's
+  /// record of its store, and the first part of a store's root attributes.
+  public func writeOrigin(to a: H5Attributes, provenancePrefix: String = "") throws {
+    for (name, value, isProvenance) in Self.originAttributes {
+      try a.set((isProvenance ? provenancePrefix : "") + name, .string(self[keyPath: value]))
+    }
+    if let weightsPath { try a.set("weights_path", .string(weightsPath)) }
+  }
+
+  /// Reads what `writeOrigin` wrote, with `featureShape` (kept on `features` in a store, on the root in a
+  /// head) and no split. `source` may be absent (empty) and `precision` too: stores and heads written
+  /// before bf16 existed hold float32 features. `missing(name)` and `invalid(reason)` are the caller's errors.
+  public static func readOrigin(
+    from a: H5Attributes, provenancePrefix: String = "", featureShape: [Int], missing: (String) -> Error,
+    invalid: (String) -> Error
+  ) throws -> StoreMetadata {
+    var metadata = StoreMetadata(
+      featxVersion: "", arch: "", weightsFile: "", weightsSHA256: "", layer: "", pooling: "", preprocess: "",
+      splitMode: .none, splitSeed: 0, splitRatio: 0, created: "", source: "", featureShape: featureShape)
+    for (name, value, isProvenance) in originAttributes {
+      let key = (isProvenance ? provenancePrefix : "") + name
+      if let text = try a.get(key)?.stringValue {
+        metadata[keyPath: value] = text
+      } else if name != "source" && name != "precision" {
+        throw missing(key)
+      }
+    }
+    metadata.weightsPath = try a.get("weights_path")?.stringValue
+    guard StoreFormat.precisions.contains(metadata.precision) else { throw invalid("unknown precision '\(metadata.precision)'") }
+    return metadata
+  }
+
   func write(to root: H5Group) throws {
     let a = root.attributes
     try a.set("format", .string(StoreFormat.tag))
     try a.set("format_version", .int64(StoreFormat.version))
-    try a.set("featx_version", .string(featxVersion))
-    try a.set("arch", .string(arch))
-    try a.set("weights_file", .string(weightsFile))
-    try a.set("weights_sha256", .string(weightsSHA256))
-    try a.set("layer", .string(layer))
-    try a.set("pooling", .string(pooling))
-    try a.set("preprocess", .string(preprocess))
+    try writeOrigin(to: a)
     try a.set("split_mode", .string(splitMode.rawValue))
     try a.set("split_seed", .int64(splitSeed))
     try a.set("split_ratio", .float64(splitRatio))
-    try a.set("created", .string(created))
-    try a.set("source", .string(source))
     try a.set("shard", .string(shard))
     try a.set("shard_start", .int64(Int64(shardStart)))
     try a.set("dataset_rows", .int64(Int64(datasetRows)))
     if let splitFolders { try a.set("split_folders", .string(splitFolders.json)) }
-    try a.set("precision", .string(precision))
-    if let weightsPath { try a.set("weights_path", .string(weightsPath)) }
   }
 
   static func read(from root: H5Group, features: H5Dataset, path: String) throws -> StoreMetadata {
     let a = root.attributes
-    func string(_ name: String) throws -> String {
-      guard let v = try a.get(name)?.stringValue else { throw FeatureStoreError.missingAttribute(path: path, name: name) }
-      return v
-    }
-    func int(_ name: String) throws -> Int64 {
-      guard let v = try a.get(name)?.int64Value else { throw FeatureStoreError.missingAttribute(path: path, name: name) }
-      return v
-    }
     guard let shape = try features.attributes.get(StoreFormat.featureShape)?.int64Values else {
       throw FeatureStoreError.missingAttribute(path: path, name: "features/feature_shape")
     }
-    let mode = try string("split_mode")
+    var metadata = try readOrigin(
+      from: a, featureShape: shape.map { Int($0) }, missing: { FeatureStoreError.missingAttribute(path: path, name: $0) },
+      invalid: { FeatureStoreError.invalid(path: path, reason: $0) })
+    guard let mode = try a.get("split_mode")?.stringValue else {
+      throw FeatureStoreError.missingAttribute(path: path, name: "split_mode")
+    }
     guard let splitMode = SplitMode(rawValue: mode) else {
       throw FeatureStoreError.invalid(path: path, reason: "unknown split_mode '\(mode)'")
     }
-    var splitFolders: SplitFolderRecord?
+    guard let seed = try a.get("split_seed")?.int64Value else {
+      throw FeatureStoreError.missingAttribute(path: path, name: "split_seed")
+    }
     if let text = try a.get("split_folders")?.stringValue {
       guard let record = SplitFolderRecord.parse(text) else {
         throw FeatureStoreError.invalid(path: path, reason: "split_folders is not a JSON record of split folders: \(text)")
       }
-      splitFolders = record
+      metadata.splitFolders = record
     }
-    var metadata = StoreMetadata(
-      featxVersion: try string("featx_version"), arch: try string("arch"), weightsFile: try string("weights_file"),
-      weightsSHA256: try string("weights_sha256"), layer: try string("layer"), pooling: try string("pooling"),
-      preprocess: try string("preprocess"), splitMode: splitMode, splitSeed: try int("split_seed"),
-      splitRatio: try a.get("split_ratio")?.float64Value ?? 0, created: try string("created"),
-      source: try a.get("source")?.stringValue ?? "", featureShape: shape.map { Int($0) },
-      shard: try a.get("shard")?.stringValue ?? "", shardStart: Int(try a.get("shard_start")?.int64Value ?? 0),
-      datasetRows: Int(try a.get("dataset_rows")?.int64Value ?? 0), splitFolders: splitFolders)
-    metadata.precision = try a.get("precision")?.stringValue ?? "f32"
-    metadata.weightsPath = try a.get("weights_path")?.stringValue
-    guard StoreFormat.precisions.contains(metadata.precision) else {
-      throw FeatureStoreError.invalid(path: path, reason: "unknown precision '\(metadata.precision)'")
-    }
+    metadata.splitMode = splitMode
+    metadata.splitSeed = seed
+    metadata.splitRatio = try a.get("split_ratio")?.float64Value ?? 0
+    metadata.shard = try a.get("shard")?.stringValue ?? ""
+    metadata.shardStart = Int(try a.get("shard_start")?.int64Value ?? 0)
+    metadata.datasetRows = Int(try a.get("dataset_rows")?.int64Value ?? 0)
     return metadata
   }
 }

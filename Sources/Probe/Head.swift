@@ -245,16 +245,8 @@ public struct Head: Sendable {
     try a.set("probe_pool", .string(probePool.rawValue))
     try a.set("standardized", .int64(standardization == nil ? 0 : 1))
     try a.set("report", .string(reportJSON))
-    let e = extraction
-    for (key, value) in [
-      ("arch", e.arch), ("weights_file", e.weightsFile), ("weights_sha256", e.weightsSHA256), ("layer", e.layer),
-      ("pooling", e.pooling), ("preprocess", e.preprocess), ("store_created", e.created), ("store_source", e.source),
-      ("store_featx_version", e.featxVersion), ("precision", e.precision),
-    ] {
-      try a.set(key, .string(value))
-    }
-    try a.set("feature_shape", .int64s(e.featureShape.map { Int64($0) }))
-    if let path = e.weightsPath { try a.set("weights_path", .string(path)) }
+    try extraction.writeOrigin(to: a, provenancePrefix: "store_")
+    try a.set("feature_shape", .int64s(extraction.featureShape.map { Int64($0) }))
     let weights = try root.createDataset("weights", type: .float32, shape: [model.dimension, model.classes])
     try model.weights.withUnsafeBufferPointer { try weights.write($0, rows: 0..<model.dimension) }
     try root.createDataset("bias", values: model.bias)
@@ -350,18 +342,10 @@ public struct Head: Sendable {
       guard let poolText = try a.get("probe_pool")?.stringValue, let pool = ProbePool(rawValue: poolText) else {
         throw ProbeError.notAHead(path: path, reason: "attribute probe_pool is missing")
       }
-      var extraction = StoreMetadata(
-        featxVersion: try string("store_featx_version"), arch: try string("arch"), weightsFile: try string("weights_file"),
-        weightsSHA256: try string("weights_sha256"), layer: try string("layer"), pooling: try string("pooling"),
-        preprocess: try string("preprocess"), splitMode: .none, splitSeed: 0, splitRatio: 0, created: try string("store_created"),
-        source: try string("store_source"), featureShape: (try a.get("feature_shape")?.int64Values ?? []).map { Int($0) })
-      // Heads written before bf16 existed have no precision: their features were float32.
-      extraction.precision = try a.get("precision")?.stringValue ?? "f32"
-      // Absent from heads written before featx recorded where the weights were.
-      extraction.weightsPath = try a.get("weights_path")?.stringValue
-      guard StoreFormat.precisions.contains(extraction.precision) else {
-        throw ProbeError.notAHead(path: path, reason: "unknown precision '\(extraction.precision)'")
-      }
+      let extraction = try StoreMetadata.readOrigin(
+        from: a, provenancePrefix: "store_", featureShape: (try a.get("feature_shape")?.int64Values ?? []).map { Int($0) },
+        missing: { ProbeError.notAHead(path: path, reason: "attribute \($0) is missing") },
+        invalid: { ProbeError.notAHead(path: path, reason: $0) })
       var head = Head(
         model: model, classes: classes, classFolders: folders, extraction: extraction, probePool: pool,
         standardization: standardization, reportJSON: try a.get("report")?.stringValue ?? "{}")
