@@ -13,7 +13,7 @@ let package = Package(
     // .pth (zip and legacy, restricted unpickler) and .safetensors, through Checkpoint.parse.
     .executableTarget(
       name: "FuzzCheckpoint",
-      dependencies: ["CFuzzer", .product(name: "Backbones", package: "featx")]),
+      dependencies: ["CFuzzer", .product(name: "Weights", package: "featx")]),
     // JPEG/PNG decoding, PIL bilinear resize + crop, ToTensor + Normalize.
     .executableTarget(
       name: "FuzzImage",
@@ -21,7 +21,10 @@ let package = Package(
     // timm's config.json (data config, eval transform) and checkpoint key filter.
     .executableTarget(
       name: "FuzzTimmConfig",
-      dependencies: ["CFuzzer", .product(name: "Backbones", package: "featx"), .product(name: "Images", package: "featx")]),
+      dependencies: [
+        "CFuzzer", .product(name: "Backbones", package: "featx"), .product(name: "Weights", package: "featx"),
+        .product(name: "Images", package: "featx"),
+      ]),
     // Feature stores and heads (HDF5), read from a temporary file.
     .executableTarget(
       name: "FuzzStore",

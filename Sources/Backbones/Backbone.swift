@@ -3,6 +3,7 @@ import Support
 import Dispatch
 import Glibc
 import Synchronization
+import Weights
 
 /// A frozen backbone that turns preprocessed images into feature vectors.
 ///

@@ -2,10 +2,6 @@ import DNNL
 
 /// A backbone could not be built, loaded or run. The description says what failed, on what, and what to do.
 public enum BackboneError: Error, CustomStringConvertible, Equatable {
-  /// A weights file could not be parsed (corrupt, truncated, unsupported, or hostile).
-  case badWeightsFile(path: String, reason: String)
-  /// A weights file's pickle names code featx will not run.
-  case forbiddenGlobal(path: String, global: String)
   /// The file parses but does not hold the architecture's parameters.
   case weightsMismatch(path: String, arch: String, problems: [String], looksLike: String?)
   /// The sha256 of a file does not start with the prefix in its torchvision name.
@@ -37,19 +33,11 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
   case architectureConflict(requested: String, path: String, found: String)
   /// A local timm model folder lacks config.json or a weights file.
   case timmFolderIncomplete(path: String, missing: String)
-  /// An `hf-hub:` model is not in the Hugging Face cache and cannot be downloaded; `needs` says which
-  /// files belong in which folder, `command` the huggingface_hub command that puts them there.
-  case hubUnavailable(repo: String, cache: String, missing: String, download: String, needs: String, command: String)
   /// The architecture has no torchvision file to default to (RDNet's weights are on the Hugging Face hub).
   case noDefaultWeights(arch: Architecture)
 
   public var description: String {
     switch self {
-    case .badWeightsFile(let path, let reason):
-      return "\(path): not a usable weights file: \(reason). Pass a torchvision checkpoint (.pth) or .safetensors file."
-    case .forbiddenGlobal(let path, let global):
-      return "\(path): refused: the checkpoint's pickle calls `\(global)`, which a weights file never needs. "
-        + "featx does not run code from weight files; re-save the state_dict with torch.save(model.state_dict(), path)."
     case .weightsMismatch(let path, let arch, let problems, let looksLike):
       var text = "\(path): does not hold \(arch) weights"
       if let looksLike { text += " (this looks like \(looksLike) weights, not \(arch))" }
@@ -94,9 +82,6 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
       return "architecture \(requested) contradicts \(path), which is the config of \(found) weights"
     case .timmFolderIncomplete(let path, let missing):
       return "\(path): a timm model folder needs \(missing) (as timm's save_pretrained or huggingface_hub writes it)"
-    case .hubUnavailable(let repo, let cache, let missing, let download, let needs, let command):
-      return "\(repo) is not in the Hugging Face cache \(cache) (\(missing)) and \(download): put \(needs) "
-        + "(`\(command)` does exactly that)"
     case .noDefaultWeights(let arch):
       return "\(arch.rawValue) has no torchvision weights file: name its weights"
         + (arch.hubRepository.map { " (hf-hub:\($0) on the Hugging Face hub)" } ?? "") + ", a file, or random"

@@ -13,6 +13,7 @@
 import DNNL
 import Images
 import Glibc
+import Weights
 
 /// 64-byte aligned, zeroed memory owned by Swift.
 final class AlignedBuffer: @unchecked Sendable {

@@ -1,4 +1,5 @@
 import Support
+import Weights
 
 /// Seeded random weights (`featx-random-v1`, docs/RANDOM_WEIGHTS.md): the exact values
 /// `tools/make_weights.py --seed SEED` writes into a torchvision model, for smoke runs and tests where

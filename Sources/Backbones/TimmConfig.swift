@@ -7,6 +7,7 @@
 
 import Foundation
 import Support
+import Weights
 
 /// A timm `config.json`, parsed and resolved.
 public struct TimmConfig: Equatable, Sendable {

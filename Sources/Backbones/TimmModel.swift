@@ -4,6 +4,7 @@
 
 import Foundation
 import Support
+import Weights
 
 /// Where timm weights are.
 public enum TimmWeights: Equatable, Sendable {

@@ -2,6 +2,8 @@
 // own filters do (timm/models/vision_transformer.py `_convert_dinov2`, `_convert_openai_clip`), so a user's
 // `dinov2_vits14_pretrain.pth` or OpenAI/OpenCLIP `ViT-B-16.pt` state_dict reads as the timm model.
 
+import Weights
+
 /// Converts Meta's DINOv2 and OpenAI's / OpenCLIP's CLIP state_dicts to timm's names.
 enum TransformerCheckpoints {
   /// `dict` in timm's layout for a vision transformer `architecture`, converted when it is in Meta's DINOv2

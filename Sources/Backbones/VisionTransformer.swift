@@ -7,6 +7,8 @@
 // patch-embedding convolution writes tokens directly, LayerNorm normalises rows and every Linear layer is a
 // matrix product over the rows. Attention is lowered to two batched products and a softmax per block.
 
+import Weights
+
 /// Vision transformers as timm and torchvision define them.
 public enum VisionTransformer {
   /// Whose parameter names a state_dict uses.

@@ -1,3 +1,5 @@
+import Weights
+
 /// Checks a state_dict against an architecture before any of it is used: every expected key present with
 /// its shape, nothing unexpected; otherwise an error that lists the problems and, when it can, names the
 /// architecture the file really holds.

@@ -4,6 +4,7 @@
 
 import Foundation
 import Support
+import Weights
 
 #if canImport(FoundationNetworking)
   import FoundationNetworking
@@ -152,7 +153,7 @@ public enum WeightsSource: Equatable, Sendable {
     if let timm = try TimmWeights.parse(text) { return .timm(timm) }
     if fileExists(text) { return .file(text) }
     if let known = KnownWeights.named(text) { return .known(known) }
-    throw BackboneError.badWeightsFile(path: text, reason: "no such file")
+    throw WeightsError.badWeightsFile(path: text, reason: "no such file")
   }
 
   /// The hex prefix torchvision puts in a file name (`densenet121-a639ec97.pth` → `a639ec97`), if any.
@@ -179,6 +180,9 @@ public struct WeightsResolver: Sendable {
   public var allowDownload = true
   /// The Hugging Face cache, for `hf-hub:` weights.
   public var hfHub: HubCache
+  /// Whether `auto` may download the architecture's default file when it is missing (not with
+  /// `FEATX_OFFLINE`); when it cannot be had, `auto` falls back to seeded random weights.
+  public var autoDownloads: Bool
 
   public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
     weightsDirectory = environment["FEATX_WEIGHTS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
@@ -186,6 +190,7 @@ public struct WeightsResolver: Sendable {
     let torchHome = environment["TORCH_HOME"] ?? ((environment["XDG_CACHE_HOME"] ?? home + "/.cache") + "/torch")
     hubDirectory = torchHome + "/hub/checkpoints"
     hfHub = HubCache(environment: environment)
+    autoDownloads = environment["FEATX_OFFLINE"] == nil
   }
 
   /// The folders searched for a torchvision file name, in order.
@@ -292,27 +297,8 @@ enum Downloader {
     if url.isFileURL {
       do { return try Data(contentsOf: url) } catch { throw Failure(description: "cannot read \(url.path)") }
     }
-    final class Box: @unchecked Sendable {
-      // Sendable: written once by the completion handler before the semaphore is signalled.
-      var data: Data?
-      var error: Error?
-      var status = 0
-    }
-    let box = Box()
-    let done = DispatchSemaphore(value: 0)
-    var request = URLRequest(url: url)
-    request.timeoutInterval = 60
-    let task = URLSession.shared.dataTask(with: request) { data, response, error in
-      box.data = data
-      box.error = error
-      box.status = (response as? HTTPURLResponse)?.statusCode ?? 0
-      done.signal()
-    }
-    task.resume()
-    done.wait()
-    if let error = box.error { throw Failure(description: "no connection (\(error.localizedDescription))") }
-    guard box.status == 200, let data = box.data else { throw Failure(description: "the server answered HTTP \(box.status)") }
-    progress?(Int64(data.count), Int64(data.count))
-    return data
+    let answer = try HTTP.send(url, method: "GET", followRedirects: true, progress: progress)
+    guard answer.status == 200 else { throw Failure(description: "the server answered HTTP \(answer.status)") }
+    return answer.body
   }
 }

@@ -9,11 +9,17 @@ extension Preprocessing {
   /// The evaluation transform of weights, as their publisher gives it: timm's config (a config.json, or
   /// the published one of an architecture whose weights are timm's), else the known file's (torchvision's
   /// `Weights.transforms`: resize, crop, interpolation, mean, std), else ImageNet's Resize(256) + CenterCrop(224).
-  public static func evaluation(arch: Architecture?, known: KnownWeights?, timm: TimmConfig.DataConfig?) throws -> Preprocessing {
+  /// `interpolation` replaces the publisher's before timm's config is checked (a config whose own
+  /// interpolation featx does not reproduce works with another).
+  ///
+  /// - Throws: `PreprocessingError` for a timm config featx does not reproduce.
+  public static func evaluation(
+    arch: Architecture?, known: KnownWeights?, timm: TimmConfig.DataConfig?, interpolation: String? = nil
+  ) throws -> Preprocessing {
     if let d = timm ?? arch.flatMap(TimmConfig.publishedData) {
       return try timmEval(
-        height: d.height, width: d.width, cropPct: d.cropPct, cropMode: d.cropMode, interpolation: d.interpolation,
-        mean: d.mean, std: d.std)
+        height: d.height, width: d.width, cropPct: d.cropPct, cropMode: d.cropMode,
+        interpolation: interpolation ?? d.interpolation, mean: d.mean, std: d.std)
     }
     var p = Preprocessing.imagenet
     if let known = known ?? arch.flatMap(KnownWeights.defaultFor) { p.apply(known) }

@@ -6,6 +6,7 @@ import Backbones
 import Images
 import Probe
 import Support
+import Weights
 
 /// The classifier a weights file carries, and the layer it reads.
 public struct OwnClassifier: Sendable {

@@ -9,6 +9,7 @@ import FeatureStore
 import Dispatch
 import Foundation
 import Support
+import Weights
 
 /// One classified image.
 public struct Prediction: Sendable {

@@ -9,6 +9,7 @@ import FeatureStore
 import Foundation
 import Probe
 import Support
+import Weights
 
 /// A weights file that was found but not used.
 public struct RejectedWeights: Sendable, Equatable {

@@ -51,19 +51,19 @@ public enum Checkpoint {
 
   /// Reads `path`: a PyTorch checkpoint (zip or legacy format) or a `.safetensors` file.
   ///
-  /// - Throws: `BackboneError` naming the file: unreadable, truncated, unsupported, or a pickle that
+  /// - Throws: `WeightsError` naming the file: unreadable, truncated, unsupported, or a pickle that
   ///   references anything but tensors.
   public static func load(path: String) throws -> StateDict {
     let bytes: [UInt8]
     do { bytes = try readFile(path, limit: maxFileBytes) } catch let error as FileError {
-      throw BackboneError.badWeightsFile(path: path, reason: error.reason)
+      throw WeightsError.badWeightsFile(path: path, reason: error.reason)
     }
     return try bytes.withUnsafeBytes { try parse($0, path: path) }
   }
 
   /// Parses the bytes of a weights file; `path` is used in messages.
   public static func parse(_ bytes: UnsafeRawBufferPointer, path: String, sha256: String? = nil) throws -> StateDict {
-    guard !bytes.isEmpty else { throw BackboneError.badWeightsFile(path: path, reason: "the file is empty (0 bytes)") }
+    guard !bytes.isEmpty else { throw WeightsError.badWeightsFile(path: path, reason: "the file is empty (0 bytes)") }
     let sha = try sha256 ?? SHA256.hex(bytes)
     do {
       var dict: StateDict
@@ -78,23 +78,23 @@ public enum Checkpoint {
       } else if bytes.count > 9, bytes[8] == UInt8(ascii: "{") {
         dict = try Safetensors.parse(bytes)
       } else if bytes.count > 262, Array(bytes[257..<262]) == Array("ustar".utf8) {
-        throw BackboneError.badWeightsFile(
+        throw WeightsError.badWeightsFile(
           path: path,
           reason: "an old (2017) torch tar checkpoint; convert it once with torch: torch.save(torch.load(f), 'new.pth')")
       } else {
-        throw BackboneError.badWeightsFile(
+        throw WeightsError.badWeightsFile(
           path: path, reason: "not a PyTorch checkpoint or safetensors file (unknown leading bytes)")
       }
       dict.source = path
       dict.sha256 = sha
       return dict
     } catch let error as PickleError {
-      if case .forbiddenGlobal(let name) = error { throw BackboneError.forbiddenGlobal(path: path, global: name) }
-      throw BackboneError.badWeightsFile(path: path, reason: error.description)
+      if case .forbiddenGlobal(let name) = error { throw WeightsError.forbiddenGlobal(path: path, global: name) }
+      throw WeightsError.badWeightsFile(path: path, reason: error.description)
     } catch let error as ZipArchive.Failure {
-      throw BackboneError.badWeightsFile(path: path, reason: error.description)
+      throw WeightsError.badWeightsFile(path: path, reason: error.description)
     } catch let error as CheckpointFailure {
-      throw BackboneError.badWeightsFile(path: path, reason: error.reason)
+      throw WeightsError.badWeightsFile(path: path, reason: error.reason)
     }
   }
 
@@ -334,7 +334,7 @@ public enum Checkpoint {
   }
 }
 
-/// A structural problem in a weights file (turned into `BackboneError.badWeightsFile`).
+/// A structural problem in a weights file (turned into `WeightsError.badWeightsFile`).
 struct CheckpointFailure: Error {
   var reason: String
   init(_ reason: String) { self.reason = reason }

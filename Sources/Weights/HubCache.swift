@@ -23,16 +23,12 @@ public struct HubRepo: Equatable, Sendable, CustomStringConvertible {
   public static let prefix = "hf-hub:"
 
   /// Parses `hf-hub:ORG/NAME[@REVISION]` (the `hf-hub:` prefix is optional here).
-  /// - Throws: `BackboneError.unknown` saying what a repository name may hold.
+  /// - Throws: `WeightsError.badHubName` saying what a repository name may hold.
   public init(parsing text: String) throws {
     let body = text.hasPrefix(Self.prefix) ? String(text.dropFirst(Self.prefix.count)) : text
     let parts = body.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
     let names = parts[0].split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-    func refuse() -> BackboneError {
-      BackboneError.unknown(
-        kind: "Hugging Face model", value: text,
-        choices: ["hf-hub:ORG/NAME or hf-hub:ORG/NAME@REVISION (letters, digits, '-', '_', '.'; no '--' or '..')"])
-    }
+    func refuse() -> WeightsError { .badHubName(text) }
     // huggingface_hub's validate_repo_id: [\w\-.] per part, no '--' or '..', not starting or ending with
     // '-' or '.', at most 96 characters; timm's ids always have an ORG.
     let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -190,7 +186,7 @@ public struct HubCache: Sendable {
 
   /// The error for a model that is not cached: `missing` and `needs` from `lookup`, `download` why it
   /// could not be downloaded.
-  public func unavailable(_ repo: HubRepo, missing: String, needs: String, download: String) -> BackboneError {
+  public func unavailable(_ repo: HubRepo, missing: String, needs: String, download: String) -> WeightsError {
     .hubUnavailable(
       repo: repo.description, cache: root, missing: missing, download: download, needs: needs,
       command: (isDefaultRoot ? "" : "HF_HUB_CACHE=\(root) ") + repo.downloadCommand)

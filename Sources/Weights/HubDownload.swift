@@ -28,10 +28,12 @@ import Support
 #endif
 
 /// Fetches hub files into a `HubCache`.
-struct HubDownload {
-  var cache: HubCache
+public struct HubDownload {
+  public var cache: HubCache
 
-  /// Why a download failed, in words for `BackboneError.hubUnavailable`.
+  public init(cache: HubCache) { self.cache = cache }
+
+  /// Why a download failed, in words for `WeightsError.hubUnavailable`.
   struct Failure: Error, CustomStringConvertible {
     var description: String
   }
@@ -54,7 +56,7 @@ struct HubDownload {
   }
 
   /// Downloads what the cache lacks of `repo` (config.json, then the weights) and returns the files.
-  func fetch(_ repo: HubRepo, progress: (@Sendable (Int64, Int64) -> Void)?) throws -> TimmFiles {
+  public func fetch(_ repo: HubRepo, progress: (@Sendable (Int64, Int64) -> Void)?) throws -> TimmFiles {
     let configURL = url(repo, revision: repo.effectiveRevision, file: "config.json")
     guard let config = try metadata(configURL) else {
       throw Failure(
@@ -164,88 +166,5 @@ struct HubDownload {
     let scheme = url.scheme?.lowercased() ?? ""
     let port = url.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : 0)
     return "\(scheme)://\((url.host ?? "").lowercased()):\(port)"
-  }
-}
-
-/// One HTTP request through URLSession, with or without following redirects.
-enum HTTP {
-  struct Answer {
-    var status: Int
-    /// Header names in lower case.
-    var headers: [String: String]
-    var body: Data
-  }
-
-  /// Sends a request and waits for the whole answer (`expected` bytes, if known, for `progress`).
-  static func send(
-    _ url: URL, method: String, followRedirects: Bool, expected: Int? = nil, progress: (@Sendable (Int64, Int64) -> Void)? = nil
-  ) throws -> Answer {
-    let exchange = Exchange(followRedirects: followRedirects, expected: expected, progress: progress)
-    let session = URLSession(configuration: .ephemeral, delegate: exchange, delegateQueue: nil)
-    defer { session.finishTasksAndInvalidate() }
-    var request = URLRequest(url: url)
-    request.httpMethod = method
-    request.timeoutInterval = 60
-    request.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
-    request.setValue("featx", forHTTPHeaderField: "User-Agent")
-    session.dataTask(with: request).resume()
-    exchange.done.wait()
-    if let error = exchange.error {
-      throw HubDownload.Failure(description: "no answer from \(url.absoluteString) (\(error.localizedDescription))")
-    }
-    guard let response = exchange.response else {
-      throw HubDownload.Failure(description: "no answer from \(url.absoluteString)")
-    }
-    var headers: [String: String] = [:]
-    for (key, value) in response.allHeaderFields {
-      if let key = key as? String, let value = value as? String { headers[key.lowercased()] = value }
-    }
-    return Answer(status: response.statusCode, headers: headers, body: exchange.body)
-  }
-
-  /// The delegate of one request: collects the answer, refuses redirects when asked to.
-  final class Exchange: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    // Sendable: the fields are written on the session's delegate queue (serial) and read only after
-    // `done` is signalled.
-    let followRedirects: Bool
-    let expected: Int?
-    let progress: (@Sendable (Int64, Int64) -> Void)?
-    let done = DispatchSemaphore(value: 0)
-    var response: HTTPURLResponse?
-    var body = Data()
-    var error: Error?
-
-    init(followRedirects: Bool, expected: Int?, progress: (@Sendable (Int64, Int64) -> Void)?) {
-      self.followRedirects = followRedirects
-      self.expected = expected
-      self.progress = progress
-    }
-
-    func urlSession(
-      _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-      newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
-    ) {
-      if !followRedirects { self.response = response }
-      completionHandler(followRedirects ? request : nil)
-    }
-
-    func urlSession(
-      _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-      completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
-    ) {
-      self.response = response as? HTTPURLResponse
-      completionHandler(.allow)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-      body.append(data)
-      progress?(Int64(body.count), Int64(expected ?? -1))
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-      self.error = error
-      if response == nil { response = task.response as? HTTPURLResponse }
-      done.signal()
-    }
   }
 }

@@ -3,6 +3,7 @@ import DNNL
 import Backbones
 import FeatureStore
 import Foundation
+import Weights
 
 extension Pooling: ExpressibleByArgument {}
 
@@ -68,10 +69,7 @@ struct BackboneOptions: ParsableArguments {
 
   /// `--arch`, else the architecture of the known file `--weights` names (`efficientnet-lite0`), else
   /// densenet121: the architecture unless timm weights' config.json says otherwise.
-  func namedArchitecture() throws -> Architecture {
-    if arch == nil, let weights, let known = KnownWeights.named((weights as NSString).lastPathComponent) { return known.arch }
-    return try Architecture.named(arch ?? "densenet121")
-  }
+  func namedArchitecture() throws -> Architecture { try WeightsResolver.namedArchitecture(arch: arch, weights: weights) }
 
   /// True when `--weights` names timm weights (`hf-hub:…` or a folder), whose config.json decides the
   /// architecture and the default preprocessing.
@@ -80,15 +78,7 @@ struct BackboneOptions: ParsableArguments {
   /// timm weights' files, config.json and architecture (agreeing with `--arch`, if given), when `--weights`
   /// names them: found in the Hugging Face cache or a folder, else downloaded. nil for other weights.
   func timmModel(resolver: WeightsResolver = WeightsResolver()) throws -> TimmModel? {
-    guard let weights, weights != "auto", let timm = try TimmWeights.parse(weights) else { return nil }
-    if case .hub(let repo) = timm, case .missing = resolver.hfHub.lookup(repo), resolver.hfHub.offlineReason == nil,
-      resolver.allowDownload
-    {
-      Terminal.warn("downloading \(repo) from \(resolver.hfHub.endpoint) into \(resolver.hfHub.folder(of: repo))")
-    }
-    let files = try resolver.locate(timm)
-    let config = try TimmConfig.read(files.config)
-    return TimmModel(files: files, config: config, architecture: try config.architecture(requested: arch))
+    try resolver.timmModel(weights, arch: arch, willDownload: Terminal.warn)
   }
 
   /// `--precision` on this CPU; a refusal names the option.
@@ -112,65 +102,16 @@ struct BackboneOptions: ParsableArguments {
     }
   }
 
-  /// Resolves and loads the weights (`timm`: timm weights already located), then builds the backbone. Says
-  /// loudly when weights are random.
-  func load(timm: TimmModel? = nil, quiet: Bool = false) throws -> (backbone: Backbone, weightsName: String, known: KnownWeights?)
-  {
-    let resolver = WeightsResolver()
-    if let timm = try timm ?? timmModel(resolver: resolver) {
-      let backbone = try Backbone(
-        arch: timm.architecture, weights: try resolver.loadTimm(timm.files), layer: layer, pooling: pool,
-        threads: threads, precision: try resolvedPrecision())
-      return (backbone, timm.files.recordedName, nil)
-    }
-    var architecture = try namedArchitecture()
-    var source: WeightsSource
-    if weights == "auto" {
-      source = KnownWeights.defaultFor(architecture).map(WeightsSource.known) ?? .random(seed: 0)
-      if case .known(let known) = source {
-        var offline = resolver
-        offline.allowDownload = ProcessInfo.processInfo.environment["FEATX_OFFLINE"] == nil
-        if (try? offline.locate(known)) == nil { source = .random(seed: 0) }
-      }
-    } else {
-      source = try WeightsSource.parse(weights, arch: architecture)
-    }
-    let dict = try resolver.load(source, arch: architecture.config)
-    // No --arch and a file featx does not know by name: the architecture whose keys and shapes the file holds.
-    if arch == nil, case .file = source, let found = WeightCheck.architecture(holding: dict), found != architecture {
-      architecture = found
-    }
-    let name: String
-    var known: KnownWeights?
-    switch source {
-    case .random(let seed):
-      name = "random:\(seed)"
-      Terminal.warn(
-        "WARNING: SEEDED RANDOM WEIGHTS (\(name)) for \(architecture.rawValue): the features carry no ImageNet knowledge. "
-          + (KnownWeights.defaultFor(architecture).map { "Put \($0.fileName) in \(resolver.hubDirectory) or pass" } ?? "Pass")
-          + " --weights PATH for real work."
-      )
-    case .file(let path):
-      name = (path as NSString).lastPathComponent
-      // Known by name, or by the sha256 featx pins (a genuine file under another name).
-      known = KnownWeights.named(name) ?? KnownWeights.all.first { $0.sha256 != nil && $0.sha256 == dict.sha256 }
-    case .known(let k):
-      name = k.fileName
-      known = k
-    case .timm:
-      preconditionFailure("timm weights are loaded above (timmModel)")
-    }
+  /// Resolves and loads the weights (`timm`: timm weights already located; `WeightsResolver.resolve`), then
+  /// builds the backbone. Says loudly when weights are random.
+  func load(timm: TimmModel? = nil) throws -> (backbone: Backbone, weightsName: String, known: KnownWeights?) {
+    let resolved = try WeightsResolver().resolve(weights, arch: arch, timm: timm)
+    if let warning = resolved.randomWarning { Terminal.warn(warning) }
     let backbone = try Backbone(
-      arch: architecture, weights: dict, layer: layer, pooling: pool, threads: threads, precision: try resolvedPrecision())
-    return (backbone, name, known)
+      arch: resolved.architecture, weights: resolved.stateDict, layer: layer, pooling: pool, threads: threads,
+      precision: try resolvedPrecision())
+    return (backbone, resolved.name, resolved.known)
   }
-}
-
-/// timm weights located, with their config.json and the architecture it names.
-struct TimmModel {
-  var files: TimmFiles
-  var config: TimmConfig
-  var architecture: Architecture
 }
 
 extension Precision {

@@ -223,24 +223,20 @@ struct ExtractCommand: ParsableCommand {
   /// default weights', e.g. 342 and 299 for Inception v3).
   func preprocessing(_ known: KnownWeights?, timm: TimmConfig? = nil, arch: Architecture? = nil) throws -> Preprocessing {
     let arch = arch ?? (try? backbone.namedArchitecture())
-    // timm's eval transform: the weights' config.json, or (RDNet weights without one) the published one.
-    let published = arch.flatMap(TimmConfig.publishedData)
-    if preset == nil, let d = timm?.featxData ?? published {
+    guard let preset else {
+      // The weights' own evaluation transform (`Preprocessing.evaluation`: timm's config, a known file's, the
+      // architecture's default weights').
+      let base: Preprocessing
       do {
-        return try overridden(
-          try Preprocessing.timmEval(
-            height: d.height, width: d.width, cropPct: d.cropPct, cropMode: d.cropMode,
-            interpolation: interpolation ?? d.interpolation, mean: d.mean, std: d.std))
+        base = try Preprocessing.evaluation(arch: arch, known: known, timm: timm?.featxData, interpolation: interpolation)
       } catch let error as PreprocessingError {
         throw BackboneError.badTimmConfig(path: timm?.path ?? "the published configuration", reason: error.reason)
       }
+      return try overridden(base)
     }
-    var p = Preprocessing.presets[preset ?? "imagenet"]!
+    var p = Preprocessing.presets[preset]!
     // timm weights with an explicit --preset take the preset as it is.
-    let architectureDefault = timm == nil ? arch.flatMap(KnownWeights.defaultFor) : nil
-    if (preset ?? "imagenet") == "imagenet", let known = known ?? architectureDefault {
-      p.apply(known)
-    }
+    if preset == "imagenet", timm == nil, let known = known ?? arch.flatMap(KnownWeights.defaultFor) { p.apply(known) }
     return try overridden(p)
   }
 

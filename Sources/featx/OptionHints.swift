@@ -1,6 +1,7 @@
 import Backbones
 import Extract
 import Probe
+import Weights
 
 /// The CLI's side of the library errors: the libraries say what is wrong; this says which option fixes it.
 enum OptionHints {
@@ -22,7 +23,7 @@ enum OptionHints {
       "pass --arch \(looksLike ?? "<the right architecture>") or the right weights file"
     case BackboneError.weightsUnavailable: "or pass --weights PATH, or --weights random for a smoke run"
     case BackboneError.architectureConflict: "drop --arch (config.json names the architecture) or pass weights for that --arch"
-    case BackboneError.hubUnavailable: "or pass --weights FOLDER holding config.json and the weights"
+    case WeightsError.hubUnavailable: "or pass --weights FOLDER holding config.json and the weights"
     default: nil
     }
   }

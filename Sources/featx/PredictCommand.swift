@@ -116,7 +116,7 @@ extension PredictCommand {
     let given = [("--arch", arch), ("--weights", weights), ("--precision", precision), ("--threads", String(threads))]
     let options = try BackboneOptions.parse(given.flatMap { name, value in value.map { [name, $0] } ?? [] })
     let timm = try options.timmModel()
-    let (backbone, _, known) = try options.load(timm: timm, quiet: true)
+    let (backbone, _, known) = try options.load(timm: timm)
     let architecture = try timm?.architecture ?? options.namedArchitecture()
     let preprocessing = try Preprocessing.evaluation(arch: architecture, known: known, timm: timm?.config.featxData)
     let predictor = try Predictor(

@@ -5,6 +5,7 @@ import Images
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// `--precision bf16` against torchvision's float32 features on 48 real photos (issue #13): the mean
 /// centred cosine must be as good as PyTorch's own autocast-bf16 run on the same images and weights

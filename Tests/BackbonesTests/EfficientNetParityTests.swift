@@ -4,6 +4,7 @@ import Images
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// EfficientNet in its three layouts against the reference implementations at every tap, on the four
 /// reference images cropped as the weights' own preprocessing does (fixture: tools/make_efficientnet_fixtures.py

@@ -4,6 +4,7 @@ import Images
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// Inception v3, GoogLeNet (torchvision) and RDNet (timm) at full size with featx-random-v1 seed 0, on the
 /// exact pixels each family's own preprocessing gives, against the reference implementations' outputs

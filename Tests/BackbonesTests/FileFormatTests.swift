@@ -3,6 +3,7 @@ import Foundation
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// The format of a weights file is decided by its structure: a zip signature; a safetensors header whose
 /// length fits the file and whose JSON starts at byte 8; then a pickle protocol byte. A safetensors header

@@ -4,6 +4,7 @@ import Foundation
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// densenet121, resnet18 and resnet50 at full size with featx-random-v1 seed 0, on the exact pixels
 /// torchvision saw, against torchvision's outputs (fixture: tools/make_reference.py). The weights come

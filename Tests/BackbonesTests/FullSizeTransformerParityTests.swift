@@ -4,6 +4,7 @@ import Images
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// Full-size transformers and ConvNeXt-T against timm on featx-random-v1 seed-0 weights (regenerated here:
 /// VisionTransformerParityTests proves the rule's rows equal tools/make_weights.py's), on the four reference

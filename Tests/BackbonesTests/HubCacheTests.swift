@@ -6,6 +6,7 @@ import Foundation
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// The model the tests use, and a commit hash.
 private let repoID = "timm/resnet18.a1_in1k"

@@ -8,6 +8,7 @@ import Images
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// The featx preprocessing for a config, as the CLI builds it (no overrides).
 private func featxTransform(_ config: TimmConfig) throws -> Preprocessing {

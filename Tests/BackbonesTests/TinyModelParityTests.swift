@@ -3,6 +3,7 @@ import Foundation
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// Every listed architecture, at reduced width with torchvision's own classes and seeded random weights,
 /// against torchvision's outputs at every tap (fixtures by tools/make_reference.py).

@@ -4,6 +4,7 @@ import Images
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// Vision transformers against timm and torchvision at every tap, on the four reference images (the 224 crops
 /// of Tests/Fixtures/efficientnet/pixels) normalised with each model's own mean and std (fixture:

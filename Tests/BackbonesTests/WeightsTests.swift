@@ -3,6 +3,7 @@ import Foundation
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// Hostile, broken and mismatched weight files each get one clear error naming the file.
 @Suite struct BadWeightsTests {
@@ -37,12 +38,12 @@ import TestSupport
     let bytes = try readFile(TestPaths.fixture("backbones/tiny/densenet121.legacy.pth").path)
     for fraction in [0.0001, 0.01, 0.3, 0.5, 0.9, 0.999] {
       let cut = Array(bytes.prefix(Int(Double(bytes.count) * fraction)))
-      #expect(throws: BackboneError.self) { try cut.withUnsafeBytes { try Checkpoint.parse($0, path: "cut.pth") } }
+      #expect(throws: WeightsError.self) { try cut.withUnsafeBytes { try Checkpoint.parse($0, path: "cut.pth") } }
     }
   }
 
   @Test func missingFile() {
-    #expect(throws: BackboneError.self) { try Checkpoint.load(path: "/nonexistent/densenet121.pth") }
+    #expect(throws: WeightsError.self) { try Checkpoint.load(path: "/nonexistent/densenet121.pth") }
   }
 
   @Test func wrongArchitectureIsNamed() throws {
@@ -86,7 +87,7 @@ import TestSupport
     #expect(try WeightsSource.parse("random:42", arch: .resnet50) == .random(seed: 42))
     #expect(try WeightsSource.parse("IMAGENET1K_V2", arch: .resnet50).knownFileName == "resnet50-11ad3fa6.pth")
     #expect(throws: BackboneError.self) { try WeightsSource.parse("random:x", arch: .resnet50) }
-    #expect(throws: BackboneError.self) { try WeightsSource.parse("/no/such.pth", arch: .resnet50) }
+    #expect(throws: WeightsError.self) { try WeightsSource.parse("/no/such.pth", arch: .resnet50) }
   }
 
   /// A file named with the wrong sha256 prefix is refused; with the right one it loads.
@@ -117,6 +118,29 @@ import TestSupport
       "HOME": dir.path("home"), "TORCH_HOME": dir.path("torch"), "FEATX_WEIGHTS_DIR": dir.path("mine"),
     ])
     #expect(try resolver.locate(fileName: name, url: "http://127.0.0.1:9/\(name)") == dir.path("mine") + "/" + name)
+  }
+
+  /// The library resolves a request as `featx extract --weights` does: `auto` without the default file is
+  /// seeded random weights with a warning naming where to put the file; an unknown file with no
+  /// architecture named is read as the architecture whose keys it holds.
+  @Test func resolvesAutoAndUnnamedFilesAsTheCLIDoes() throws {
+    let dir = TemporaryDirectory()
+    let resolver = WeightsResolver(environment: ["HOME": dir.path("home"), "FEATX_OFFLINE": "1"])
+    let auto = try resolver.resolve("auto", arch: "resnet18")
+    #expect(auto.architecture == .resnet18)
+    #expect(auto.name == "random:0")
+    #expect(auto.known == nil)
+    let warning = try #require(auto.randomWarning)
+    #expect(warning.contains("SEEDED RANDOM WEIGHTS (random:0) for resnet18"), "\(warning)")
+    #expect(warning.contains("Put resnet18-f37072fd.pth in \(resolver.hubDirectory)"), "\(warning)")
+
+    let file = dir.path("mystery.safetensors")
+    try writeSafetensors(RandomWeights.stateDict(config: Architecture.resnet50.config, seed: 3), to: file)
+    let unnamed = try resolver.resolve(file, arch: nil)
+    #expect(unnamed.architecture == .resnet50)
+    #expect(unnamed.name == "mystery.safetensors")
+    #expect(unnamed.randomWarning == nil)
+    #expect(unnamed.stateDict.sha256 == (try SHA256.hex(try readFile(file))))
   }
 
   /// Downloads from a local HTTP server into the hub cache with the sha256 check; a corrupt download

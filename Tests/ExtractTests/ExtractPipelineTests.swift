@@ -6,6 +6,7 @@ import Foundation
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// A small, fast backbone for pipeline tests (what is stored matters here, not the features).
 func smallBackbone(threads: Int = 2) throws -> Backbone {

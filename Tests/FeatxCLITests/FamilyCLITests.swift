@@ -3,6 +3,7 @@ import FeatureStore
 import Foundation
 import Testing
 import TestSupport
+import Weights
 
 /// `featx extract` on the four parity images with each new family's default preprocessing (Inception's
 /// Resize(342)/CenterCrop(299); RDNet's published timm transform, Resize(248) bicubic/CenterCrop(224))

@@ -10,6 +10,7 @@ import Foundation
 import Probe
 import TestSupport
 import Testing
+import Weights
 
 @Suite struct FuzzRegressionTests {
   /// The committed inputs of one harness, sorted.
@@ -62,7 +63,7 @@ import Testing
       do {
         let dict = try bytes.withUnsafeBytes { try Checkpoint.parse($0, path: url.path) }
         for key in dict.keys { _ = dict.tensors[key]?.values.count }
-      } catch let error as BackboneError {
+      } catch let error as WeightsError {
         #expect(error.description.contains(url.lastPathComponent), "\(error)")
       }
     }
@@ -73,7 +74,7 @@ import Testing
   @Test func recursivePicklesEndCleanly() throws {
     for name in ["FuzzCheckpoint-pickle-self-cycle-leak.bin", "FuzzCheckpoint-legacy-cycle-stack-overflow.bin"] {
       let bytes = try Data(contentsOf: TestPaths.fixture("fuzz/\(name)"))
-      #expect(throws: BackboneError.self) { try bytes.withUnsafeBytes { _ = try Checkpoint.parse($0, path: name) } }
+      #expect(throws: WeightsError.self) { try bytes.withUnsafeBytes { _ = try Checkpoint.parse($0, path: name) } }
     }
   }
 

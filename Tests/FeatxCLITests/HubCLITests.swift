@@ -10,6 +10,7 @@ import Probe
 import Support
 import Testing
 import TestSupport
+import Weights
 
 private let repoID = "timm/resnet18.a1_in1k"
 private let commit = "89abcdef0123456789abcdef0123456789abcdef"

@@ -3,6 +3,7 @@ import Images
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// featx's decoder against PIL on the corpus of tools/make_decoder_corpus.py: every PNG and JPEG mode PIL
 /// reads and broken variants cut and patched from good files. For every file featx must make PIL's

@@ -10,6 +10,7 @@ import Images
 import Support
 import Testing
 import TestSupport
+import Weights
 
 @Suite("PIL bicubic resize")
 struct PILBicubicTests {

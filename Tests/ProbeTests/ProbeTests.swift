@@ -5,6 +5,7 @@ import Probe
 import Support
 import Testing
 import TestSupport
+import Weights
 
 /// The digits problem of tests/Fixtures/probe (sklearn's bundled 8x8 digits, fixed 80/20 split).
 struct Digits {

@@ -9,16 +9,16 @@ import Probe
 /// README.md's "From Swift" block, line for line: `images` is a folder of class folders, `store` the
 /// feature store to write.
 func fromSwift(images: String, store: String) throws {
-  let arch = Architecture.resnet18
-  let known = KnownWeights.defaultFor(arch)  // resnet18-f37072fd.pth, torchvision's IMAGENET1K_V1
-  // Seeded random weights (no download); torchvision's file instead: (.known(file), file.fileName) with file = known.
-  let (source, weightsName) = (WeightsSource.random(seed: 0), "random:0")
-  let backbone = try Backbone(arch: arch, weights: WeightsResolver().load(source, arch: arch.config), pooling: .avg)
+  // As `featx extract --arch resnet18 --weights random:0` resolves them: seeded random weights, no download.
+  // "auto" is torchvision's resnet18-f37072fd.pth when it is in the caches, else these (randomWarning says so).
+  let weights = try WeightsResolver().resolve("random:0", arch: "resnet18")
+  let backbone = try Backbone(arch: weights.architecture, weights: weights.stateDict, pooling: .avg)
   // The weights' own evaluation transform: Resize(256) + CenterCrop(224) here, Resize(342) + CenterCrop(299) for
-  // Inception v3, Resize(232) for V2 ResNets, timm's for timm weights (timm: their config.json's data).
-  let preprocessing = try Preprocessing.evaluation(arch: arch, known: known, timm: nil)
+  // Inception v3, Resize(232) for V2 ResNets, timm's for timm weights (their config.json's data).
+  let preprocessing = try Preprocessing.evaluation(
+    arch: weights.architecture, known: weights.known, timm: weights.timm?.config.featxData)
   let options = ExtractOptions(root: images, output: store, preprocessing: preprocessing, split: SplitConfig(mode: .random))
-  let summary = try Extractor(options: options, backbone: backbone, weightsName: weightsName).run()
+  let summary = try Extractor(options: options, backbone: backbone, weightsName: weights.name).run()
 
   let data = try ProbeDataset.load(path: store)
   let probe = try ProbeTrainer.train(data, settings: ProbeSettings())

@@ -3,6 +3,7 @@
 
 import Foundation
 import Support
+import Weights
 
 /// `<root>/models--ORG--NAME/{refs,snapshots,blobs}` written file by file.
 public struct HubCacheLayout: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import Support
 import Testing
 import TestSupport
+import Weights
 
 @Suite struct SHA256Tests {
   @Test(arguments: [

@@ -2,7 +2,7 @@
 // Any thrown error is a correct outcome; only crashes, hangs, OOMs and sanitizer reports count.
 
 import CFuzzer
-import Backbones
+import Weights
 
 /// The entry point SwiftPM's `--defsym main=FuzzCheckpoint_main` points at: runs libFuzzer's driver.
 @_cdecl("FuzzCheckpoint_main")

@@ -7,6 +7,7 @@
 import Backbones
 import CFuzzer
 import Images
+import Weights
 
 /// The entry point SwiftPM's `--defsym main=FuzzTimmConfig_main` points at: runs libFuzzer's driver.
 @_cdecl("FuzzTimmConfig_main")
