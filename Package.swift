@@ -2,10 +2,10 @@
 // featx: extract CNN features once into HDF5, train a linear head in seconds, classify images.
 //
 // Data flows one way: Images → Backbones → Extract → FeatureStore → Probe → Predict (Weights reads the
-// weight files Backbones computes with); Search finds
-// neighbours among a store's rows (k-NN, image search); Charts draws what Probe reports. DNNL is the only
-// target that imports oneDNN, Images the only one that imports the image codecs (libjpeg, zlib), HDF5 the
-// only one that imports libhdf5, Weights the only one that imports libcrypto.
+// weight files Backbones computes with); Search finds neighbours among a store's rows (k-NN, image search);
+// Charts draws what Probe reports. DNNL is the only target that imports oneDNN, Images the only one that
+// imports the image codecs (libjpeg, zlib), HDF5 the only one that imports libhdf5, Weights the only one
+// that imports libcrypto.
 
 import PackageDescription
 
