@@ -26,7 +26,7 @@ Writes (see Tests/Fixtures/vit/README.md):
 
   random_<key>.safetensors   the model's whole state_dict (featx-random-v1 seed 0, tools/make_weights.py rule), float32,
                              tensors laid out (and listed in the header) in state_dict order
-  reference.safetensors      every tap of every model on the 4 images ([4,3,224,224], the lite crops normalised with
+  reference_<key>.safetensors  every tap of the model on the 4 images ([4,3,224,224], the lite crops normalised with
                              the model's own mean/std): token maps [4,T,D] / feature maps [4,C,H,W] sampled
                              (.values, .stats, .avg), vectors [4,D] whole
   vit.json                   constructors, hyper-parameters, state_dict keys, taps, PyTorch's float32-vs-float64 error
@@ -80,7 +80,8 @@ POSITIONS_SEED = mfr.POSITIONS_SEED  # 7
 DEFAULT_POSITIONS = mfr.DEFAULT_POSITIONS  # 2048
 FORMAT = "featx-vit-reference-v1"
 PRESET = "lite"
-REFERENCE_FILE = "reference.safetensors"
+# One reference file per model, so that each stays well under the project's 1 MB limit for a fixture file.
+REFERENCE_FILE = "reference_{key}.safetensors"
 
 IMAGENET_MEAN = mr.IMAGENET_MEAN
 IMAGENET_STD = mr.IMAGENET_STD
@@ -598,6 +599,30 @@ def resampled_taps(model: nn.Module, x: torch.Tensor) -> "collections.OrderedDic
     return taps
 
 
+def normalisation_fields(mean, std, norm_name: Callable, norm_source: str) -> "collections.OrderedDict":
+    """The seed, the rule and the input normalisation of a models[] entry (main loop and resampled_model)."""
+    fields = collections.OrderedDict()
+    fields["seed"] = SEED
+    fields["rule"] = mw.RULE_NAME
+    fields["mean"] = [float(v) for v in mean]
+    fields["std"] = [float(v) for v in std]
+    fields["normalisation"] = norm_name(mean, std)
+    fields["normalisation_source"] = norm_source
+    return fields
+
+
+def state_dict_fields(model: nn.Module, sd, weights_file) -> "collections.OrderedDict":
+    """Parameter count, the state_dict's digest, file, keys and shapes of a models[] entry."""
+    fields = collections.OrderedDict()
+    fields["parameters"] = int(sum(p.numel() for p in model.parameters()))
+    fields["state_dict_entries"] = len(sd)
+    fields["tensors_sha256"] = mw.tensors_digest(sd)
+    fields["weights_file"] = weights_file
+    fields["state_dict_keys"] = list(sd.keys())
+    fields["state_dict_shapes"] = [list(v.shape) for v in sd.values()]
+    return fields
+
+
 def resampled_model(x_fn: Callable, positions: int, cache: Dict[int, np.ndarray], tensors: Dict[str, np.ndarray],
                     norm_name: Callable) -> "collections.OrderedDict":
     """dinov2_s14_98: featx-random-v1 seed 0 in vit_small_patch14_dinov2 (reduced, img_size 98), loaded through
@@ -635,12 +660,7 @@ def resampled_model(x_fn: Callable, positions: int, cache: Dict[int, np.ndarray]
                                       "checkpoint_filter_fn(source.state_dict(), model): what ran (grid 16)")
     entry["img_size"] = RESAMPLED_SOURCE_OVERRIDES["img_size"]
     entry["run_at"] = 224
-    entry["seed"] = SEED
-    entry["rule"] = mw.RULE_NAME
-    entry["mean"] = [float(v) for v in mean]
-    entry["std"] = [float(v) for v in std]
-    entry["normalisation"] = norm_name(mean, std)
-    entry["normalisation_source"] = "timm model.pretrained_cfg"
+    entry.update(normalisation_fields(mean, std, norm_name, "timm model.pretrained_cfg"))
     entry["what"] = ("the position-table resampling timm does when a ViT's weights were made for another grid: "
                      "featx-random-v1 seed 0 generated for the 98x98 model (pos_embed [1, 50, 48]; every other tensor "
                      "has dinov2_s14's key and shape, hence its values), resampled by timm's checkpoint loading to "
@@ -651,12 +671,7 @@ def resampled_model(x_fn: Callable, positions: int, cache: Dict[int, np.ndarray]
         ("img_size", [98, 98]), ("grid", list(source.patch_embed.grid_size)),
         ("patches", int(source.patch_embed.num_patches)), ("pos_embed_shape", list(source.pos_embed.shape))])
     entry["num_classes"] = entry["architecture"]["num_classes"]
-    entry["parameters"] = int(sum(p.numel() for p in source.parameters()))
-    entry["state_dict_entries"] = len(sd)
-    entry["tensors_sha256"] = mw.tensors_digest(sd)
-    entry["weights_file"] = None
-    entry["state_dict_keys"] = list(sd.keys())
-    entry["state_dict_shapes"] = [list(v.shape) for v in sd.values()]
+    entry.update(state_dict_fields(source, sd, None))
     entry["rule_coverage"] = dict(sorted(coverage.items()))
     entry["resample"] = resample
     entry["taps"] = info
@@ -869,12 +884,7 @@ def main(argv=None) -> int:
             if timm_name:
                 entry["timm_model"] = timm_name
             entry["constructor"] = constructor(key)
-            entry["seed"] = SEED
-            entry["rule"] = mw.RULE_NAME
-            entry["mean"] = [float(v) for v in mean]
-            entry["std"] = [float(v) for v in std]
-            entry["normalisation"] = norm_name(mean, std)
-            entry["normalisation_source"] = norm_source
+            entry.update(normalisation_fields(mean, std, norm_name, norm_source))
             if layout == "timm":
                 cfg = model.pretrained_cfg
                 entry["pretrained_cfg"] = mfr.mr_json({k: cfg.get(k) for k in (
@@ -882,12 +892,8 @@ def main(argv=None) -> int:
                     "num_classes") if k in cfg})
             entry["architecture"] = hparams(key, model)
             entry["num_classes"] = entry["architecture"]["num_classes"]
-            entry["parameters"] = int(sum(p.numel() for p in model.parameters()))
-            entry["state_dict_entries"] = len(sd)
-            entry["tensors_sha256"] = mw.tensors_digest(sd)
-            entry["weights_file"] = {"file": files[key], **mw.file_info(os.path.join(out, files[key]))}
-            entry["state_dict_keys"] = list(sd.keys())
-            entry["state_dict_shapes"] = [list(v.shape) for v in sd.values()]
+            entry.update(state_dict_fields(
+                model, sd, {"file": files[key], **mw.file_info(os.path.join(out, files[key]))}))
             entry["rule_coverage"] = coverage
             entry["taps"] = info
             entry["float32_vs_float64"] = {
@@ -914,17 +920,22 @@ def main(argv=None) -> int:
               f"worst f32/f64 {max(entry['float32_vs_float64']['relative_max_error'].values()):.2g} "
               f"({time.perf_counter() - t1:.1f}s)", flush=True)
 
-    mr.write_safetensors(os.path.join(out, REFERENCE_FILE), tensors,
-                         metadata={"format": FORMAT, "rule": mw.RULE_NAME, "seed": str(SEED)})
     from safetensors.numpy import load_file
-    back = load_file(os.path.join(out, REFERENCE_FILE))
-    assert set(back) == set(tensors) and all(np.array_equal(back[k], v) for k, v in tensors.items())
+    references = collections.OrderedDict()
+    for key in models:
+        part = {k: v for k, v in tensors.items() if k.split(".", 1)[0] == key}
+        references[key] = REFERENCE_FILE.format(key=key)
+        mr.write_safetensors(os.path.join(out, references[key]), part,
+                             metadata={"format": FORMAT, "rule": mw.RULE_NAME, "seed": str(SEED)})
+        back = load_file(os.path.join(out, references[key]))
+        assert set(back) == set(part) and all(np.array_equal(back[k], v) for k, v in part.items())
+    assert sum(len(load_file(os.path.join(out, f))) for f in references.values()) == len(tensors), "a tap of no model"
 
     desc = collections.OrderedDict()
     desc["format"] = FORMAT
     desc["generator"] = "tools/make_vit_fixtures.py"
     desc["versions"] = versions()
-    desc["reference"] = REFERENCE_FILE
+    desc["reference"] = references
     desc["weights"] = files
     desc["image_order"] = order
     desc["images"] = images
@@ -963,7 +974,7 @@ def main(argv=None) -> int:
                     "files": manifest_files}
         mw.atomic_write_json(os.path.join(weights_out, "manifest.json"), manifest)
 
-    names = [REFERENCE_FILE] + list(files.values()) + ["vit.json"]
+    names = list(references.values()) + list(files.values()) + ["vit.json"]
     total = sum(os.path.getsize(os.path.join(out, f)) for f in names)
     sizes = ", ".join(f"{f} {os.path.getsize(os.path.join(out, f)):,d} B" for f in names)
     print(f"wrote {sizes}; total {total:,d} B ({len(tensors)} reference tensors)"

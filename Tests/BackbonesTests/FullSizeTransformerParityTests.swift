@@ -69,7 +69,7 @@ import Weights
     var c = try VisionTransformerParityTests.dinov2Small()
     (c.width, c.depth, c.heads, c.mlpWidth, c.imageSize) = (48, 2, 3, 192, 98)
     let config = ArchitectureConfig.visionTransformer(c)
-    let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)
+    let expected = try Checkpoint.load(path: Self.fixture("reference_dinov2_s14_98.safetensors").path)
     let weights = RandomWeights.stateDict(config: config, seed: 0)
     #expect(weights.tensors["pos_embed"]?.shape == [1, 50, 48])
     let input = try VisionTransformerParityTests.inputs("dinov2_s14")

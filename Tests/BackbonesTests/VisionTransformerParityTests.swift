@@ -111,7 +111,7 @@ import Weights
   /// Every tap, token maps sampled (with per-token means and per-image sums) and final vectors whole.
   @Test(arguments: models)
   func everyTapMatchesTheReference(model: Model) throws {
-    let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)
+    let expected = try Checkpoint.load(path: Self.fixture("reference_\(model.key).safetensors").path)
     let weights = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
     let input = try Self.inputs(model.key)
     let separate: Set = ["proj", "last4_avg"]  // tested on their own below
@@ -126,7 +126,7 @@ import Weights
   /// (OpenAI's projection), computed here in double precision.
   @Test func clipProjectionIsTheHeadOfPreLogits() throws {
     let model = Self.models[3]
-    let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)
+    let expected = try Checkpoint.load(path: Self.fixture("reference_\(model.key).safetensors").path)
     let weights = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
     let preLogits = try #require(expected.tensors["\(model.key).pre_logits"]).values
     let (w, b) = (try #require(weights.tensors["head.weight"]).values, try #require(weights.tensors["head.bias"]).values)
@@ -149,7 +149,7 @@ import Weights
   /// `get_intermediate_layers(n=2, return_prefix_tokens=True, norm=True)` as [cls0, avg0, cls1, avg1].
   @Test(arguments: [models[0], models[1]])
   func dinov2LinearEvaluationFeature(model: Model) throws {
-    let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)
+    let expected = try Checkpoint.load(path: Self.fixture("reference_\(model.key).safetensors").path)
     let weights = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
     let intermediate = try #require(expected.tensors["\(model.key).last4_avg"]).values
     var reference: [Float] = []
@@ -245,7 +245,7 @@ import Weights
   /// The token poolings of the final norm: the mean of the patch tokens, and DINOv2's class token + mean.
   @Test(arguments: transformers)
   func tokenPoolingsMatchTheReference(model: Model) throws {
-    let expected = try Checkpoint.load(path: Self.fixture("reference.safetensors").path)
+    let expected = try Checkpoint.load(path: Self.fixture("reference_\(model.key).safetensors").path)
     let weights = try Checkpoint.load(path: Self.fixture("random_\(model.key).safetensors").path)
     let input = try Self.inputs(model.key)
     let average = try #require(expected.tensors["\(model.key).patch_avg"]).values
