@@ -177,6 +177,37 @@ public final class Backbone: @unchecked Sendable {
     return network.steps.map { ($0.primitive.purpose, $0.primitive.implementation) }
   }
 
+  /// Bytes of activations one worker's workspace holds for `height` × `width` inputs, one image per run.
+  public struct ActivationMemory: Sendable {
+    /// The arena the buffers share by liveness.
+    public var arenaBytes: Int
+    /// Buffers with memory of their own (padded channel ranges, the pooled output, bfloat16 copies).
+    public var separateBytes: Int
+    /// What the shared buffers would take, each with memory of its own.
+    public var unsharedBytes: Int
+    /// Pairs of buffers that some primitive uses at once and that share bytes: 0 unless the plan is wrong.
+    public var conflicts: Int
+  }
+
+  /// The workspace memory plan's figures (`MemoryPlan`) for `height` × `width` inputs.
+  public func activationMemory(height: Int, width: Int) throws -> ActivationMemory {
+    let network = try self.network(height: height, width: width, threadsPerImage: 1, batch: 1)
+    let plan = network.memoryPlan
+    let bytes = network.bufferBytes
+    let shared = plan.offsets.indices.filter { plan.offsets[$0] != nil }
+    var conflicts = 0
+    for (i, a) in shared.enumerated() {
+      guard let start = plan.offsets[a], let span = plan.spans[a] else { continue }
+      for b in shared[(i + 1)...] {
+        guard let other = plan.offsets[b], let otherSpan = plan.spans[b], span.overlaps(otherSpan) else { continue }
+        if start < other + bytes[b] && other < start + bytes[a] { conflicts += 1 }
+      }
+    }
+    return ActivationMemory(
+      arenaBytes: plan.arenaBytes, separateBytes: plan.separate.map { bytes[$0] }.reduce(0, +),
+      unsharedBytes: shared.map { bytes[$0] }.reduce(0, +), conflicts: conflicts)
+  }
+
   // MARK: - Compiled networks and workspaces
 
   /// The graph for an input size, and the tapped layer in it.

@@ -77,7 +77,7 @@ public enum ConvNeXt {
     for (i, channels) in c.dims.enumerated() {
       if i > 0 {
         let name = tv ? "features.\(2 * i)" : "stages.\(i).downsample"
-        let normed = g.scratch(c.dims[i - 1], size, slot: 1)
+        let normed = g.temporary(c.dims[i - 1], size)
         g.layerNorm(name + ".0", from: x, to: normed)
         size = g.outputSize(normed, kernel: 2, stride: 2, padding: 0)
         x = g.wholeBuffer(channels, size.height, size.width)
@@ -117,11 +117,11 @@ public enum ConvNeXt {
       tv
       ? (name + ".block.0", name + ".block.2", name + ".block.3", name + ".block.5")
       : (name + ".conv_dw", name + ".norm", name + ".mlp.fc1", name + ".mlp.fc2")
-    let spatial = g.scratch(channels, size, slot: 2)
+    let spatial = g.temporary(channels, size)
     g.conv(dw, norm: nil, from: x, to: spatial, kernel: 7, padding: 3, groups: channels, bias: true)
-    let normed = g.scratch(channels, size, slot: 3)
+    let normed = g.temporary(channels, size)
     g.layerNorm(norm, from: spatial, to: normed)
-    let hidden = g.scratch(4 * channels, size, slot: 4)
+    let hidden = g.temporary(4 * channels, size)
     g.linear(fc1, from: normed, to: hidden, post: [.gelu])
     g.linear(fc2, from: hidden, to: x, layerScale: gamma, post: [.sum])
   }

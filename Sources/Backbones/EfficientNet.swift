@@ -244,26 +244,26 @@ public enum EfficientNet {
         var hidden = x
         if let expand = names.expand {
           hidden = conv(&g, expand, x, channels: mid, kernel: 1, stride: 1, post: [activation]) {
-            $0.scratch(mid, $1, slot: 1)
+            $0.temporary(mid, $1)
           }
         }
         hidden = conv(
           &g, names.depthwise, hidden, channels: mid, kernel: stage.kernel, stride: stride, groups: mid, post: [activation]
         ) {
-          $0.scratch(mid, $1, slot: 2)
+          $0.temporary(mid, $1)
         }
         size = g.size(hidden)
         nominal = (nominal + stride - 1) / stride
         if c.squeezeExcite {
           // torchvision: max(1, in // 4); timm: round(in * 0.25) — equal for EfficientNet's widths (multiples of 8).
           let reduced = max(1, inputs / 4)
-          let mean = g.scratch(mid, 1, slot: 3)
+          let mean = g.temporary(mid, 1)
           g.averageOverMap(hidden, into: mean)
-          let squeezed = g.scratch(reduced, 1, slot: 4)
+          let squeezed = g.temporary(reduced, 1)
           g.conv(names.squeeze.reduce, norm: nil, from: mean, to: squeezed, kernel: 1, bias: true, post: [.silu])
-          let gate = g.scratch(mid, 1, slot: 5)
+          let gate = g.temporary(mid, 1)
           g.conv(names.squeeze.expand, norm: nil, from: squeezed, to: gate, kernel: 1, bias: true, post: [.sigmoid])
-          let gated = g.scratch(mid, size, slot: 6)
+          let gated = g.temporary(mid, size)
           g.ops.append(.gate(GateOp(src: hidden, gate: gate, dst: gated, scale: nil)))
           hidden = gated
         }

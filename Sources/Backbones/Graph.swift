@@ -289,8 +289,8 @@ struct Graph {
   /// Every view is described with its batch stride, so the network runs several images per execution
   /// even where it reads channel or token ranges (transformers).
   var stridedBatch = false
-  /// Scratch buffers by shape and slot, reused by every block that asks for the same one.
-  private var scratchBuffers: [String: Int] = [:]
+  /// Buffers declared with `temporary`: whole buffers that one operation writes in full before any reads it.
+  private(set) var temporaries: Set<Int> = []
 
   init(inputHeight: Int, inputWidth: Int) {
     buffers = [BufferShape(channels: 3, height: inputHeight, width: inputWidth)]
@@ -313,13 +313,12 @@ struct Graph {
   /// A whole buffer as a view.
   func whole(_ buffer: Int) -> View { View(buffer: buffer, channelOffset: 0, channels: buffers[buffer].channels) }
 
-  /// A temporary buffer shared by every block that asks for this shape and slot: a block's temporaries
-  /// are dead once its output is written, so the next block may reuse them (distinct slots within a block).
-  mutating func scratch(_ channels: Int, _ size: Extent, slot: Int) -> View {
-    let key = "\(channels)x\(size.height)x\(size.width)#\(slot)"
-    if let id = scratchBuffers[key] { return whole(id) }
+  /// A new whole buffer for a block's intermediate result, which one operation writes in full before any
+  /// reads it. The compiler gives it memory by liveness (`MemoryPlan`): it shares memory with every buffer
+  /// whose life does not overlap its own, even in a channel-blocked layout with padded channels.
+  mutating func temporary(_ channels: Int, _ size: Extent) -> View {
     let view = wholeBuffer(channels, size.height, size.width)
-    scratchBuffers[key] = view.buffer
+    temporaries.insert(view.buffer)
     return view
   }
 

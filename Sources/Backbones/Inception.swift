@@ -44,22 +44,22 @@ extension Graph {
     conv(name + ".conv", norm: name + ".bn", from: src, to: dst, kernel: kernel, stride: stride, padding: padding, relu: true)
   }
 
-  /// `BasicConv2d` into a new buffer (or, with `slot`, a scratch buffer shared with other blocks).
+  /// `BasicConv2d` into a new buffer (a `temporary` one when a block's own result does not need it).
   mutating func basicConv(
-    _ name: String, _ src: View, channels: Int, kernel: Extent, stride: Int = 1, padding: Extent = 0, slot: Int? = nil
+    _ name: String, _ src: View, channels: Int, kernel: Extent, stride: Int = 1, padding: Extent = 0, temporary: Bool = false
   ) -> View {
     let out = outputSize(src, kernel: kernel, stride: stride, padding: padding)
-    let dst = slot.map { scratch(channels, out, slot: $0) } ?? wholeBuffer(channels, out.height, out.width)
+    let dst = temporary ? self.temporary(channels, out) : wholeBuffer(channels, out.height, out.width)
     basicConv(name, src, into: dst, kernel: kernel, stride: stride, padding: padding)
     return dst
   }
 
-  /// A pooling of `src` into a new buffer (or a scratch one, with `slot`).
+  /// A pooling of `src` into a new buffer (a `temporary` one, if asked).
   mutating func pooled(
-    _ kind: PoolOp.Kind, _ src: View, kernel: Int, stride: Int, padding: Int = 0, ceil: Bool = false, slot: Int? = nil
+    _ kind: PoolOp.Kind, _ src: View, kernel: Int, stride: Int, padding: Int = 0, ceil: Bool = false, temporary: Bool = false
   ) -> View {
     let out = outputSize(src, kernel: Extent(kernel, kernel), stride: stride, padding: Extent(padding, padding), ceil: ceil)
-    let dst = slot.map { scratch(src.channels, out, slot: $0) } ?? wholeBuffer(src.channels, out.height, out.width)
+    let dst = temporary ? self.temporary(src.channels, out) : wholeBuffer(src.channels, out.height, out.width)
     pool(kind, from: src, to: dst, kernel: kernel, stride: stride, padding: padding, ceil: ceil)
     return dst
   }
@@ -114,12 +114,12 @@ public enum InceptionV3 {
     let s = g.size(x)
     let out = g.wholeBuffer(224 + poolFeatures, s.height, s.width)
     g.basicConv("\(name).branch1x1", x, into: out.slice(0, 64), kernel: 1)
-    let b5 = g.basicConv("\(name).branch5x5_1", x, channels: 48, kernel: 1, slot: 1)
+    let b5 = g.basicConv("\(name).branch5x5_1", x, channels: 48, kernel: 1, temporary: true)
     g.basicConv("\(name).branch5x5_2", b5, into: out.slice(64, 64), kernel: 5, padding: 2)
-    var b3 = g.basicConv("\(name).branch3x3dbl_1", x, channels: 64, kernel: 1, slot: 2)
-    b3 = g.basicConv("\(name).branch3x3dbl_2", b3, channels: 96, kernel: 3, padding: 1, slot: 3)
+    var b3 = g.basicConv("\(name).branch3x3dbl_1", x, channels: 64, kernel: 1, temporary: true)
+    b3 = g.basicConv("\(name).branch3x3dbl_2", b3, channels: 96, kernel: 3, padding: 1, temporary: true)
     g.basicConv("\(name).branch3x3dbl_3", b3, into: out.slice(128, 96), kernel: 3, padding: 1)
-    let pooled = g.pooled(.averageIncludingPadding, x, kernel: 3, stride: 1, padding: 1, slot: 4)
+    let pooled = g.pooled(.averageIncludingPadding, x, kernel: 3, stride: 1, padding: 1, temporary: true)
     g.basicConv("\(name).branch_pool", pooled, into: out.slice(224, poolFeatures), kernel: 1)
     g.tap(name, out)
     return out
@@ -130,8 +130,8 @@ public enum InceptionV3 {
     let s = g.outputSize(x, kernel: 3, stride: 2, padding: 0)
     let out = g.wholeBuffer(384 + 96 + x.channels, s.height, s.width)
     g.basicConv("\(name).branch3x3", x, into: out.slice(0, 384), kernel: 3, stride: 2)
-    var b = g.basicConv("\(name).branch3x3dbl_1", x, channels: 64, kernel: 1, slot: 1)
-    b = g.basicConv("\(name).branch3x3dbl_2", b, channels: 96, kernel: 3, padding: 1, slot: 2)
+    var b = g.basicConv("\(name).branch3x3dbl_1", x, channels: 64, kernel: 1, temporary: true)
+    b = g.basicConv("\(name).branch3x3dbl_2", b, channels: 96, kernel: 3, padding: 1, temporary: true)
     g.basicConv("\(name).branch3x3dbl_3", b, into: out.slice(384, 96), kernel: 3, stride: 2)
     g.pool(.max, from: x, to: out.slice(480, x.channels), kernel: 3, stride: 2)
     g.tap(name, out)
@@ -145,15 +145,15 @@ public enum InceptionV3 {
     let (row, column): (Extent, Extent) = (Extent(1, 7), Extent(7, 1))
     let (rowPad, columnPad): (Extent, Extent) = (Extent(0, 3), Extent(3, 0))
     g.basicConv("\(name).branch1x1", x, into: out.slice(0, 192), kernel: 1)
-    var b = g.basicConv("\(name).branch7x7_1", x, channels: c7, kernel: 1, slot: 1)
-    b = g.basicConv("\(name).branch7x7_2", b, channels: c7, kernel: row, padding: rowPad, slot: 2)
+    var b = g.basicConv("\(name).branch7x7_1", x, channels: c7, kernel: 1, temporary: true)
+    b = g.basicConv("\(name).branch7x7_2", b, channels: c7, kernel: row, padding: rowPad, temporary: true)
     g.basicConv("\(name).branch7x7_3", b, into: out.slice(192, 192), kernel: column, padding: columnPad)
-    var d = g.basicConv("\(name).branch7x7dbl_1", x, channels: c7, kernel: 1, slot: 1)
-    d = g.basicConv("\(name).branch7x7dbl_2", d, channels: c7, kernel: column, padding: columnPad, slot: 2)
-    d = g.basicConv("\(name).branch7x7dbl_3", d, channels: c7, kernel: row, padding: rowPad, slot: 3)
-    d = g.basicConv("\(name).branch7x7dbl_4", d, channels: c7, kernel: column, padding: columnPad, slot: 2)
+    var d = g.basicConv("\(name).branch7x7dbl_1", x, channels: c7, kernel: 1, temporary: true)
+    d = g.basicConv("\(name).branch7x7dbl_2", d, channels: c7, kernel: column, padding: columnPad, temporary: true)
+    d = g.basicConv("\(name).branch7x7dbl_3", d, channels: c7, kernel: row, padding: rowPad, temporary: true)
+    d = g.basicConv("\(name).branch7x7dbl_4", d, channels: c7, kernel: column, padding: columnPad, temporary: true)
     g.basicConv("\(name).branch7x7dbl_5", d, into: out.slice(384, 192), kernel: row, padding: rowPad)
-    let pooled = g.pooled(.averageIncludingPadding, x, kernel: 3, stride: 1, padding: 1, slot: 4)
+    let pooled = g.pooled(.averageIncludingPadding, x, kernel: 3, stride: 1, padding: 1, temporary: true)
     g.basicConv("\(name).branch_pool", pooled, into: out.slice(576, 192), kernel: 1)
     g.tap(name, out)
     return out
@@ -163,11 +163,11 @@ public enum InceptionV3 {
   static func blockD(_ g: inout Graph, _ name: String, _ x: View) -> View {
     let s = g.outputSize(x, kernel: 3, stride: 2, padding: 0)
     let out = g.wholeBuffer(320 + 192 + x.channels, s.height, s.width)
-    let b = g.basicConv("\(name).branch3x3_1", x, channels: 192, kernel: 1, slot: 1)
+    let b = g.basicConv("\(name).branch3x3_1", x, channels: 192, kernel: 1, temporary: true)
     g.basicConv("\(name).branch3x3_2", b, into: out.slice(0, 320), kernel: 3, stride: 2)
-    var d = g.basicConv("\(name).branch7x7x3_1", x, channels: 192, kernel: 1, slot: 2)
-    d = g.basicConv("\(name).branch7x7x3_2", d, channels: 192, kernel: Extent(1, 7), padding: Extent(0, 3), slot: 3)
-    d = g.basicConv("\(name).branch7x7x3_3", d, channels: 192, kernel: Extent(7, 1), padding: Extent(3, 0), slot: 2)
+    var d = g.basicConv("\(name).branch7x7x3_1", x, channels: 192, kernel: 1, temporary: true)
+    d = g.basicConv("\(name).branch7x7x3_2", d, channels: 192, kernel: Extent(1, 7), padding: Extent(0, 3), temporary: true)
+    d = g.basicConv("\(name).branch7x7x3_3", d, channels: 192, kernel: Extent(7, 1), padding: Extent(3, 0), temporary: true)
     g.basicConv("\(name).branch7x7x3_4", d, into: out.slice(320, 192), kernel: 3, stride: 2)
     g.pool(.max, from: x, to: out.slice(512, x.channels), kernel: 3, stride: 2)
     g.tap(name, out)
@@ -181,14 +181,14 @@ public enum InceptionV3 {
     let (row, column): (Extent, Extent) = (Extent(1, 3), Extent(3, 1))
     let (rowPad, columnPad): (Extent, Extent) = (Extent(0, 1), Extent(1, 0))
     g.basicConv("\(name).branch1x1", x, into: out.slice(0, 320), kernel: 1)
-    let b = g.basicConv("\(name).branch3x3_1", x, channels: 384, kernel: 1, slot: 1)
+    let b = g.basicConv("\(name).branch3x3_1", x, channels: 384, kernel: 1, temporary: true)
     g.basicConv("\(name).branch3x3_2a", b, into: out.slice(320, 384), kernel: row, padding: rowPad)
     g.basicConv("\(name).branch3x3_2b", b, into: out.slice(704, 384), kernel: column, padding: columnPad)
-    var d = g.basicConv("\(name).branch3x3dbl_1", x, channels: 448, kernel: 1, slot: 2)
-    d = g.basicConv("\(name).branch3x3dbl_2", d, channels: 384, kernel: 3, padding: 1, slot: 3)
+    var d = g.basicConv("\(name).branch3x3dbl_1", x, channels: 448, kernel: 1, temporary: true)
+    d = g.basicConv("\(name).branch3x3dbl_2", d, channels: 384, kernel: 3, padding: 1, temporary: true)
     g.basicConv("\(name).branch3x3dbl_3a", d, into: out.slice(1088, 384), kernel: row, padding: rowPad)
     g.basicConv("\(name).branch3x3dbl_3b", d, into: out.slice(1472, 384), kernel: column, padding: columnPad)
-    let pooled = g.pooled(.averageIncludingPadding, x, kernel: 3, stride: 1, padding: 1, slot: 4)
+    let pooled = g.pooled(.averageIncludingPadding, x, kernel: 3, stride: 1, padding: 1, temporary: true)
     g.basicConv("\(name).branch_pool", pooled, into: out.slice(1856, 192), kernel: 1)
     g.tap(name, out)
     return out
@@ -245,11 +245,11 @@ public enum GoogLeNet {
     let s = g.size(x)
     let out = g.wholeBuffer(ch1x1 + ch3 + ch5 + poolProj, s.height, s.width)
     g.basicConv("\(name).branch1", x, into: out.slice(0, ch1x1), kernel: 1)
-    let b2 = g.basicConv("\(name).branch2.0", x, channels: red3, kernel: 1, slot: 1)
+    let b2 = g.basicConv("\(name).branch2.0", x, channels: red3, kernel: 1, temporary: true)
     g.basicConv("\(name).branch2.1", b2, into: out.slice(ch1x1, ch3), kernel: 3, padding: 1)
-    let b3 = g.basicConv("\(name).branch3.0", x, channels: red5, kernel: 1, slot: 2)
+    let b3 = g.basicConv("\(name).branch3.0", x, channels: red5, kernel: 1, temporary: true)
     g.basicConv("\(name).branch3.1", b3, into: out.slice(ch1x1 + ch3, ch5), kernel: 3, padding: 1)
-    let pooled = g.pooled(.max, x, kernel: 3, stride: 1, padding: 1, ceil: true, slot: 3)
+    let pooled = g.pooled(.max, x, kernel: 3, stride: 1, padding: 1, ceil: true, temporary: true)
     g.basicConv("\(name).branch4.1", pooled, into: out.slice(ch1x1 + ch3 + ch5, poolProj), kernel: 1)
     g.tap(name, out)
     return out

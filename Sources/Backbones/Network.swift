@@ -131,6 +131,8 @@ final class CompiledNetwork: @unchecked Sendable {
   let steps: [Step]
   let constants: [AlignedBuffer]
   let scratchpadBytes: Int
+  /// Where each workspace buffer lives.
+  let memoryPlan: MemoryPlan
   let threadsPerImage: Int
   /// Images per execution (N of every tensor). More than one only when every view keeps its batch stride
   /// (whole buffers, or any view of a transformer's channels-last buffers), since in a blocked layout only
@@ -144,16 +146,6 @@ final class CompiledNetwork: @unchecked Sendable {
   let precision: Precision
   /// Bytes per activation value.
   var elementBytes: Int { precision == .bfloat16 ? 2 : 4 }
-  /// In bfloat16, the workspace buffer holding the input image converted from the caller's float32.
-  var inputCopy: Int? { precision == .bfloat16 ? graph.buffers.count + 1 : nil }
-  /// In bfloat16, the float32 workspace buffer an input transform writes before its result is converted
-  /// (oneDNN's binary kernels have no fast float32 → bfloat16 path).
-  var affineCopy: Int? { Self.affineCopy(graph, precision) }
-
-  static func affineCopy(_ graph: Graph, _ precision: Precision) -> Int? {
-    let transforms = graph.ops.contains { if case .affine = $0 { true } else { false } }
-    return precision == .bfloat16 && transforms ? graph.buffers.count + 2 : nil
-  }
 
   /// - Parameters:
   ///   - graph: the whole architecture for this input size.
@@ -189,17 +181,45 @@ final class CompiledNetwork: @unchecked Sendable {
     steps = lowering.steps
     constants = lowering.constants
     scratchpadBytes = steps.map { $0.primitive.scratchpadBytes }.max() ?? 0
+    let layout = layout
+    memoryPlan = MemoryPlan(
+      steps: steps,
+      bytes: CompiledNetwork.bufferBytes(graph, layout: layout, batch: batch, precision: precision, outputCount: outputCount)
+    ) { buffer in
+      // A graph buffer written in channel ranges keeps its own zeroed memory when the blocked layout pads its
+      // channels: no step writes the padding, and the convolutions that read it need zeros there.
+      guard buffer < graph.buffers.count else { return false }
+      let shape = graph.buffers[buffer]
+      return graph.temporaries.contains(buffer) || shape.plain || layout.paddedChannels(shape.channels) == shape.channels
+    }
   }
 
   /// Bytes of every buffer a workspace needs (the graph's, plus the pooled output).
   var bufferBytes: [Int] {
+    Self.bufferBytes(graph, layout: layout, batch: batch, precision: precision, outputCount: outputCount)
+  }
+
+  /// Bytes of every buffer of `graph` compiled with these settings: the graph's, then the pooled output, then
+  /// in bfloat16 the converted input and the input transform's float32 result.
+  static func bufferBytes(
+    _ graph: Graph, layout: ActivationLayout, batch: Int, precision: Precision, outputCount: Int
+  ) -> [Int] {
     let input = graph.buffers[0]
+    let extra = ExtraBuffers(graph, precision)
+    let elementBytes = precision == .bfloat16 ? 2 : 4
     return graph.buffers.map {
       batch * (($0.plain ? $0.channels : layout.paddedChannels($0.channels)) * $0.height * $0.width * elementBytes + 64)
     }
       + [batch * (outputCount * 4 + 64)]
-      + (inputCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 2 + 64)])
-      + (affineCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 4 + 64)])
+      + (extra.inputCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 2 + 64)])
+      + (extra.affineCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 4 + 64)])
+  }
+
+  /// Bytes one workspace allocates for activations: the shared arena, the buffers with memory of their own,
+  /// and the scratchpad.
+  var workspaceBytes: Int {
+    let bytes = bufferBytes
+    return memoryPlan.arenaBytes + memoryPlan.separate.map { bytes[$0] }.reduce(0, +) + scratchpadBytes
   }
 
   /// True if every operation up to `opCount` can run several images per execution: views of whole buffers,
@@ -222,8 +242,8 @@ struct Lowering {
   let precision: Precision
   let weights: StateDict
   let activation: ElementType
-  /// In bfloat16, the workspace buffer holding the converted input image.
-  let inputCopy: Int?
+  /// The workspace's buffers beyond the graph's own.
+  let extra: ExtraBuffers
   private(set) var steps: [Step] = []
   private(set) var constants: [AlignedBuffer] = []
 
@@ -236,8 +256,8 @@ struct Lowering {
     self.precision = precision
     self.weights = weights
     activation = precision == .bfloat16 ? .bfloat16 : .float32
-    inputCopy = precision == .bfloat16 ? graph.buffers.count + 1 : nil
-    if let inputCopy {
+    extra = ExtraBuffers(graph, precision)
+    if let inputCopy = extra.inputCopy {
       // float32 NCHW from the caller → bfloat16 NCHW, once per execution.
       let whole = graph.whole(0)
       let shape = graph.buffers[0]
@@ -258,7 +278,7 @@ struct Lowering {
 
   /// The buffer an operation really reads: in bfloat16, the converted copy of the input.
   func resolved(_ v: View) -> View {
-    guard v.buffer == 0, let inputCopy else { return v }
+    guard v.buffer == 0, let inputCopy = extra.inputCopy else { return v }
     return View(buffer: inputCopy, channelOffset: v.channelOffset, channels: v.channels)
   }
 
@@ -599,8 +619,7 @@ struct Lowering {
     let shape = graph.buffers[a.src.buffer]
     let srcMD = try MemoryDescriptor([batch, a.src.channels, shape.height, shape.width], .float32, .nchw)
     let dstMD = srcMD
-    let result =
-      CompiledNetwork.affineCopy(graph, precision).map { View(buffer: $0, channelOffset: 0, channels: a.dst.channels) } ?? a.dst
+    let result = extra.affineCopy.map { View(buffer: $0, channelOffset: 0, channels: a.dst.channels) } ?? a.dst
     let perChannel = try MemoryDescriptor([1, a.src.channels, 1, 1], .float32, .nchw)
     let attributes = try DNNLAttributes()
     try attributes.setPostOps([.binary(.add, perChannel)])
@@ -671,8 +690,7 @@ struct Lowering {
     var finalMD = tapMD
     var (oh, ow) = (shape.height, shape.width)
     if pooling != .flatten {
-      let pooledBuffer = graph.buffers.count  // a workspace-only buffer after the graph's own
-      finalView = View(buffer: pooledBuffer, channelOffset: 0, channels: tap.view.channels)
+      finalView = View(buffer: extra.pooled, channelOffset: 0, channels: tap.view.channels)
       // The pooled vector in float32 even from bfloat16 activations (the window sums in float32 anyway);
       // where oneDNN has no such pooling, in the activations' type.
       func globalPooling(into type: ElementType) throws -> (DNNLPrimitive, MemoryDescriptor) {
@@ -729,12 +747,85 @@ struct Lowering {
   }
 }
 
+/// The workspace's buffers beyond the graph's own, by name; their indices follow the graph's buffers.
+struct ExtraBuffers {
+  /// The pooled tap.
+  let pooled: Int
+  /// In bfloat16, the input image converted from the caller's float32.
+  let inputCopy: Int?
+  /// In bfloat16, the float32 result of an input transform before its conversion (oneDNN's binary kernels
+  /// have no fast float32 → bfloat16 path).
+  let affineCopy: Int?
+
+  init(_ graph: Graph, _ precision: Precision) {
+    pooled = graph.buffers.count
+    inputCopy = precision == .bfloat16 ? pooled + 1 : nil
+    let transforms = graph.ops.contains { if case .affine = $0 { true } else { false } }
+    affineCopy = precision == .bfloat16 && transforms ? pooled + 2 : nil
+  }
+}
+
+/// Where a workspace's buffers live. A buffer whose every value a run writes before reading it shares one
+/// arena with the others of its kind, by liveness: its bytes are its own from the first step that uses it to
+/// the last, and any buffer used only outside that span may have them before or after. (The graph's
+/// buffers used to be shared by hand-picked "slots" per shape; a DenseNet, ResNet or ViT now needs a
+/// fraction of the sum of its buffers.) The others get memory of their own, zeroed once. A buffer no step
+/// uses gets none.
+struct MemoryPlan {
+  /// Bytes of the shared arena.
+  let arenaBytes: Int
+  /// Each shared buffer's offset in the arena (64-byte aligned); nil for the others.
+  let offsets: [Int?]
+  /// Buffers with memory of their own.
+  let separate: Set<Int>
+  /// The steps that use each buffer, first to last; nil for a buffer no step uses.
+  let spans: [ClosedRange<Int>?]
+
+  /// - Parameters:
+  ///   - steps: the compiled steps in execution order.
+  ///   - bytes: bytes of every workspace buffer (`CompiledNetwork.bufferBytes`).
+  ///   - shareable: whether a buffer may take its bytes from the arena.
+  init(steps: [Step], bytes: [Int], shareable: (Int) -> Bool) {
+    // The span of steps that use each buffer (buffer 0 is the caller's input image: never allocated).
+    var first = [Int](repeating: Int.max, count: bytes.count)
+    var last = [Int](repeating: -1, count: bytes.count)
+    for (index, step) in steps.enumerated() {
+      for case (_, .view(let v), _) in step.arguments where v.buffer != 0 {
+        first[v.buffer] = min(first[v.buffer], index)
+        last[v.buffer] = max(last[v.buffer], index)
+      }
+    }
+    let used = bytes.indices.filter { last[$0] >= 0 }
+    spans = bytes.indices.map { last[$0] >= 0 ? first[$0]...last[$0] : nil }
+    separate = Set(used.filter { !shareable($0) })
+    // Largest first, each at the lowest offset free of every placed buffer whose span overlaps its own.
+    var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []
+    var offsets = [Int?](repeating: nil, count: bytes.count)
+    let shared = used.filter(shareable).sorted { bytes[$0] != bytes[$1] ? bytes[$0] > bytes[$1] : $0 < $1 }
+    for buffer in shared {
+      let size = (bytes[buffer] + 63) / 64 * 64
+      var offset = 0
+      let overlapping = placed.filter { $0.first <= last[buffer] && first[buffer] <= $0.last }.sorted { $0.offset < $1.offset }
+      for other in overlapping {
+        if offset + size <= other.offset { break }
+        offset = max(offset, other.end)
+      }
+      placed.append((offset, offset + size, first[buffer], last[buffer]))
+      offsets[buffer] = offset
+    }
+    self.offsets = offsets
+    arenaBytes = placed.map(\.end).max() ?? 0
+  }
+}
+
 /// Per-worker state: activation buffers, memory objects bound to them, and a stream.
 final class Workspace: @unchecked Sendable {
   // Sendable: a workspace is used by exactly one worker at a time (Backbone hands out one per worker).
   let network: CompiledNetwork
   private let stream: DNNLStream
-  private let buffers: [AlignedBuffer?]
+  /// The arena of the buffers that share memory, and the buffers with memory of their own.
+  private let arena: AlignedBuffer
+  private let separate: [Int: AlignedBuffer]
   private let scratchpad: AlignedBuffer
   private var arguments: [ExecutionArguments] = []
   /// Memory objects bound to the caller's input / output (with their offsets in values), rebound per image.
@@ -744,7 +835,10 @@ final class Workspace: @unchecked Sendable {
   init(_ network: CompiledNetwork) throws {
     self.network = network
     stream = try DNNLStream(network.engine)
-    buffers = try network.bufferBytes.enumerated().map { $0.offset == 0 ? nil : try AlignedBuffer(bytes: $0.element) }
+    let plan = network.memoryPlan
+    let bytes = network.bufferBytes
+    arena = try AlignedBuffer(bytes: plan.arenaBytes)
+    separate = try Dictionary(uniqueKeysWithValues: plan.separate.map { ($0, try AlignedBuffer(bytes: bytes[$0])) })
     scratchpad = try AlignedBuffer(bytes: network.scratchpadBytes)
     for step in network.steps {
       var stepArguments: [(ArgumentRole, DNNLMemory)] = []
@@ -757,13 +851,15 @@ final class Workspace: @unchecked Sendable {
         case .view(let v):
           let shape = network.graph.buffers.indices.contains(v.buffer) ? network.graph.buffers[v.buffer] : nil
           let planeFloats = (shape?.height ?? 1) * (shape?.width ?? 1) * network.batch
-          guard let buffer = buffers[v.buffer] else { preconditionFailure("Workspace: buffer \(v.buffer) was not allocated") }
+          guard let base = separate[v.buffer]?.pointer ?? plan.offsets[v.buffer].map({ arena.pointer + $0 }) else {
+            preconditionFailure("Workspace: buffer \(v.buffer) was not allocated")
+          }
           // A channel range starts `channelOffset` planes in (NCHW and blocked) or values in (channels-last).
           let channelsLast = network.layout == .channelsLast && !(shape?.plain ?? false)
           let stride = channelsLast ? 1 : planeFloats
           // A token range starts `rowOffset` pixels in (channels-last only).
           let rows = channelsLast ? v.rowOffset * (shape?.channels ?? 0) : 0
-          let pointer = buffer.pointer + (v.channelOffset * stride + rows) * network.elementBytes
+          let pointer = base + (v.channelOffset * stride + rows) * network.elementBytes
           memory = try DNNLMemory(md, network.engine, pointer, "an activation")
         case .constant(let index):
           memory = try DNNLMemory(md, network.engine, network.constants[index].pointer, "a weight")

@@ -82,7 +82,7 @@ public enum RDNet {
       var prefix = "dense_stages.\(i)"
       if i > 0 {
         // Transition: LayerNorm, then a 2x2/2 (downsampling) or 1x1 convolution compressing the channels.
-        let normed = g.scratch(channels, size, slot: 1)
+        let normed = g.temporary(channels, size)
         g.layerNorm("\(prefix).0", from: x, to: normed)
         let k = c.downsample[i] ? 2 : 1
         size = g.outputSize(normed, kernel: Extent(k, k), stride: k, padding: 0)
@@ -97,7 +97,7 @@ public enum RDNet {
       g.ops.append(.copy(CopyOp(src: x, dst: stage.slice(0, channels))))
       for b in 0..<c.blocks[i] {
         let inputs = channels + b * growth
-        let input = b == 0 ? x : g.scratch(inputs, size, slot: 2)
+        let input = b == 0 ? x : g.temporary(inputs, size)
         if b > 0 { g.ops.append(.copy(CopyOp(src: stage.slice(0, inputs), dst: input))) }
         block(&g, "\(prefix).dense_block\(b)", input, into: stage.slice(inputs, growth), c, squeezeExcite: c.squeezeExcite[i])
       }
@@ -124,24 +124,24 @@ public enum RDNet {
     let inner = Config.roundedDown(inputs, c.bottleneckRatio)
     let layers = "\(name).layers.layers"
     g.registerVector(name + ".gamma", channels: growth, kind: .layerScale)
-    let spatial = g.scratch(inputs, size, slot: 3)
+    let spatial = g.temporary(inputs, size)
     g.conv("\(layers).0", norm: nil, from: input, to: spatial, kernel: 7, padding: 3, groups: inputs, bias: true)
-    let normed = g.scratch(inputs, size, slot: 4)
+    let normed = g.temporary(inputs, size)
     g.layerNorm("\(layers).1", from: spatial, to: normed)
-    let hidden = g.scratch(inner, size, slot: 5)
+    let hidden = g.temporary(inner, size)
     g.conv("\(layers).2", norm: nil, from: normed, to: hidden, kernel: 1, bias: true, post: [.gelu])
-    let grown = g.scratch(growth, size, slot: 6)
+    let grown = g.temporary(growth, size)
     var result = grown
     if !squeezeExcite {
       g.conv("\(layers).4", norm: nil, from: hidden, to: grown, kernel: 1, bias: true, post: [.scale(name + ".gamma")])
     } else {
       g.conv("\(layers).4", norm: nil, from: hidden, to: grown, kernel: 1, bias: true)
       // EffectiveSEModule: x * hardsigmoid(fc(mean(x))), then the layer scale.
-      let mean = g.scratch(growth, 1, slot: 7)
+      let mean = g.temporary(growth, 1)
       g.averageOverMap(grown, into: mean)
-      let gate = g.scratch(growth, 1, slot: 8)
+      let gate = g.temporary(growth, 1)
       g.conv("\(layers).5.fc", norm: nil, from: mean, to: gate, kernel: 1, bias: true, post: [.hardSigmoid])
-      result = g.scratch(growth, size, slot: 9)
+      result = g.temporary(growth, size)
       g.ops.append(.gate(GateOp(src: grown, gate: gate, dst: result, scale: name + ".gamma")))
     }
     g.ops.append(.copy(CopyOp(src: result, dst: output)))

@@ -84,7 +84,7 @@ public enum ResNet {
         let y = needsDownsample ? g.wholeBuffer(out, oh, ow) : x
         switch c.block {
         case .basic:
-          let t1 = g.scratch(planes, Extent(oh, ow), slot: 1)
+          let t1 = g.temporary(planes, Extent(oh, ow))
           g.conv("\(name).conv1", norm: "\(name).bn1", from: x, to: t1, kernel: 3, stride: stride, padding: 1, relu: true)
           g.registerConvAndNorm("\(name).conv2", norm: "\(name).bn2", out: out, inPerGroup: planes, kernel: 3)
           if needsDownsample {
@@ -95,8 +95,8 @@ public enum ResNet {
             register: false)
         case .bottleneck:
           let width = planes * c.widthPerGroup / 64 * c.groups
-          let t1 = g.scratch(width, Extent(h, w), slot: 1)
-          let t2 = g.scratch(width, Extent(oh, ow), slot: 2)
+          let t1 = g.temporary(width, Extent(h, w))
+          let t2 = g.temporary(width, Extent(oh, ow))
           g.conv("\(name).conv1", norm: "\(name).bn1", from: x, to: t1, kernel: 1, relu: true)
           g.conv(
             "\(name).conv2", norm: "\(name).bn2", from: t1, to: t2, kernel: 3, stride: stride, padding: 1, groups: c.groups,

@@ -238,12 +238,12 @@ public enum VisionTransformer {
     let scale = 1 / Float(d / c.heads).squareRoot()
     let activation = c.activation.step
     for i in 0..<c.depth {
-      let h = g.scratch(d, size, slot: 1)
+      let h = g.temporary(d, size)
       g.layerNorm(n.norm1(i), from: x, to: h)
       let (qkvWeight, qkvBias) = n.qkv(i)
       g.registerLinear(
         "", in: d, out: 3 * d, bias: c.qkvBias, forFeatures: true, weight: qkvWeight, biasName: qkvBias)
-      let qkv = (1...3).map { g.scratch(d, size, slot: 1 + $0) }
+      let qkv = (1...3).map { _ in g.temporary(d, size) }
       for (part, view) in qkv.enumerated() {
         g.ops.append(
           .linear(
@@ -251,22 +251,22 @@ public enum VisionTransformer {
               weight: qkvWeight, bias: c.qkvBias ? qkvBias : nil, src: h, dst: view, rows: (part * d)..<((part + 1) * d),
               factor: part == 0 ? scale : 1)))
       }
-      let context = g.scratch(d, size, slot: 5)
-      let scores = g.scratch(tokens, Extent(c.heads * tokens, 1), slot: 6).buffer
+      let context = g.temporary(d, size)
+      let scores = g.temporary(tokens, Extent(c.heads * tokens, 1)).buffer
       g.ops.append(
         .attention(
           AttentionOp(queries: .view(qkv[0]), keys: qkv[1], values: qkv[2], heads: c.heads, scores: scores, dst: context)))
       g.linear(n.proj(i), from: context, to: x, post: [.sum])
       if c.layerScale { attachLayerScale(&g, n.block(i) + ".ls1.gamma", channels: d) }
       g.layerNorm(n.norm2(i), from: x, to: h)
-      let hidden = g.scratch(c.mlpWidth, size, slot: 7)
+      let hidden = g.temporary(c.mlpWidth, size)
       g.linear(n.fc1(i), from: h, to: hidden, post: [activation])
       g.linear(n.fc2(i), from: hidden, to: x, post: [.sum])
       if c.layerScale { attachLayerScale(&g, n.block(i) + ".ls2.gamma", channels: d) }
       g.tap("blocks.\(i)", x, prefixTokens: c.prefixTokens)
       if let intermediate, i >= c.depth - lastBlocks, i < c.depth - 1 {
         // The final norm (its tensors are registered below) on this block's output, class token kept.
-        let normedBlock = g.scratch(d, size, slot: 8)
+        let normedBlock = g.temporary(d, size)
         g.ops.append(.layerNorm(LayerNormOp(norm: n.finalNorm, src: x, dst: normedBlock)))
         let slot = intermediate.slice((i - (c.depth - lastBlocks)) * d, d)
         g.ops.append(.copy(CopyOp(src: normedBlock.tokens(0, 1), dst: slot)))
@@ -316,14 +316,14 @@ public enum VisionTransformer {
     g.registerTokens("attn_pool.latent", count: 1, channels: d)
     g.registerLinear("attn_pool.q", in: d, out: d, forFeatures: true)
     g.registerLinear("attn_pool.kv", in: d, out: 2 * d, forFeatures: true)
-    let (keys, values) = (g.scratch(d, size, slot: 2), g.scratch(d, size, slot: 3))
+    let (keys, values) = (g.temporary(d, size), g.temporary(d, size))
     for (part, view) in [keys, values].enumerated() {
       g.ops.append(
         .linear(
           LinearOp(
             weight: "attn_pool.kv.weight", bias: "attn_pool.kv.bias", src: x, dst: view, rows: (part * d)..<((part + 1) * d))))
     }
-    let scores = g.scratch(tokens, Extent(c.heads, 1), slot: 6).buffer
+    let scores = g.temporary(tokens, Extent(c.heads, 1)).buffer
     let context = g.wholeBuffer(d, 1, 1)
     let query = AttentionOp.Queries.latent(
       latent: "attn_pool.latent", weight: "attn_pool.q.weight", bias: "attn_pool.q.bias",
