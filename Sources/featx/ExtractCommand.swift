@@ -317,20 +317,13 @@ final class SignalWatcher: @unchecked Sendable {
   private var sources: [DispatchSourceSignal] = []
 
   init() {
-    for number in [SIGINT, SIGTERM] {
-      Glibc.signal(number, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-      source.setEventHandler { [weak self] in
-        guard let self else { return }
-        self.lock.lock()
-        if self.signal == nil { self.signal = number }
-        self.lock.unlock()
-        Terminal.warn(
-          "\nstopping after the current batch (\(number == SIGINT ? "SIGINT" : "SIGTERM")); press again to stop at once")
-        Glibc.signal(number, SIG_DFL)
-      }
-      source.resume()
-      sources.append(source)
+    sources = StopSignals.watch { [weak self] number in
+      guard let self else { return }
+      self.lock.lock()
+      if self.signal == nil { self.signal = number }
+      self.lock.unlock()
+      Terminal.warn("\nstopping after the current batch (\(StopSignals.name(number))); press again to stop at once")
+      Glibc.signal(number, SIG_DFL)
     }
   }
 

@@ -435,22 +435,13 @@ final class ProbeInterruption {
   private var sources: [DispatchSourceSignal] = []
 
   init(output: String) {
-    for number in [SIGINT, SIGTERM] {
-      Glibc.signal(number, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-      source.setEventHandler {
-        Terminal.warn(
-          "\ninterrupted (\(number == SIGINT ? "SIGINT" : "SIGTERM")): \(output) was not written; a probe does not "
-            + "resume, so run the same command again to start over")
-        _exit(128 + number)
-      }
-      source.resume()
-      sources.append(source)
+    sources = StopSignals.watch { number in
+      Terminal.warn(
+        "\ninterrupted (\(StopSignals.name(number))): \(output) was not written; a probe does not "
+          + "resume, so run the same command again to start over")
+      _exit(128 + number)
     }
   }
 
-  func cancel() {
-    for source in sources { source.cancel() }
-    for number in [SIGINT, SIGTERM] { Glibc.signal(number, SIG_DFL) }
-  }
+  func cancel() { StopSignals.stop(sources) }
 }
