@@ -171,28 +171,30 @@ public struct StoreMetadata: Sendable, Equatable {
 
   /// The string attributes that say where features came from, shared by stores and the heads trained on
   /// them. A head prefixes the store's own provenance (`store_featx_version`, `store_created`,
-  /// `store_source`), since its `featx_version` and `created` are its own.
-  private static var originAttributes: [(name: String, value: WritableKeyPath<StoreMetadata, String>, isProvenance: Bool)] {
+  /// `store_source`), since its `featx_version` and `created` are its own. `source` and `precision` may be
+  /// absent (the initial values stand: empty, and float32 for files written before bf16 existed).
+  private static var originAttributes:
+    [(name: String, value: WritableKeyPath<StoreMetadata, String>, isProvenance: Bool, isRequired: Bool)]
+  {
     [
-      ("featx_version", \.featxVersion, true), ("arch", \.arch, false), ("weights_file", \.weightsFile, false),
-      ("weights_sha256", \.weightsSHA256, false), ("layer", \.layer, false), ("pooling", \.pooling, false),
-      ("preprocess", \.preprocess, false), ("created", \.created, true), ("source", \.source, true),
-      ("precision", \.precision, false),
+      ("featx_version", \.featxVersion, true, true), ("arch", \.arch, false, true),
+      ("weights_file", \.weightsFile, false, true), ("weights_sha256", \.weightsSHA256, false, true),
+      ("layer", \.layer, false, true), ("pooling", \.pooling, false, true), ("preprocess", \.preprocess, false, true),
+      ("created", \.created, true, true), ("source", \.source, true, false), ("precision", \.precision, false, false),
     ]
   }
 
   /// Writes the origin attributes (`originAttributes`, then `weights_path` when known): all of a head's
   /// record of its store, and the first part of a store's root attributes.
   public func writeOrigin(to a: H5Attributes, provenancePrefix: String = "") throws {
-    for (name, value, isProvenance) in Self.originAttributes {
+    for (name, value, isProvenance, _) in Self.originAttributes {
       try a.set((isProvenance ? provenancePrefix : "") + name, .string(self[keyPath: value]))
     }
     if let weightsPath { try a.set("weights_path", .string(weightsPath)) }
   }
 
   /// Reads what `writeOrigin` wrote, with `featureShape` (kept on `features` in a store, on the root in a
-  /// head) and no split. `source` may be absent (empty) and `precision` too: stores and heads written
-  /// before bf16 existed hold float32 features. `missing(name)` and `invalid(reason)` are the caller's errors.
+  /// head) and no split. `missing(name)` and `invalid(reason)` are the caller's errors.
   public static func readOrigin(
     from a: H5Attributes, provenancePrefix: String = "", featureShape: [Int], missing: (String) -> Error,
     invalid: (String) -> Error
@@ -200,11 +202,11 @@ public struct StoreMetadata: Sendable, Equatable {
     var metadata = StoreMetadata(
       featxVersion: "", arch: "", weightsFile: "", weightsSHA256: "", layer: "", pooling: "", preprocess: "",
       splitMode: .none, splitSeed: 0, splitRatio: 0, created: "", source: "", featureShape: featureShape)
-    for (name, value, isProvenance) in originAttributes {
+    for (name, value, isProvenance, isRequired) in originAttributes {
       let key = (isProvenance ? provenancePrefix : "") + name
       if let text = try a.get(key)?.stringValue {
         metadata[keyPath: value] = text
-      } else if name != "source" && name != "precision" {
+      } else if isRequired {
         throw missing(key)
       }
     }
