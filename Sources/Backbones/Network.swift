@@ -131,6 +131,9 @@ final class CompiledNetwork: @unchecked Sendable {
   let steps: [Step]
   let constants: [AlignedBuffer]
   let scratchpadBytes: Int
+  /// Bytes of every buffer a workspace needs: the graph's, then the pooled output, then in bfloat16 the
+  /// converted input and the input transform's float32 result (`ExtraBuffers`).
+  let bufferBytes: [Int]
   /// Where each workspace buffer lives.
   let memoryPlan: MemoryPlan
   let threadsPerImage: Int
@@ -182,10 +185,9 @@ final class CompiledNetwork: @unchecked Sendable {
     constants = lowering.constants
     scratchpadBytes = steps.map { $0.primitive.scratchpadBytes }.max() ?? 0
     let layout = layout
-    memoryPlan = MemoryPlan(
-      steps: steps,
-      bytes: CompiledNetwork.bufferBytes(graph, layout: layout, batch: batch, precision: precision, outputCount: outputCount)
-    ) { buffer in
+    let bytes = CompiledNetwork.bufferBytes(graph, layout: layout, batch: batch, precision: precision, outputCount: outputCount)
+    bufferBytes = bytes
+    memoryPlan = MemoryPlan(steps: steps, bytes: bytes) { buffer in
       // A graph buffer written in channel ranges keeps its own zeroed memory when the blocked layout pads its
       // channels: no step writes the padding, and the convolutions that read it need zeros there.
       guard buffer < graph.buffers.count else { return false }
@@ -194,13 +196,7 @@ final class CompiledNetwork: @unchecked Sendable {
     }
   }
 
-  /// Bytes of every buffer a workspace needs (the graph's, plus the pooled output).
-  var bufferBytes: [Int] {
-    Self.bufferBytes(graph, layout: layout, batch: batch, precision: precision, outputCount: outputCount)
-  }
-
-  /// Bytes of every buffer of `graph` compiled with these settings: the graph's, then the pooled output, then
-  /// in bfloat16 the converted input and the input transform's float32 result.
+  /// `bufferBytes` of `graph` compiled with these settings.
   static func bufferBytes(
     _ graph: Graph, layout: ActivationLayout, batch: Int, precision: Precision, outputCount: Int
   ) -> [Int] {
@@ -213,13 +209,6 @@ final class CompiledNetwork: @unchecked Sendable {
       + [batch * (outputCount * 4 + 64)]
       + (extra.inputCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 2 + 64)])
       + (extra.affineCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 4 + 64)])
-  }
-
-  /// Bytes one workspace allocates for activations: the shared arena, the buffers with memory of their own,
-  /// and the scratchpad.
-  var workspaceBytes: Int {
-    let bytes = bufferBytes
-    return memoryPlan.arenaBytes + memoryPlan.separate.map { bytes[$0] }.reduce(0, +) + scratchpadBytes
   }
 
   /// True if every operation up to `opCount` can run several images per execution: views of whole buffers,
