@@ -201,13 +201,12 @@ public enum ProbeTrainer {
     }
     let classes = data.classes.count
     let standardization = settings.standardize ? try Standardization.fit(data.train) : nil
-    let (best, start, sweep) = try sweepThenStart(
-      settings, data.train, from: [Float](repeating: 0, count: data.train.dimension * classes + classes), progress
-    ) { keep, held, lambdas, keepStates in
+    let zero = [Float](repeating: 0, count: data.train.dimension * classes + classes)
+    let (best, start, sweep) = try sweepThenStart(settings, data.train, from: zero, progress) { keep, held, lambdas, keepStates in
       // Follow the regularisation path from strong to weak on each validation fold (warm starts).
       let fitPart = data.train.subset(keep)
       let validation = data.train.subset(held)
-      var path = [Float](repeating: 0, count: data.train.dimension * classes + classes)
+      var path = zero
       return try lambdas.map { lambda in
         let objective = SoftmaxObjective(data: fitPart, classes: classes, lambda: lambda, standardization: standardization)
         var solver = LBFGS()
