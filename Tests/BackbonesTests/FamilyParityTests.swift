@@ -79,8 +79,15 @@ import Weights
     if let whole = expected.tensors[key] {
       let report = ParityReport(actual: flat, reference: whole.values, rows: 4, label: key)
       #expect(report.passes(relative: relative), "\(key): \(report)")
-      return
+    } else {
+      try expectSampledTap(flat, key: key, layer: layer, expected: expected, relative: relative)
     }
+  }
+
+  /// A map tap against the reference's sample of it (`.values` at the reference's positions), its
+  /// per-image sum, sum of squares and max |value| (`.stats`) and its channel means (`.avg`).
+  static func expectSampledTap(_ flat: [Float], key: String, layer: LayerInfo, expected: StateDict, relative: Double) throws {
+    let length = layer.featureLength(.flatten)
     let sampled = try #require(expected.tensors[key + ".values"], "\(key).values")
     let values = sampled.values
     let positions = FullSizeParityTests.referencePositions(count: length, n: sampled.shape[1])
