@@ -39,12 +39,13 @@ let package = Package(
     // Libraries
     .target(name: "Support"),
     .target(name: "CKernels"),
+    .target(name: "CFileMap"),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     .target(name: "DNNL", dependencies: ["CDNNL"]),
     .target(name: "Images", dependencies: ["Support", "CJPEG", "CZlib"]),
     .target(name: "FeatureStore", dependencies: ["HDF5", "Support"]),
     // Weight files and where they come from: .pth/.safetensors reading, the Hugging Face cache, downloads.
-    .target(name: "Weights", dependencies: ["COpenSSL", "Support"]),
+    .target(name: "Weights", dependencies: ["COpenSSL", "CFileMap", "Support"]),
     // The compute: architectures, the graph and its compiler on oneDNN, Backbone.
     .target(name: "Backbones", dependencies: ["DNNL", "Images", "Weights", "Support"]),
     .target(name: "Extract", dependencies: ["Images", "Backbones", "FeatureStore", "Support"]),

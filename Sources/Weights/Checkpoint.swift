@@ -54,17 +54,29 @@ public enum Checkpoint {
   /// - Throws: `WeightsError` naming the file: unreadable, truncated, unsupported, or a pickle that
   ///   references anything but tensors.
   public static func load(path: String) throws -> StateDict {
-    let bytes: [UInt8]
-    do { bytes = try readFile(path, limit: maxFileBytes) } catch let error as FileError {
+    let file: MappedFile
+    do { file = try MappedFile(path: path, limit: maxFileBytes) } catch let error as FileError {
       throw WeightsError.badWeightsFile(path: path, reason: error.reason)
     }
-    return try bytes.withUnsafeBytes { try parse($0, path: path) }
+    return try withExtendedLifetime(file) { try parse(file.bytes, path: path) }
   }
 
   /// Parses the bytes of a weights file; `path` is used in messages.
   public static func parse(_ bytes: UnsafeRawBufferPointer, path: String, sha256: String? = nil) throws -> StateDict {
     guard !bytes.isEmpty else { throw WeightsError.badWeightsFile(path: path, reason: "the file is empty (0 bytes)") }
-    let sha = try sha256 ?? SHA256.hex(bytes)
+    let digest = sha256 == nil ? BackgroundDigest(bytes) : nil
+    do {
+      var dict = try parseFormat(bytes, path: path)
+      dict.sha256 = try digest?.wait() ?? sha256!
+      return dict
+    } catch {
+      _ = try? digest?.wait()
+      throw error
+    }
+  }
+
+  /// `parse` without the hash: the tensors, by the format the bytes hold.
+  private static func parseFormat(_ bytes: UnsafeRawBufferPointer, path: String) throws -> StateDict {
     do {
       var dict: StateDict
       // By structure, not by the first byte: a safetensors header of 0x80xx bytes (28 800 in a timm
@@ -86,7 +98,6 @@ public enum Checkpoint {
           path: path, reason: "not a PyTorch checkpoint or safetensors file (unknown leading bytes)")
       }
       dict.source = path
-      dict.sha256 = sha
       return dict
     } catch let error as PickleError {
       if case .forbiddenGlobal(let name) = error { throw WeightsError.forbiddenGlobal(path: path, global: name) }

@@ -24,8 +24,9 @@ import Weights
 
   /// libhdf5 1.10 crashes (SIGSEGV in H5HG_read, reading a variable-length string attribute) on this
   /// FuzzStore input. featx reads a store or head in a child process first (`HDF5Guard`), so every command
-  /// that opens one refuses it with one message and exit status 1 instead of dying from the signal.
-  @Test func libhdf5CrashesBecomeErrors() throws {
+  /// that opens one refuses it with one message and exit status 1 instead of dying from the signal: with the
+  /// child forked (one thread at the check) and with it started anew (`exec`, as with more threads).
+  @Test(arguments: ["1", "exec"]) func libhdf5CrashesBecomeErrors(guardMode: String) throws {
     let file = TestPaths.fixture("fuzz/libhdf5/global-heap-segv.h5").path
     let image = TestPaths.fixture("images/src/jpeg_420.jpg").path
     let dir = TemporaryDirectory()
@@ -36,7 +37,7 @@ import Weights
       // As a head, the file is refused on its format tag before the damaged attribute is read.
       (["predict", file, image], "\(file): not a featx head"),
     ] {
-      let result = try runFeatx(arguments)
+      let result = try runFeatx(arguments, environment: ["FEATX_HDF5_GUARD": guardMode])
       #expect(result.status == 1, "featx \(arguments[0]): status \(result.status)")
       #expect(result.stderr.contains(message), "\(result.stderr)")
       #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
@@ -47,9 +48,9 @@ import Weights
 
   /// libhdf5 loops forever on this FuzzStore input: the guard gives up after its timeout (2 s here) and
   /// refuses the file, where featx would otherwise hang.
-  @Test func libhdf5HangsBecomeErrors() throws {
+  @Test(arguments: ["1", "exec"]) func libhdf5HangsBecomeErrors(guardMode: String) throws {
     let file = TestPaths.fixture("fuzz/libhdf5/infinite-loop.h5").path
-    let result = try runFeatx(["info", file], environment: ["FEATX_HDF5_GUARD_TIMEOUT": "2"])
+    let result = try runFeatx(["info", file], environment: ["FEATX_HDF5_GUARD_TIMEOUT": "2", "FEATX_HDF5_GUARD": guardMode])
     #expect(result.status == 1)
     #expect(result.stderr.contains("\(file): libhdf5 did not finish reading it in 2 s"), "\(result.stderr)")
   }
