@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Cold start of the Python baseline: wall time of `python bench/cold_start_predict.py IMAGE` (import torch +
-# torchvision, build resnet50, load a .pth, preprocess one image, forward, print top-5), N runs.
+# torchvision, build resnet50, load a .pth, preprocess one image, forward, print top-5), N runs; then, beside
+# it, `featx predict HEAD IMAGE` on the same weights file, and the ratio.
 #
-#   bench/cold_start.sh [--runs N] [--wait-idle S] [--weights F.pth] [--python PY] [--threads T] [--no-hyperfine] [IMAGE]
+#   bench/cold_start.sh [--runs N] [--wait-idle S] [--weights F.pth] [--python PY] [--threads T] [--no-hyperfine]
+#                       [--featx BIN] [--no-featx] [IMAGE]
 #
+# BIN defaults to .build/release/featx. Its head is made once (untimed) in bench/.cache/cold-start/: resnet50
+# features of flower_photos_small from the same weights file, then `featx probe`.
 # IMAGE defaults to the first albatross of $FEATX_DATASETS/cub_birds50 (FEATX_DATASETS: ../shared/datasets
 # beside the repository). PY defaults to $FEATX_BENCH_PYTHON, else .cache/bench-venv/bin/python, which
 # `bench/setup --python-only` (run first, cheap when done) makes.
@@ -22,7 +26,9 @@ PY=${FEATX_BENCH_PYTHON:-}
 WEIGHTS="$HERE/.cache/resnet50-random0.pth"
 THREADS=()
 USE_HYPERFINE=1
-IMAGE=${FEATX_DATASETS:-$ROOT/../shared/datasets}/cub_birds50/001.Black_footed_Albatross/0000.jpg
+FEATX="$ROOT/.build/release/featx"
+DATASETS=${FEATX_DATASETS:-$ROOT/../shared/datasets}
+IMAGE=$DATASETS/cub_birds50/001.Black_footed_Albatross/0000.jpg
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
@@ -31,7 +37,9 @@ while [ $# -gt 0 ]; do
     --python) PY="$2"; shift 2 ;;
     --threads) THREADS=(--threads "$2"); shift 2 ;;
     --no-hyperfine) USE_HYPERFINE=0; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --featx) FEATX="$2"; shift 2 ;;
+    --no-featx) FEATX=""; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) IMAGE="$1"; shift ;;
   esac
@@ -76,43 +84,64 @@ echo "cold_start.sh  $(date -Iseconds)  host $(hostname)"
 echo "machine before: $(load_line '')"
 echo "image $IMAGE; weights $WEIGHTS; $RUNS runs; python $PY"
 
-CMD=("$PY" "$HERE/cold_start_predict.py" "$IMAGE" --weights "$WEIGHTS" --quiet "${THREADS[@]}")
-printf -v CMDSTR '%q ' "${CMD[@]}"
+# ---- timing ------------------------------------------------------------------------------------------
+# time_runs NAME CMD...: N timed runs after one untimed warm-up; prints the summary and sets MEAN.
+time_runs() {
+  local name=$1; shift
+  local CMD=("$@") CMDSTR J TOOL MIN MAX RSS OTHERS TIMES TIMES_FILE t_before c_before w_before t_after c_after w_after
+  printf -v CMDSTR '%q ' "${CMD[@]}"
+  # CPU seconds of every finished child of this shell: `times` must run in this shell, not in a $( ) subshell
+  TIMES_FILE=$(mktemp)
+  children_cpu() { tail -1 "$TIMES_FILE" | awk '{ s=0; for (i=1;i<=2;i++) { split($i,p,"m"); sub("s","",p[2]); s+=p[1]*60+p[2] } print s }'; }
+  t_before=$(ticks); times > "$TIMES_FILE"; c_before=$(children_cpu); w_before=$(date +%s.%N)
+  if [ "$USE_HYPERFINE" = 1 ] && command -v hyperfine > /dev/null; then
+    J=$(mktemp)
+    hyperfine --warmup 1 --runs "$RUNS" --export-json "$J" --style basic "$CMDSTR"
+    read -r MEAN MIN MAX < <("$PY" -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["mean"], r["min"], r["max"])' "$J")
+    rm -f "$J"
+    TOOL=hyperfine
+  else
+    "${CMD[@]}" > /dev/null    # warm-up (page cache)
+    TIMES=()
+    for _ in $(seq "$RUNS"); do
+      s=$(date +%s.%N); "${CMD[@]}" > /dev/null; e=$(date +%s.%N)
+      TIMES+=("$(echo "$s $e" | awk '{printf "%.3f", $2-$1}')")
+    done
+    echo "runs: ${TIMES[*]} s"
+    read -r MEAN MIN MAX < <(printf '%s\n' "${TIMES[@]}" | awk 'NR==1{mn=$1;mx=$1} {s+=$1; if($1<mn)mn=$1; if($1>mx)mx=$1} END{print s/NR, mn, mx}')
+    TOOL="bash loop"
+  fi
+  t_after=$(ticks); times > "$TIMES_FILE"; c_after=$(children_cpu); w_after=$(date +%s.%N)
+  rm -f "$TIMES_FILE"
+  OTHERS=$(echo "$t_before $t_after $c_before $c_after $w_before $w_after $(getconf CLK_TCK)" | awk '{
+    busy=(($4-$2)-($3-$1))/$9; own=$6-$5; wall=$8-$7; o=(busy-own)/wall; if (o<0) o=0; printf "%.2f", o }')
+  RSS=""
+  if [ -x /usr/bin/time ]; then
+    RSS=$( { /usr/bin/time -v "${CMD[@]}" > /dev/null; } 2>&1 | awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); printf "%.0f", $2/1024}')
+  fi
+  echo "top-5 of the image:"; "${CMD[@]}" | sed 's/^/  /'
+  printf '\n%s cold start (%s, %s runs): mean %.3f s, min %.3f s, max %.3f s; peak RSS %s MiB\n' \
+    "$name" "$TOOL" "$RUNS" "$MEAN" "$MIN" "$MAX" "${RSS:-?}"
+  echo "during: other processes used $OTHERS cores on average"
+}
 
-# CPU seconds of every finished child of this shell: `times` must run in this shell, not in a $( ) subshell
-TIMES_FILE=$(mktemp)
-children_cpu() { tail -1 "$TIMES_FILE" | awk '{ s=0; for (i=1;i<=2;i++) { split($i,p,"m"); sub("s","",p[2]); s+=p[1]*60+p[2] } print s }'; }
-t_before=$(ticks); times > "$TIMES_FILE"; c_before=$(children_cpu); w_before=$(date +%s.%N)
+time_runs python "$PY" "$HERE/cold_start_predict.py" "$IMAGE" --weights "$WEIGHTS" --quiet "${THREADS[@]}"
+PYTHON_MEAN=$MEAN
 
-if [ "$USE_HYPERFINE" = 1 ] && command -v hyperfine > /dev/null; then
-  J=$(mktemp)
-  hyperfine --warmup 1 --runs "$RUNS" --export-json "$J" --style basic "$CMDSTR"
-  read -r MEAN MIN MAX < <("$PY" -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["mean"], r["min"], r["max"])' "$J")
-  rm -f "$J"
-  TOOL=hyperfine
-else
-  "${CMD[@]}" > /dev/null    # warm-up (page cache)
-  TIMES=()
-  for _ in $(seq "$RUNS"); do
-    s=$(date +%s.%N); "${CMD[@]}" > /dev/null; e=$(date +%s.%N)
-    TIMES+=("$(echo "$s $e" | awk '{printf "%.3f", $2-$1}')")
-  done
-  echo "runs: ${TIMES[*]} s"
-  read -r MEAN MIN MAX < <(printf '%s\n' "${TIMES[@]}" | awk 'NR==1{mn=$1;mx=$1} {s+=$1; if($1<mn)mn=$1; if($1>mx)mx=$1} END{print s/NR, mn, mx}')
-  TOOL="bash loop"
+if [ -n "$FEATX" ]; then
+  [ -x "$FEATX" ] || { echo "no featx binary at $FEATX (swift build -c release, or --no-featx)" >&2; exit 2; }
+  CACHE="$HERE/.cache/cold-start"
+  WEIGHTS_SHA=$(sha256sum "$WEIGHTS" | cut -c1-12)
+  HEAD="$CACHE/head-$WEIGHTS_SHA.h5"
+  if [ ! -f "$HEAD" ]; then
+    echo "making $HEAD (untimed): resnet50 features of flower_photos_small, then a probe"
+    mkdir -p "$CACHE"
+    "$FEATX" extract "$DATASETS/flower_photos_small" --arch resnet50 \
+      --weights "$WEIGHTS" -o "$CACHE/store-$WEIGHTS_SHA.h5" > /dev/null
+    "$FEATX" probe "$CACHE/store-$WEIGHTS_SHA.h5" -o "$HEAD" > /dev/null
+  fi
+  echo
+  time_runs featx "$FEATX" predict "$HEAD" "$IMAGE" "${THREADS[@]}"
+  echo "$PYTHON_MEAN $MEAN" | awk '{printf "\nfeatx predict is %.1fx faster than Python (mean against mean)\n", $1/$2}'
 fi
-
-t_after=$(ticks); times > "$TIMES_FILE"; c_after=$(children_cpu); w_after=$(date +%s.%N)
-rm -f "$TIMES_FILE"
-OTHERS=$(echo "$t_before $t_after $c_before $c_after $w_before $w_after $(getconf CLK_TCK)" | awk '{
-  busy=(($4-$2)-($3-$1))/$9; own=$6-$5; wall=$8-$7; o=(busy-own)/wall; if (o<0) o=0; printf "%.2f", o }')
-
-RSS=""
-if [ -x /usr/bin/time ]; then
-  RSS=$( { /usr/bin/time -v "${CMD[@]}" > /dev/null; } 2>&1 | awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); printf "%.0f", $2/1024}')
-fi
-echo "top-5 of the image:"; "${CMD[@]}" | sed 's/^/  /'
-printf '\ncold start (%s, %s runs): mean %.3f s, min %.3f s, max %.3f s; peak RSS %s MiB\n' \
-  "$TOOL" "$RUNS" "$MEAN" "$MIN" "$MAX" "${RSS:-?}"
-echo "during: other processes used $OTHERS cores on average"
 echo "machine after: $(load_line '')"
