@@ -56,3 +56,26 @@ def ensure_python() -> None:
     env[_MARK] = target
     script = os.path.abspath(sys.argv[0])
     os.execve(target, [target, script] + sys.argv[1:], env)
+
+
+def cpu_model() -> str:
+    """The CPU as the bench reports name it: model name, family/model numbers (an "AMD EPYC" alone does not
+    say Zen 2 or Zen 4) and the vector extensions that decide featx's kernels, e.g.
+    "AMD EPYC (family 23 model 1; avx2)"."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        import platform
+        return platform.processor() or "unknown CPU"
+    fields = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break                      # the first processor's block is enough
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    flags = set(fields.get("flags", "").split())
+    isa = "avx512" if "avx512f" in flags else ("avx2" if "avx2" in flags else "sse")
+    extra = [f for f in ("avx512_bf16", "amx_bf16", "avx512_fp16") if f in flags]
+    return (f"{fields.get('model name', 'unknown CPU')} (family {fields.get('cpu family', '?')} "
+            f"model {fields.get('model', '?')}; {', '.join([isa] + extra)})")

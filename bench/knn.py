@@ -49,15 +49,6 @@ CACHE = os.path.join(bench_env.BENCH, ".cache")
 TOL = 1e-5
 
 
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as f:
-        text = f.read()
-    name = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")),
-                platform.processor())
-    isa = "avx512" if " avx512f" in text else ("avx2" if " avx2" in text else "sse")
-    return f"{name} ({isa}{', avx512_bf16' if 'avx512_bf16' in text else ''})"
-
-
 def make_store(path: str, rows: int, dim: int, classes: int, means, seed: int) -> None:
     try:
         with h5py.File(path, "r") as f:
@@ -121,7 +112,7 @@ def main() -> int:
         sys.exit("bench/knn.py: faiss is missing: run .cache/bench-venv/bin/pip install faiss-cpu")
 
     start = load_reading()
-    print(f"knn.py  {start['time']}  host {platform.node()}\ncpu: {cpu_model()}; {a.threads} threads; "
+    print(f"knn.py  {start['time']}  host {platform.node()}\ncpu: {bench_env.cpu_model()}; {a.threads} threads; "
           f"faiss {faiss.__version__}, numpy {np.__version__}, h5py {h5py.__version__}")
     print("machine before: " + fmt_load(start), flush=True)
     os.makedirs(CACHE, exist_ok=True)
@@ -129,7 +120,7 @@ def main() -> int:
     means = np.random.RandomState(a.seed).standard_normal((a.classes, a.dim))
     make_store(train, a.rows, a.dim, a.classes, means, a.seed + 1)
     make_store(queries, a.queries, a.dim, a.classes, means, a.seed + 2)
-    doc = {"script": "bench/knn.py", "date": start["time"], "host": platform.node(), "cpu": cpu_model(),
+    doc = {"script": "bench/knn.py", "date": start["time"], "host": platform.node(), "cpu": bench_env.cpu_model(),
            "rows": a.rows, "dim": a.dim, "queries": a.queries, "classes": a.classes, "k": a.k,
            "threads": a.threads, "load_start": start, "versions": {"faiss": faiss.__version__}}
 
@@ -200,7 +191,7 @@ def main() -> int:
             doc["featx"] = fx
 
     end = load_reading()
-    print(f"\ncpu: {cpu_model()}; {a.threads} threads; faiss {fa['queries_per_s']:.0f} queries/s"
+    print(f"\ncpu: {bench_env.cpu_model()}; {a.threads} threads; faiss {fa['queries_per_s']:.0f} queries/s"
           + (f", featx {doc['featx']['queries_per_s']:.0f} queries/s ({doc['featx']['ratio_vs_faiss']:.2f}x)"
              if "queries_per_s" in doc.get("featx", {}) else ""))
     print("machine after: " + fmt_load(end))

@@ -318,20 +318,6 @@ def worker(cfg: dict) -> dict:
 # --------------------------------------------------------------------------------------------------
 # parent
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    flags = open("/proc/cpuinfo").read()
-                    isa = "avx512" if " avx512f" in flags else ("avx2" if " avx2" in flags else "sse")
-                    return f"{name} ({isa}{', avx512_bf16' if 'avx512_bf16' in flags else ''})"
-    except OSError:
-        pass
-    return platform.processor()
-
-
 CONTENDED = 0.1   # cores used by other processes during a measurement above which it is marked contended
 
 
@@ -386,7 +372,7 @@ def main() -> int:
             ap.error(f"unknown engine {s}")
 
     print(f"peers.py  {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}  host {platform.node()}")
-    print(f"cpu: {cpu_model()}, {os.cpu_count()} logical cpus; batch {a.batch}, threads {a.threads}, "
+    print(f"cpu: {bench_env.cpu_model()}, {os.cpu_count()} logical cpus; batch {a.batch}, threads {a.threads}, "
           f"{a.seconds:g} s per engine, float32 input [{a.batch},3,S,S] (S = 224, 299 for inception_v3)")
     start_load = load_reading()
     print("machine before start: " + fmt_load(start_load), flush=True)
@@ -433,7 +419,7 @@ def main() -> int:
         print(f"| {r['arch']} | {eng} | {r['img_s_total']:.2f} | {r['img_s_median']:.2f} | {r['gflops']:.1f} | "
               f"{r['max_rel_err']:.1e} | {r['load_before']['idle_pct']:.0f}% | {r['during']['others_cores']:.2f}{mark} |")
 
-    doc = {"script": "bench/peers.py", "date": start_load["time"], "host": platform.node(), "cpu": cpu_model(),
+    doc = {"script": "bench/peers.py", "date": start_load["time"], "host": platform.node(), "cpu": bench_env.cpu_model(),
            "batch": a.batch, "threads": a.threads, "seconds": a.seconds, "load_start": start_load,
            "load_end": end_load, "networks": meta, "results": results}
     write_json(doc, a.json)

@@ -16,6 +16,7 @@ py=${FEATX_BENCH_PYTHON:-.cache/bench-venv/bin/python}
 featx=${FEATX_BIN:-.build/release/featx}
 mkdir -p bench/.cache
 [ -f bench/.cache/seed-size.h5 ] || $py bench/make_random_store.py -o bench/.cache/seed-size.h5
+echo "cpu: $($py -c 'import sys; sys.path.insert(0, "bench"); import bench_env; print(bench_env.cpu_model())')"
 echo "load: $(cat /proc/loadavg)"
 
 echo "== 1. seed recipe, $epochs epochs, seed-size features"

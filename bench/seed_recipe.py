@@ -64,7 +64,7 @@ def main() -> int:
     a = ap.parse_args()
 
     print(f"seed_recipe.py  {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}  "
-          f"host {platform.node()}")
+          f"host {platform.node()}  cpu {bench_env.cpu_model()}")
     reading = wait_idle(a.wait_idle) if a.wait_idle > 0 else load_reading()
     print("machine before: " + fmt_load(reading), flush=True)
 
@@ -218,6 +218,7 @@ def main() -> int:
               f"total time {total_s + load_s:.1f} s including loading")
     print("machine after: " + fmt_load(load_reading()))
     res = {"script": "bench/seed_recipe.py", "date": reading["time"], "host": platform.node(),
+           "cpu": bench_env.cpu_model(),
            "data": what, "train_shape": list(Xtr.shape), "test_shape": list(Xte.shape), "classes": n_classes,
            "loader": a.loader, "batch": a.batch, "lr": a.lr, "threads": a.threads, "data_s": round(load_s, 2),
            "epochs": epochs, "s_per_epoch_mean": mean_all, "s_per_epoch_steady": mean_steady,
