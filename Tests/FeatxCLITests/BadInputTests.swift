@@ -13,21 +13,37 @@ import TestSupport
   /// A complete store written through the library's writer, which writes the labels and split it is given
   /// (as h5py would: the writer does not check them, the reader does).
   static func store(
-    _ path: String, labels: [Int64], split: [UInt8]? = nil, classes: [String] = ["a", "b", "c"], values: [Float]? = nil
+    _ path: String, labels: [Int64], split: [UInt8]? = nil, classes: [String] = ["a", "b", "c"], values: [Float]? = nil,
+    dimension: Int = 2
   ) throws -> String {
     let n = labels.count
     let metadata = StoreMetadata(
       featxVersion: "t", arch: "resnet18", weightsFile: "random:0", weightsSHA256: "random:0", layer: "avgpool",
       pooling: "flatten", preprocess: "{}", splitMode: .random, splitSeed: 0, splitRatio: 0.8, created: "", source: "",
-      featureShape: [2], datasetRows: n)
+      featureShape: [dimension], datasetRows: n)
     let rows = StoreRows(
       classes: classes, classFolders: classes, paths: (0..<n).map { "img\($0).jpg" }, labels: labels,
       split: split ?? (0..<n).map { UInt8($0 % 3 == 2 ? 1 : 0) })
     let writer = try FeatureStoreWriter.create(path: path, metadata: metadata, rows: rows, dtype: .float32)
-    let values = values ?? (0..<(2 * n)).map { Float($0 % 5) }
+    let values = values ?? (0..<(dimension * n)).map { Float($0 % 5) }
     try values.withUnsafeBufferPointer { try writer.commit(count: n, values: $0, skipped: [Bool](repeating: false, count: n)) }
     try writer.finish(skipReasons: [:])
     return path
+  }
+
+  /// A NaN or an infinity anywhere in the features is refused naming its row: in the first of eight values,
+  /// in the middle of a row, and in the last value of the store (past the last whole block of eight).
+  @Test(arguments: [(5 * 20 + 13, Float.nan, 5), (20, Float.infinity, 1), (9 * 20 - 1, -Float.infinity, 8)])
+  func nonFiniteFeaturesAreRefusedNamingTheRow(at index: Int, value: Float, row: Int) throws {
+    let dir = TemporaryDirectory()
+    var values = (0..<(9 * 20)).map { Float($0 % 7) - 3 }
+    values[index] = value
+    let store = try BadInputTests.store(
+      dir.path("s.h5"), labels: [0, 1, 2, 0, 1, 2, 0, 1, 2], values: values, dimension: 20)
+    let head = dir.path("head.h5")
+    BadInputTests.expectRefusal(
+      try runFeatx(["probe", store, "-o", head]),
+      ["\(store): row \(row) (img\(row).jpg) holds NaN or infinite values"], noFile: head)
   }
 
   /// One line on stderr, a clean non-zero exit, the expected words, and no head written.
