@@ -18,19 +18,37 @@ public struct FileError: Error, CustomStringConvertible, Equatable {
   public var description: String { "\(path): \(reason)" }
 }
 
+/// Opens `path` for reading after checking that it is a regular file of at most `limit` bytes; the caller
+/// closes the descriptor.
+///
+/// - Throws: `FileError` naming the file (missing, unreadable, a directory, too large).
+public func openRegularFile(_ path: String, limit: Int = Int.max) throws -> (descriptor: Int32, size: Int) {
+  let fd = open(path, O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else { throw FileError.errno(path, "open it") }
+  var info = stat()
+  guard fstat(fd, &info) == 0 else {
+    let error = FileError.errno(path, "stat it")
+    close(fd)
+    throw error
+  }
+  let size = Int(info.st_size)
+  let problem =
+    (info.st_mode & S_IFMT) != S_IFREG
+    ? "not a regular file" : size > limit ? "\(size) bytes, more than the \(limit) accepted" : nil
+  if let problem {
+    close(fd)
+    throw FileError(path: path, reason: problem)
+  }
+  return (fd, size)
+}
+
 /// Reads a whole regular file into memory.
 ///
 /// - Parameter limit: largest accepted size in bytes; larger files are refused before reading.
 /// - Throws: `FileError` naming the file (missing, unreadable, a directory, too large).
 public func readFile(_ path: String, limit: Int = Int.max) throws -> [UInt8] {
-  let fd = open(path, O_RDONLY | O_CLOEXEC)
-  guard fd >= 0 else { throw FileError.errno(path, "open it") }
+  let (fd, size) = try openRegularFile(path, limit: limit)
   defer { close(fd) }
-  var info = stat()
-  guard fstat(fd, &info) == 0 else { throw FileError.errno(path, "stat it") }
-  guard (info.st_mode & S_IFMT) == S_IFREG else { throw FileError(path: path, reason: "not a regular file") }
-  let size = Int(info.st_size)
-  guard size <= limit else { throw FileError(path: path, reason: "\(size) bytes, more than the \(limit) accepted") }
   // Uninitialised: read() writes every byte kept (zero-filling first cost a 100 MB weights file 10 ms).
   return try [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
     var done = 0

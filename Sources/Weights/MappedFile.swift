@@ -16,14 +16,8 @@ public final class MappedFile {
 
   /// - Throws: `FileError` naming the file (missing, unreadable, not a regular file, larger than `limit`).
   public init(path: String, limit: Int = Int.max) throws {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw FileError.errno(path, "open it") }
+    let (fd, size) = try openRegularFile(path, limit: limit)
     defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else { throw FileError.errno(path, "stat it") }
-    guard (info.st_mode & S_IFMT) == S_IFREG else { throw FileError(path: path, reason: "not a regular file") }
-    let size = Int(info.st_size)
-    guard size <= limit else { throw FileError(path: path, reason: "\(size) bytes, more than the \(limit) accepted") }
     guard size > 0 else {
       (bytes, slot, message) = (UnsafeRawBufferPointer(start: nil, count: 0), -1, nil)
       return
