@@ -41,3 +41,17 @@ void featx_pack_f32(const float *restrict source, size_t source_stride, size_t r
     }
   }
 }
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void featx_pack_transposed_f32(const float *restrict source, size_t source_stride, size_t rows, size_t width,
+                               float *restrict target) {
+  for (size_t r0 = 0; r0 < rows; r0 += 8) {
+    size_t r1 = r0 + 8 < rows ? r0 + 8 : rows;
+    for (size_t c0 = 0; c0 < width; c0 += 8) {
+      size_t c1 = c0 + 8 < width ? c0 + 8 : width;
+      for (size_t r = r0; r < r1; r++) {
+        for (size_t c = c0; c < c1; c++) target[c * rows + r] = source[r * source_stride + c];
+      }
+    }
+  }
+}

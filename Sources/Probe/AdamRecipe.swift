@@ -123,14 +123,16 @@ struct AdamRecipe {
   ) throws {
     let (d, c) = (state.dimension, state.classes)
     let g = state.gradientScratch(part)
+    let columns = state.columnScratch(part).baseAddress!
     let partial = state.partialLogits(part)
     partial.update(repeating: 0)
     for block in (part * blocks / parts)..<((part + 1) * blocks / parts) {
       let first = block * Self.blockRows
       let count = min(Self.blockRows, d - first)
       let offset = first * c
-      // g[count, C] = x[:, first..<first+count]^T · residual
-      try GEMM.multiply(x + first, transposeA: true, r, into: g.baseAddress!, m: count, n: c, k: m, lda: d)
+      // g[count, C] = x[:, first..<first+count]^T · residual, from the block's columns packed as rows
+      featx_pack_transposed_f32(x + first, d, m, count, columns)
+      try GEMM.multiply(columns, r, into: g.baseAddress!, m: count, n: c, k: m)
       adam(state, offset: offset, gradient: UnsafePointer(g.baseAddress!), count: count * c, step: t)
       if nextRows > 0 {
         try GEMM.multiply(
@@ -159,7 +161,7 @@ struct AdamRecipe {
 
 /// The buffers of an Adam run, allocated once: parameters (weights [D, C], then bias [C]) and both moments,
 /// two batch slots (the current batch and the next one), the residual/logits of a batch, and per thread a
-/// gradient block and partial logits.
+/// gradient block, its batch columns packed as rows, and partial logits.
 private final class AdamState: @unchecked Sendable {
   let dimension: Int
   let classes: Int
@@ -171,6 +173,7 @@ private final class AdamState: @unchecked Sendable {
   private let batches: UnsafeMutableBufferPointer<Float>
   private let residuals: UnsafeMutableBufferPointer<Float>
   private let scratch: UnsafeMutableBufferPointer<Float>
+  private let columns: UnsafeMutableBufferPointer<Float>
   private let partials: UnsafeMutableBufferPointer<Float>
 
   init(parameters values: [Float], dimension: Int, classes: Int, batchSize: Int, parts: Int) {
@@ -187,11 +190,12 @@ private final class AdamState: @unchecked Sendable {
     batches = zeros(2 * batchSize * dimension)
     residuals = zeros(batchSize * classes)
     scratch = zeros(parts * AdamRecipe.blockRows * classes)
+    columns = zeros(parts * AdamRecipe.blockRows * batchSize)
     partials = zeros(parts * batchSize * classes)
   }
 
   deinit {
-    for buffer in [parameters, firstMoment, secondMoment, batches, residuals, scratch, partials] { buffer.deallocate() }
+    for buffer in [parameters, firstMoment, secondMoment, batches, residuals, scratch, columns, partials] { buffer.deallocate() }
   }
 
   /// Batch slot 0 or 1, `rows` rows of D values.
@@ -206,6 +210,12 @@ private final class AdamState: @unchecked Sendable {
   func gradientScratch(_ part: Int) -> UnsafeMutableBufferPointer<Float> {
     let size = AdamRecipe.blockRows * classes
     return UnsafeMutableBufferPointer(rebasing: scratch[(part * size)..<((part + 1) * size)])
+  }
+
+  /// Part `part`'s block of batch columns, packed as `[blockRows, batchSize]` rows for the gradient product.
+  func columnScratch(_ part: Int) -> UnsafeMutableBufferPointer<Float> {
+    let size = AdamRecipe.blockRows * batchSize
+    return UnsafeMutableBufferPointer(rebasing: columns[(part * size)..<((part + 1) * size)])
   }
 
   func partialLogits(_ part: Int) -> UnsafeMutableBufferPointer<Float> {
