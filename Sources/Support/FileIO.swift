@@ -51,18 +51,25 @@ public func readFile(_ path: String, limit: Int = Int.max) throws -> [UInt8] {
   defer { close(fd) }
   // Uninitialised: read() writes every byte kept (zero-filling first cost a 100 MB weights file 10 ms).
   return try [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-    var done = 0
-    while done < size {
-      let n = read(fd, buffer.baseAddress! + done, size - done)
-      if n < 0 {
-        if Glibc.errno == EINTR { continue }
-        throw FileError.errno(path, "read it")
-      }
-      if n == 0 { break }
-      done += n
-    }
-    initialized = done
+    initialized = try readAll(fd, into: UnsafeMutableRawBufferPointer(buffer), path: path)
   }
+}
+
+/// Reads from `fd` until `buffer` is full or the file ends; returns the bytes read.
+///
+/// - Throws: `FileError` naming `path` if a read fails.
+public func readAll(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
+  var done = 0
+  while done < buffer.count {
+    let n = read(fd, buffer.baseAddress! + done, buffer.count - done)
+    if n < 0 {
+      if Glibc.errno == EINTR { continue }
+      throw FileError.errno(path, "read it")
+    }
+    if n == 0 { break }
+    done += n
+  }
+  return done
 }
 
 /// Replaces `path` atomically with the file `write` makes: `write` gets a temporary path beside `path`

@@ -58,7 +58,7 @@ public enum Checkpoint {
     do { file = try MappedFile(path: path, limit: maxFileBytes) } catch let error as FileError {
       throw WeightsError.badWeightsFile(path: path, reason: error.reason)
     }
-    return try withExtendedLifetime(file) { try parse(file.bytes, path: path) }
+    return try file.withBytes { try parse($0, path: path) }
   }
 
   /// Parses the bytes of a weights file; `path` is used in messages.

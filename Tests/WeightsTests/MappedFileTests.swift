@@ -13,11 +13,11 @@ import Weights
     let path = dir.path("w.bin")
     let content = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
     try Data(content).write(to: URL(fileURLWithPath: path))
-    let file = try MappedFile(path: path)
-    #expect(Array(file.bytes) == content)
+    #expect(try MappedFile(path: path).withBytes { Array($0) } == content)
+    #expect(try MappedFile(path: path, map: false).withBytes { Array($0) } == content)
     let empty = dir.path("empty.bin")
     try Data().write(to: URL(fileURLWithPath: empty))
-    #expect(try MappedFile(path: empty).bytes.isEmpty)
+    #expect(try MappedFile(path: empty).withBytes { $0.isEmpty })
     #expect(throws: FileError(path: path, reason: "10000 bytes, more than the 100 accepted")) {
       try MappedFile(path: path, limit: 100)
     }
@@ -40,7 +40,7 @@ import Weights
     if pid == 0 {
       dup2(ends[1], 2)
       _ = ftruncate(fd, 0)
-      _exit(Int32(file.bytes.load(fromByteOffset: 32 << 10, as: UInt8.self)) + 10)
+      _exit(file.withBytes { Int32($0.load(fromByteOffset: 32 << 10, as: UInt8.self)) } + 10)
     }
     close(ends[1])
     let stderr = FileHandle(fileDescriptor: ends[0], closeOnDealloc: true).readDataToEndOfFile()
