@@ -46,9 +46,10 @@ enum Main {
 /// 3.8 s passive; backbones are unaffected). libgomp reads OMP_WAIT_POLICY when it is loaded, before
 /// `main`, so featx sets it and re-executes itself once; a value the user set is left alone.
 /// `predict` runs a backbone and one small product, and its cold start is what its users wait for: the
-/// second process start (45 ms of 0.53 s for resnet50 on one image) is not spent there.
+/// second process start (45 ms of 0.53 s for resnet50 on one image) is not spent there, nor in the HDF5
+/// guard's child (`check-hdf5`), which runs no OpenMP at all.
 enum OpenMPWaitPolicy {
-  static let commandsWithoutReexecution: Set<String> = ["predict"]
+  static let commandsWithoutReexecution: Set<String> = ["predict", "check-hdf5"]
 
   static func preferPassive() {
     guard getenv("OMP_WAIT_POLICY") == nil else { return }

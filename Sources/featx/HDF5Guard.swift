@@ -190,7 +190,7 @@ package enum HDF5Guard {
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    // dup2 onto a free descriptor number clears close-on-exec there.
+    // The copy dup2 makes under another number has close-on-exec clear, so the write end survives the exec.
     let inherited: Int32 = max(writeEnd, 2) + 1
     posix_spawn_file_actions_adddup2(&actions, writeEnd, inherited)
     var pid: pid_t = 0
