@@ -83,8 +83,8 @@ public final class FeatureMatrix: @unchecked Sendable {
   /// All rows in memory (reads them if streamed).
   public func values() throws -> [Float] {
     if let memory { return memory }
-    // Read straight into the result, chunk by chunk: no zero fill and no second copy (a 2.4 GB store
-    // loaded in ~5 s that way, 1.6 s this way).
+    // Read straight into the result, chunk by chunk: no zero fill and no second copy (with the NaN check
+    // below, a 2.4 GB store's load went from 4.4–4.6 s to 3.6 s).
     return try [Float](unsafeUninitializedCapacity: rows * dimension) { out, initialized in
       var start = 0
       while start < rows {

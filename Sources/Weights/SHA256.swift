@@ -79,8 +79,8 @@ public final class SHA256 {
 }
 
 /// A SHA-256 computed on another thread while the caller goes on with the same bytes (a weights file is
-/// hashed while it is parsed: 80 of the 100 ms a 100 MB file took serially, at a cold start). `wait()`
-/// must be called before the bytes are freed, on every path.
+/// hashed while it is parsed: for a 100 MB file at a cold start, the 84 ms hash now runs beside the 70 ms
+/// parse instead of before it). `wait()` must be called before the bytes are freed, on every path.
 final class BackgroundDigest: @unchecked Sendable {
   private let done = DispatchSemaphore(value: 0)
   private var result: Result<String, Error> = .failure(SHA256Error(call: "EVP_DigestUpdate"))
