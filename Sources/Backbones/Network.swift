@@ -148,7 +148,7 @@ final class CompiledNetwork: @unchecked Sendable {
   /// Element type of weights and activations (accumulation is always float32).
   let precision: Precision
   /// Bytes per activation value.
-  var elementBytes: Int { precision == .bfloat16 ? 2 : 4 }
+  var elementBytes: Int { precision.activationBytes }
 
   /// - Parameters:
   ///   - graph: the whole architecture for this input size.
@@ -202,7 +202,7 @@ final class CompiledNetwork: @unchecked Sendable {
   ) -> [Int] {
     let input = graph.buffers[0]
     let extra = ExtraBuffers(graph, precision)
-    let elementBytes = precision == .bfloat16 ? 2 : 4
+    let elementBytes = precision.activationBytes
     return graph.buffers.map {
       batch * (($0.plain ? $0.channels : layout.paddedChannels($0.channels)) * $0.height * $0.width * elementBytes + 64)
     }

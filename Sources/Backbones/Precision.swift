@@ -9,6 +9,9 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
   /// natively (AVX512_BF16, AMX); features differ from torchvision's in the third significant digit.
   case bfloat16 = "bf16"
 
+  /// Bytes per activation value.
+  var activationBytes: Int { self == .bfloat16 ? 2 : 4 }
+
   /// The precision a user's choice means on this CPU: `auto` is bfloat16 where the CPU multiplies it
   /// natively and measurably faster than float32 (`BFloat16Speed.current`), else float32; an explicit
   /// bfloat16 without native support is refused.
