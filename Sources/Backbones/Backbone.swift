@@ -26,6 +26,9 @@ public final class Backbone: @unchecked Sendable {
   public let threads: Int
   /// The numbers the network computes in.
   public let precision: Precision
+  /// A transformer's mixed-precision plan with this type for its products' buffers, whatever `precision`
+  /// says (`CompiledNetwork`'s `productType`; tests run the plan in float32 on CPUs without bfloat16).
+  let productType: ElementType?
 
   /// Compiled networks by input size, threads and batch; idle workspaces by network.
   private struct Cache {
@@ -44,9 +47,20 @@ public final class Backbone: @unchecked Sendable {
   ///   - pooling: how the tapped map becomes a vector.
   ///   - threads: worker threads; 0 means every CPU this process may use (`CPU.available`).
   ///   - precision: float32 (torchvision's numbers) or bfloat16 (`Precision.resolve` checks the CPU).
-  public init(
+  public convenience init(
     name: String, config: ArchitectureConfig, weights: StateDict, layer: String? = nil, pooling: Pooling = .flatten,
     threads: Int = 0, precision: Precision = .float32
+  ) throws {
+    try self.init(
+      name: name, config: config, weights: weights, layer: layer, pooling: pooling, threads: threads, precision: precision,
+      productType: nil)
+  }
+
+  /// As above, with a transformer's products computed in `productType` in a mixed-precision plan: float32
+  /// runs the bfloat16 plan's staging buffers and conversions on any CPU, and must give float32's numbers.
+  package init(
+    name: String, config: ArchitectureConfig, weights: StateDict, layer: String? = nil, pooling: Pooling = .flatten,
+    threads: Int = 0, precision: Precision = .float32, productType: ElementType?
   ) throws {
     var config = config.adapted(toKeys: Set(weights.keys))
     if case .visionTransformer(let c) = config {
@@ -63,6 +77,7 @@ public final class Backbone: @unchecked Sendable {
     self.weights = try WeightCheck.conform(weights, to: config, name: name)
     self.threads = threads > 0 ? threads : CPU.available
     self.precision = precision
+    self.productType = productType
   }
 
   /// A named torchvision architecture.
@@ -229,7 +244,7 @@ public final class Backbone: @unchecked Sendable {
       let network = try OpenMP.withThreads(threadsPerImage) {
         try CompiledNetwork(
           graph: graph, tap: tap, pooling: pooling, weights: weights, threadsPerImage: threadsPerImage, batch: batch,
-          precision: precision)
+          precision: precision, productType: productType)
       }
       cache.networks[key] = network
       return network

@@ -16,8 +16,6 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
   case unknown(kind: String, value: String, choices: [String])
   /// bfloat16 was asked for on a CPU that does not multiply it natively.
   case unsupportedPrecision(String)
-  /// A precision some layers of the network do not run in yet.
-  case precisionNotImplemented(what: String, use: String)
   /// A pooling the tapped layer cannot be reduced with (`max` over tokens, `token` without a class token).
   case unsupportedPooling(pooling: String, layer: String, choices: [String])
   /// An input whose side is not a multiple of the transformer's patch.
@@ -61,8 +59,6 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
     case .unsupportedPrecision(let choice):
       return
         "precision \(choice) needs a CPU with AVX512_BF16 or AMX, which this one lacks (oneDNN sees \(CPU.isaName)); use f32 or auto"
-    case .precisionNotImplemented(let what, let use):
-      return "\(what) is not implemented yet; use \(use)"
     case .unsupportedPooling(let pooling, let layer, let choices):
       return "pooling \(pooling) does not apply to layer \(layer); choose one of: \(choices.joined(separator: ", "))"
     case .inputNotPatchMultiple(let arch, let height, let width, let patch):

@@ -147,8 +147,8 @@ final class CompiledNetwork: @unchecked Sendable {
   let outputShape: [Int]
   /// Element type of weights and activations (accumulation is always float32).
   let precision: Precision
-  /// Bytes per activation value.
-  var elementBytes: Int { precision.activationBytes }
+  /// Element type of every workspace buffer: the graph's, then `ExtraBuffers`, then the lowering's own.
+  let bufferTypes: [ElementType]
 
   /// - Parameters:
   ///   - graph: the whole architecture for this input size.
@@ -157,10 +157,13 @@ final class CompiledNetwork: @unchecked Sendable {
   ///   - weights: validated state_dict.
   ///   - threadsPerImage: OpenMP threads each image's primitives use.
   ///   - precision: bfloat16 stores weights and activations as bfloat16 (products summed in float32);
-  ///     BatchNorm statistics, biases and the output stay float32.
+  ///     BatchNorm statistics, biases and the output stay float32. A transformer keeps in bfloat16 only what
+  ///     its matrix products read (`MixedPrecision`).
+  ///   - productType: runs a transformer's mixed-precision plan with this type for the products' buffers
+  ///     whatever `precision` says (tests: float32 runs the plan's staging and conversions anywhere).
   init(
     graph: Graph, tap: Tap, pooling: Pooling, weights: StateDict, threadsPerImage: Int, batch: Int = 1,
-    precision: Precision = .float32
+    precision: Precision = .float32, productType: ElementType? = nil
   ) throws {
     self.graph = graph
     self.precision = precision
@@ -170,45 +173,34 @@ final class CompiledNetwork: @unchecked Sendable {
       "CompiledNetwork: batch > 1 needs whole-buffer views")
     self.batch = batch
     let ops = graph.ops[0..<tap.opCount]
-    if precision == .bfloat16, ops.contains(where: \.isTokenOp) {
-      throw BackboneError.precisionNotImplemented(
-        what: "bfloat16 for transformer layers (matmul, attention, token assembly)", use: "--precision f32")
-    }
+    let mixed =
+      ops.contains(where: \.isTokenOp) && (precision == .bfloat16 || productType != nil)
+      ? MixedPrecision(graph: graph, ops: ops, tap: tap, productType: productType ?? .bfloat16) : nil
     layout = ActivationLayout.choose(for: graph, ops: ops)
-    var lowering = try Lowering(graph: graph, layout: layout, batch: batch, precision: precision, weights: weights)
-    engine = lowering.engine
-    for op in ops { try lowering.lower(op) }
     outputShape = try graph.outputShape(of: tap, pooling: pooling)
     outputCount = outputShape.reduce(1, *)
+    var lowering = try Lowering(
+      graph: graph, layout: layout, batch: batch, precision: precision, mixed: mixed, outputCount: outputCount,
+      weights: weights)
+    engine = lowering.engine
+    for op in ops { try lowering.lower(op) }
     try lowering.output(tap, pooling: pooling)
     steps = lowering.steps
     constants = lowering.constants
     scratchpadBytes = steps.map { $0.primitive.scratchpadBytes }.max() ?? 0
     let layout = layout
-    let bytes = CompiledNetwork.bufferBytes(graph, layout: layout, batch: batch, precision: precision, outputCount: outputCount)
+    let bytes = lowering.bufferBytes
     bufferBytes = bytes
+    bufferTypes = lowering.bufferTypes
+    let staging = lowering.extra.firstStaging
     memoryPlan = MemoryPlan(steps: steps, bytes: bytes) { buffer in
       // A graph buffer written in channel ranges keeps its own zeroed memory when the blocked layout pads its
-      // channels: no step writes the padding, and the convolutions that read it need zeros there.
-      guard buffer < graph.buffers.count else { return false }
+      // channels: no step writes the padding, and the convolutions that read it need zeros there. The
+      // lowering's staging buffers are written whole before they are read.
+      guard buffer < graph.buffers.count else { return buffer >= staging }
       let shape = graph.buffers[buffer]
       return graph.temporaries.contains(buffer) || shape.plain || layout.paddedChannels(shape.channels) == shape.channels
     }
-  }
-
-  /// `bufferBytes` of `graph` compiled with these settings.
-  static func bufferBytes(
-    _ graph: Graph, layout: ActivationLayout, batch: Int, precision: Precision, outputCount: Int
-  ) -> [Int] {
-    let input = graph.buffers[0]
-    let extra = ExtraBuffers(graph, precision)
-    let elementBytes = precision.activationBytes
-    return graph.buffers.map {
-      batch * (($0.plain ? $0.channels : layout.paddedChannels($0.channels)) * $0.height * $0.width * elementBytes + 64)
-    }
-      + [batch * (outputCount * 4 + 64)]
-      + (extra.inputCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 2 + 64)])
-      + (extra.affineCopy == nil ? [] : [batch * (input.channels * input.height * input.width * 4 + 64)])
   }
 
   /// True if every operation up to `opCount` can run several images per execution: views of whole buffers,
@@ -230,13 +222,20 @@ struct Lowering {
   let batch: Int
   let precision: Precision
   let weights: StateDict
-  let activation: ElementType
+  /// A transformer's split of float32 and product buffers; nil for one type throughout.
+  let mixed: MixedPrecision?
   /// The workspace's buffers beyond the graph's own.
   let extra: ExtraBuffers
+  /// Element type and bytes of every workspace buffer, the staging buffers the lowering adds included.
+  private(set) var bufferTypes: [ElementType]
+  private(set) var bufferBytes: [Int]
   private(set) var steps: [Step] = []
   private(set) var constants: [AlignedBuffer] = []
 
-  init(graph: Graph, layout: ActivationLayout, batch: Int, precision: Precision, weights: StateDict) throws {
+  init(
+    graph: Graph, layout: ActivationLayout, batch: Int, precision: Precision, mixed: MixedPrecision?, outputCount: Int,
+    weights: StateDict
+  ) throws {
     engine = try DNNLEngine.shared()
     stream = try DNNLStream(engine)
     self.graph = graph
@@ -244,8 +243,26 @@ struct Lowering {
     self.batch = batch
     self.precision = precision
     self.weights = weights
-    activation = precision == .bfloat16 ? .bfloat16 : .float32
-    extra = ExtraBuffers(graph, precision)
+    self.mixed = mixed
+    extra = ExtraBuffers(graph, precision, mixed: mixed != nil)
+    let activation: ElementType = precision == .bfloat16 ? .bfloat16 : .float32
+    let graphTypes: [ElementType] = graph.buffers.indices.map { buffer in
+      guard let mixed else { return activation }
+      return mixed.products.contains(buffer) ? mixed.productType : .float32
+    }
+    let input = graph.buffers[0]
+    let inputValues = input.channels * input.height * input.width
+    bufferTypes =
+      graphTypes + [.float32] + (extra.inputCopy == nil ? [] : [.bfloat16]) + (extra.affineCopy == nil ? [] : [.float32])
+    bufferBytes =
+      graph.buffers.indices.map { i in
+        let b = graph.buffers[i]
+        return batch
+          * ((b.plain ? b.channels : layout.paddedChannels(b.channels)) * b.height * b.width * graphTypes[i].bytes + 64)
+      }
+      + [batch * (outputCount * 4 + 64)]
+      + (extra.inputCopy == nil ? [] : [batch * (inputValues * 2 + 64)])
+      + (extra.affineCopy == nil ? [] : [batch * (inputValues * 4 + 64)])
     if let inputCopy = extra.inputCopy {
       // float32 NCHW from the caller → bfloat16 NCHW, once per execution.
       let whole = graph.whole(0)
@@ -263,7 +280,21 @@ struct Lowering {
     }
   }
 
-  // MARK: Descriptors
+  // MARK: Buffers and descriptors
+
+  /// The element type `buffer` holds.
+  func type(_ buffer: Int) -> ElementType { bufferTypes[buffer] }
+
+  /// True if `buffer` is one a transformer's products read in their own type (`MixedPrecision`).
+  func holdsProducts(_ buffer: Int) -> Bool { mixed?.products.contains(buffer) ?? false }
+
+  /// A new workspace buffer of `values` per image in `type`, written whole before it is read (a LayerNorm's
+  /// float32 result before its conversion, attention probabilities), so that it shares the arena.
+  mutating func stagingBuffer(values: Int, type: ElementType) -> View {
+    bufferTypes.append(type)
+    bufferBytes.append(batch * (values * type.bytes + 64))
+    return View(buffer: bufferBytes.count - 1, channelOffset: 0, channels: 0)
+  }
 
   /// The buffer an operation really reads: in bfloat16, the converted copy of the input.
   func resolved(_ v: View) -> View {
@@ -276,6 +307,7 @@ struct Lowering {
   func describe(_ v: View) throws -> MemoryDescriptor {
     let shape = graph.buffers[v.buffer]
     let pixels = shape.height * shape.width
+    let activation = type(v.buffer)
     if layout == .channelsLast, v.buffer != 0, !shape.plain, v.channels != shape.channels || v.rows != nil {
       let c = shape.channels  // pixels stay `c` apart
       if let rows = v.rows {
@@ -296,7 +328,7 @@ struct Lowering {
     }
     let pixels = shape.height * shape.width
     return try MemoryDescriptor(
-      [batch, v.rows ?? pixels, v.channels], activation, strides: [shape.channels * pixels, shape.channels, 1])
+      [batch, v.rows ?? pixels, v.channels], type(v.buffer), strides: [shape.channels * pixels, shape.channels, 1])
   }
 
   /// A whole channels-last buffer as one [N·pixels, C] matrix (LayerNorm's rows; a Linear layer's input).
@@ -306,8 +338,8 @@ struct Lowering {
       throw DNNLError(operation: "lay out rows of buffer \(v.buffer)", status: "needs a channels-last buffer")
     }
     let pixels = batch * shape.height * shape.width
-    if v.channels == shape.channels { return try MemoryDescriptor([pixels, v.channels], activation, .ab) }
-    return try MemoryDescriptor([pixels, v.channels], activation, strides: [shape.channels, 1])
+    if v.channels == shape.channels { return try MemoryDescriptor([pixels, v.channels], type(v.buffer), .ab) }
+    return try MemoryDescriptor([pixels, v.channels], type(v.buffer), strides: [shape.channels, 1])
   }
 
   /// A `[C]` tensor as the `[1, C, 1, 1]` operand of a per-channel binary operation.
@@ -328,6 +360,14 @@ struct Lowering {
         path: weights.source, arch: "this architecture", problems: ["missing \(name)"], looksLike: nil)
     }
     return t.values
+  }
+
+  /// `values` as a constant of `type` laid out as `dims` with `strides` (converted once where not float32).
+  mutating func constant(_ values: [Float], _ dims: [Int], _ type: ElementType, strides: [Int]) throws -> Int {
+    guard type != .float32 else { return try constant(values) }
+    return try reordered(
+      values, from: try MemoryDescriptor(dims, .float32, strides: strides), to: try MemoryDescriptor(dims, type, strides: strides)
+    )
   }
 
   /// `values` laid out as `from`, reordered once into a new constant laid out as `to`.
@@ -392,7 +432,7 @@ struct Lowering {
     let dstMD = try describe(c.dst)
     let (o, g, kh, kw) = (c.dst.channels, c.groups, c.kernel.height, c.kernel.width)
     let weightDims = g == 1 ? [o, c.src.channels, kh, kw] : [g, o / g, c.src.channels / g, kh, kw]
-    let anyWeights = try MemoryDescriptor(weightDims, activation, .any)
+    let anyWeights = try MemoryDescriptor(weightDims, type(c.src.buffer), .any)
     let biasMD = try MemoryDescriptor([o], .float32, .a)
     let attributes = try DNNLAttributes()
     let (chain, operands) = try postOps(c.post, channels: o)
@@ -414,11 +454,11 @@ struct Lowering {
       ] + operands)
   }
 
-  /// A Linear layer as one matrix product over every row of the batch.
+  /// A Linear layer as one matrix product over every row of the batch, with weights of its input's type.
   mutating func linear(_ l: LinearOp) throws {
     let (k, n) = (l.src.channels, l.dst.channels)
     let (srcMD, dstMD) = (try pixelRows(l.src), try pixelRows(l.dst))
-    let anyWeights = try MemoryDescriptor([k, n], activation, .any)
+    let anyWeights = try MemoryDescriptor([k, n], type(l.src.buffer), .any)
     let biasMD = try MemoryDescriptor([1, n], .float32, .ab)
     let attributes = try DNNLAttributes()
     let (chain, operands) = try postOps(l.post, channels: n)
@@ -442,23 +482,30 @@ struct Lowering {
 
   /// Per head: scores = q kᵀ (a batched product over images and heads, reading the heads in place as
   /// strided matrices), a softmax over the keys, then scores × v written into the heads' columns of `dst`.
+  /// Where q, k and v are bfloat16 (`MixedPrecision`), the scores stay float32 and the softmax writes the
+  /// probabilities in bfloat16 to a buffer of their own, as autocast computes them.
   mutating func attention(_ a: AttentionOp) throws {
     let shape = graph.buffers[a.keys.buffer]
     let (tokens, width) = (shape.height * shape.width, shape.channels)
     let (h, d) = (a.heads, a.keys.channels / a.heads)
     let perImage = tokens * width
-    let headMatrices = try MemoryDescriptor([batch, h, tokens, d], activation, strides: [perImage, d, width, 1])
-    let transposedKeys = try MemoryDescriptor([batch, h, d, tokens], activation, strides: [perImage, d, 1, width])
+    let inputType = type(a.keys.buffer)
+    let headMatrices = try MemoryDescriptor([batch, h, tokens, d], inputType, strides: [perImage, d, width, 1])
+    let transposedKeys = try MemoryDescriptor([batch, h, d, tokens], inputType, strides: [perImage, d, 1, width])
     // One latent query (a constant shared by every image) or one per token.
     let queries: (ArgumentSource, MemoryDescriptor, rows: Int)
     switch a.queries {
     case .view(let v): queries = (.view(v), headMatrices, tokens)
     case .latent(let latent, let weight, let bias, let scale):
       let q = try ConstantPreparation.latentQuery(latent: latent, weight: weight, bias: bias, scale: scale, tensor)
-      queries = (.constant(try constant(q)), try MemoryDescriptor([1, h, 1, d], activation, strides: [h * d, d, h * d, 1]), 1)
+      let (dims, strides) = ([1, h, 1, d], [h * d, d, h * d, 1])
+      queries = (
+        .constant(try constant(q, dims, inputType, strides: strides)),
+        try MemoryDescriptor(dims, inputType, strides: strides), 1
+      )
     }
     let rows = queries.rows
-    let scoresMD = try MemoryDescriptor([batch, h, rows, tokens], activation, .abcd)
+    let scoresMD = try MemoryDescriptor([batch, h, rows, tokens], .float32, .abcd)
     let scores = View(buffer: a.scores, channelOffset: 0, channels: graph.buffers[a.scores].channels)
     let products = try DNNLAttributes()
     let qk = try DNNLPrimitive.matmul(
@@ -470,24 +517,32 @@ struct Lowering {
         (.source, queries.0, queries.1), (.weights, .view(a.keys), transposedKeys),
         (.destination, .view(scores), scoresMD), (.scratchpad, .scratchpad, qk.scratchpadDescriptor),
       ])
-    let softmax = try DNNLPrimitive.softmax(data: scoresMD, axis: 3, engine: engine, what: "attention softmax")
+    let (probabilities, probabilitiesMD) =
+      holdsProducts(a.keys.buffer)
+      ? (
+        stagingBuffer(values: h * rows * tokens, type: inputType),
+        try MemoryDescriptor([batch, h, rows, tokens], inputType, .abcd)
+      )
+      : (scores, scoresMD)
+    let softmax = try DNNLPrimitive.softmax(
+      source: scoresMD, destination: probabilitiesMD, axis: 3, engine: engine, what: "attention softmax")
     append(
       softmax,
       [
-        (.source, .view(scores), scoresMD), (.destination, .view(scores), scoresMD),
+        (.source, .view(scores), scoresMD), (.destination, .view(probabilities), probabilitiesMD),
         (.scratchpad, .scratchpad, softmax.scratchpadDescriptor),
       ])
     let dstShape = graph.buffers[a.dst.buffer]
     let dstWidth = dstShape.channels
     let contextMD = try MemoryDescriptor(
-      [batch, h, rows, d], activation, strides: [dstShape.height * dstShape.width * dstWidth, d, dstWidth, 1])
+      [batch, h, rows, d], type(a.dst.buffer), strides: [dstShape.height * dstShape.width * dstWidth, d, dstWidth, 1])
     let pv = try DNNLPrimitive.matmul(
-      source: scoresMD, weights: headMatrices, bias: nil, destination: contextMD, attributes: try DNNLAttributes(),
+      source: probabilitiesMD, weights: headMatrices, bias: nil, destination: contextMD, attributes: try DNNLAttributes(),
       engine: engine, what: "attention values")
     append(
       pv,
       [
-        (.source, .view(scores), scoresMD), (.weights, .view(a.values), headMatrices),
+        (.source, .view(probabilities), probabilitiesMD), (.weights, .view(a.values), headMatrices),
         (.destination, .view(a.dst), contextMD), (.scratchpad, .scratchpad, pv.scratchpadDescriptor),
       ])
   }
@@ -497,7 +552,7 @@ struct Lowering {
   mutating func tokens(_ t: TokensOp) throws {
     let width = t.dst.channels
     let patchCount = t.grid.area
-    let patches = try MemoryDescriptor([batch, patchCount, width], activation, .abc)
+    let patches = try MemoryDescriptor([batch, patchCount, width], type(t.patches.buffer), .abc)
     let sequence = try rowMatrices(t.dst)
     let prefixRows = try ConstantPreparation.prefixTokens(t.prefix, width: width, tensor)
     let prefixCount = prefixRows.count / width
@@ -526,14 +581,17 @@ struct Lowering {
       let copy = try DNNLPrimitive(reorderFrom: patches, to: sequence, engine: engine, what: "patch tokens")
       append(copy, [(.from, .view(patchView), patches), (.to, .view(t.dst), sequence)])
     } else {
-      let prefixMD = try MemoryDescriptor([batch, prefixCount, width], activation, .abc)
+      // The prefix rows in the sequence's type: concat reads and writes one type.
+      let (dims, strides) = ([batch, prefixCount, width], [prefixCount * width, width, 1])
+      let prefixMD = try MemoryDescriptor(dims, type(t.dst.buffer), strides: strides)
       let repeated = (0..<batch).flatMap { _ in prefixRows }
       let concat = try DNNLPrimitive.concat(
         [prefixMD, patches], axis: 1, destination: sequence, engine: engine, what: "token sequence")
       append(
         concat,
         [
-          (.multipleSource(0), .constant(try constant(repeated)), prefixMD), (.multipleSource(1), .view(patchView), patches),
+          (.multipleSource(0), .constant(try constant(repeated, dims, type(t.dst.buffer), strides: strides)), prefixMD),
+          (.multipleSource(1), .view(patchView), patches),
           (.destination, .view(t.dst), sequence), (.scratchpad, .scratchpad, concat.scratchpadDescriptor),
         ])
     }
@@ -629,19 +687,33 @@ struct Lowering {
     }
   }
 
+  /// LayerNorm over each row's channels. When products read the result in their own type
+  /// (`MixedPrecision`), LayerNorm (one type in and out in oneDNN 2.6) writes float32 to a staging buffer,
+  /// which one reorder converts.
   mutating func layerNorm(_ l: LayerNormOp) throws {
-    let (srcMD, dstMD) = (try pixelRows(l.src), try pixelRows(l.dst))
+    let srcMD = try pixelRows(l.src)
+    let dstMD = try pixelRows(l.dst)
+    let shape = graph.buffers[l.src.buffer]
+    // The source is float32 (a product's buffer never feeds a LayerNorm), so the staging buffer takes its layout.
+    let (result, resultMD) =
+      holdsProducts(l.dst.buffer)
+      ? (stagingBuffer(values: shape.channels * shape.height * shape.width, type: .float32), srcMD) : (l.dst, dstMD)
     let primitive = try DNNLPrimitive.layerNormalization(
       data: srcMD, epsilon: graph.layerNormEpsilon, engine: engine, what: "layer norm \(l.norm)")
     let vectorMD = try MemoryDescriptor([l.src.channels], .float32, .a)
     append(
       primitive,
       [
-        (.source, .view(resolved(l.src)), srcMD), (.destination, .view(l.dst), dstMD),
+        (.source, .view(resolved(l.src)), srcMD), (.destination, .view(result), resultMD),
         (.scale, .constant(try constant(try tensor(l.norm + ".weight"))), vectorMD),
         (.shift, .constant(try constant(try tensor(l.norm + ".bias"))), vectorMD),
         (.scratchpad, .scratchpad, primitive.scratchpadDescriptor),
       ])
+    if result != l.dst {
+      let convert = try DNNLPrimitive(
+        reorderFrom: resultMD, to: dstMD, engine: engine, what: "layer norm \(l.norm) to the products' type")
+      append(convert, [(.from, .view(result), resultMD), (.to, .view(l.dst), dstMD)])
+    }
   }
 
   mutating func gate(_ g: GateOp) throws {
@@ -690,8 +762,9 @@ struct Lowering {
         return (primitive, md)
       }
       let primitive: DNNLPrimitive
-      do { (primitive, finalMD) = try globalPooling(into: .float32) } catch  where activation != .float32 {
-        (primitive, finalMD) = try globalPooling(into: activation)
+      let tapType = type(tap.view.buffer)
+      do { (primitive, finalMD) = try globalPooling(into: .float32) } catch  where tapType != .float32 {
+        (primitive, finalMD) = try globalPooling(into: tapType)
       }
       append(
         primitive,
@@ -736,21 +809,27 @@ struct Lowering {
   }
 }
 
-/// The workspace's buffers beyond the graph's own, by name; their indices follow the graph's buffers.
+/// The workspace's buffers beyond the graph's own, by name; their indices follow the graph's buffers, and
+/// the lowering's staging buffers follow them (`Lowering.stagingBuffer`).
 struct ExtraBuffers {
   /// The pooled tap.
   let pooled: Int
-  /// In bfloat16, the input image converted from the caller's float32.
+  /// In a bfloat16 CNN, the input image converted from the caller's float32 (a transformer's first step
+  /// reads the float32 image itself).
   let inputCopy: Int?
-  /// In bfloat16, the float32 result of an input transform before its conversion (oneDNN's binary kernels
-  /// have no fast float32 → bfloat16 path).
+  /// In a bfloat16 CNN, the float32 result of an input transform before its conversion (oneDNN's binary
+  /// kernels have no fast float32 → bfloat16 path).
   let affineCopy: Int?
+  /// The first staging buffer's index.
+  let firstStaging: Int
 
-  init(_ graph: Graph, _ precision: Precision) {
+  init(_ graph: Graph, _ precision: Precision, mixed: Bool) {
     pooled = graph.buffers.count
-    inputCopy = precision == .bfloat16 ? pooled + 1 : nil
+    let whole = precision == .bfloat16 && !mixed
+    inputCopy = whole ? pooled + 1 : nil
     let transforms = graph.ops.contains { if case .affine = $0 { true } else { false } }
-    affineCopy = precision == .bfloat16 && transforms ? pooled + 2 : nil
+    affineCopy = whole && transforms ? pooled + 2 : nil
+    firstStaging = pooled + 1 + (inputCopy == nil ? 0 : 1) + (affineCopy == nil ? 0 : 1)
   }
 }
 
@@ -848,7 +927,7 @@ final class Workspace: @unchecked Sendable {
           let stride = channelsLast ? 1 : planeFloats
           // A token range starts `rowOffset` pixels in (channels-last only).
           let rows = channelsLast ? v.rowOffset * (shape?.channels ?? 0) : 0
-          let pointer = base + (v.channelOffset * stride + rows) * network.elementBytes
+          let pointer = base + (v.channelOffset * stride + rows) * network.bufferTypes[v.buffer].bytes
           memory = try DNNLMemory(md, network.engine, pointer, "an activation")
         case .constant(let index):
           memory = try DNNLMemory(md, network.engine, network.constants[index].pointer, "a weight")

@@ -7,10 +7,9 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
   /// Weights and activations in bfloat16, products summed in float32; BatchNorm statistics, biases and
   /// the pooled output stay float32. Twice float32's speed or more where the CPU multiplies bfloat16
   /// natively (AVX512_BF16, AMX); features differ from torchvision's in the third significant digit.
+  /// Transformers and ConvNeXt keep their residual stream, LayerNorm and softmax inputs in float32
+  /// (`MixedPrecision`).
   case bfloat16 = "bf16"
-
-  /// Bytes per activation value.
-  var activationBytes: Int { self == .bfloat16 ? 2 : 4 }
 
   /// The precision a user's choice means on this CPU: `auto` is bfloat16 where the CPU multiplies it
   /// natively and measurably faster than float32 (`BFloat16Speed.current`), else float32; an explicit

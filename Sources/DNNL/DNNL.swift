@@ -212,6 +212,9 @@ package enum ElementType: Sendable {
     case .bfloat16: dnnl_bf16
     }
   }
+
+  /// Bytes per value.
+  package var bytes: Int { self == .bfloat16 ? 2 : 4 }
 }
 
 /// The memory layouts featx names (oneDNN format tags).
@@ -488,10 +491,18 @@ package final class DNNLPrimitive {
 
   /// An inference softmax over dimension `axis` of `data` (source and destination alike; may run in place).
   package static func softmax(data: MemoryDescriptor, axis: Int, engine: DNNLEngine, what: String) throws -> DNNLPrimitive {
+    try softmax(source: data, destination: data, axis: axis, engine: engine, what: what)
+  }
+
+  /// An inference softmax over dimension `axis` of `source` into `destination`, which may have another element
+  /// type (softmax v2: float32 scores in, bfloat16 probabilities out).
+  package static func softmax(
+    source: MemoryDescriptor, destination: MemoryDescriptor, axis: Int, engine: DNNLEngine, what: String
+  ) throws -> DNNLPrimitive {
     var desc = dnnl_softmax_v2_desc_t()
-    var d = data.raw
+    var (s, d) = (source.raw, destination.raw)
     try dnnl(
-      dnnl_softmax_v2_forward_desc_init(&desc, dnnl_forward_inference, dnnl_softmax_accurate, &d, &d, Int32(axis)),
+      dnnl_softmax_v2_forward_desc_init(&desc, dnnl_forward_inference, dnnl_softmax_accurate, &s, &d, Int32(axis)),
       "describe \(what)")
     return try withUnsafePointer(to: &desc) {
       try DNNLPrimitive(op: UnsafeRawPointer($0), attributes: try DNNLAttributes(), engine: engine, what: what)

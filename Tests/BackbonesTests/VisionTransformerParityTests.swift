@@ -1,4 +1,5 @@
 import Backbones
+import DNNL
 import Foundation
 import Images
 import Support
@@ -282,22 +283,34 @@ import Weights
 }
 
 /// oneDNN runs every primitive of the new families with a tuned kernel: a `ref` implementation would be a
-/// reference loop many times slower (f32; bfloat16 is refused for token layers, see BackboneError).
+/// reference loop many times slower. In float32 everywhere; in bfloat16 where the CPU has it.
 @Suite struct TransformerKernelTests {
   @Test(arguments: VisionTransformerParityTests.models)
   func noPrimitiveRunsAReferenceKernel(model: VisionTransformerParityTests.Model) throws {
+    try Self.expectTunedKernels(model, precision: .float32)
+  }
+
+  @Test(
+    .enabled(if: CPU.nativeBFloat16, "this CPU has no native bfloat16 (AVX512_BF16 or AMX)"),
+    arguments: VisionTransformerParityTests.models)
+  func noBFloat16PrimitiveRunsAReferenceKernel(model: VisionTransformerParityTests.Model) throws {
+    try Self.expectTunedKernels(model, precision: .bfloat16)
+  }
+
+  static func expectTunedKernels(_ model: VisionTransformerParityTests.Model, precision: Precision) throws {
     let weights = RandomWeights.stateDict(config: model.config, seed: 0, classifier: true)
     let layers = try model.config.layerInfo(height: 224, width: 224, arch: model.key)
     for layer in layers {
       for pooling in layer.poolings {
         let backbone = try Backbone(
-          name: model.key, config: model.config, weights: weights, layer: layer.name, pooling: pooling, threads: 1)
+          name: model.key, config: model.config, weights: weights, layer: layer.name, pooling: pooling, threads: 1,
+          precision: precision)
         let kernels = try backbone.implementations(height: 224, width: 224, batch: 8)
         #expect(kernels.count >= 3, "\(model) \(layer.name)")
         for (what, implementation) in kernels {
           #expect(
             !implementation.isEmpty && !implementation.hasPrefix("ref"),
-            "\(model) \(layer.name) \(pooling): \(what) runs \(implementation)")
+            "\(model) \(layer.name) \(pooling) \(precision): \(what) runs \(implementation)")
         }
       }
     }
