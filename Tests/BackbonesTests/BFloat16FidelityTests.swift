@@ -78,3 +78,64 @@ struct BFloat16FidelityTests {
     #expect(bf16 < 0.9999999, "\(arch) bf16 \(bf16) is float32's: the bf16 path did not run")
   }
 }
+
+/// `--precision bf16` for transformers (issue #22) against timm's float32 `pre_logits` on the same 48 photos:
+/// at least as close as PyTorch's autocast-bf16 run, within 1e-4 (Fixtures/backbones/bf16_transformer_reference.*,
+/// made by tools/make_bf16_transformer_reference.py). featx keeps the residual stream, LayerNorm and the scores
+/// before the softmax in float32 and rounds to bfloat16 only what the products read (`MixedPrecision`), where
+/// autocast also rounds the products' outputs before adding them to the stream. The float32 features are
+/// checked on every CPU, so that a CPU with bfloat16 has only bfloat16 left to check.
+@Suite(
+  .serialized,
+  .enabled(if: FileManager.default.fileExists(atPath: TestPaths.datasets.path), "the shared datasets are not available"))
+struct TransformerBFloat16FidelityTests {
+  static let reference = try? JSONDecoder().decode(
+    BFloat16FidelityTests.Reference.self,
+    from: Data(contentsOf: TestPaths.fixture("backbones/bf16_transformer_reference.json")))
+
+  static let models: [(String, Architecture)] = [
+    ("dinov2_s14_224", .vit_small_patch14_dinov2), ("siglip_b16", .vit_base_patch16_siglip_224),
+    ("convnext_tiny", .convnext_tiny),
+  ]
+
+  /// The mean centred cosine of featx's `pre_logits` in `precision` with timm's float32 ones, and the model's
+  /// reference entry.
+  static func centredCosine(
+    key: String, arch: Architecture, precision: Precision
+  ) throws -> (Double, BFloat16FidelityTests.Reference.Model) {
+    let reference = try #require(Self.reference)
+    #expect(reference.images == BFloat16FidelityTests.reference?.images, "the two references use other photos")
+    let model = try #require(reference.models[key])
+    let expected = try #require(
+      try Checkpoint.load(path: TestPaths.fixture("backbones/bf16_transformer_reference.safetensors").path)
+        .tensors["\(key).f32"]?.values)
+    let input = BFloat16FidelityTests.inputs
+    let rows = reference.images.count
+    try #require(input.count == rows * 3 * 224 * 224, "the reference photos could not be decoded")
+    let weights = RandomWeights.stateDict(config: arch.config, seed: 0)
+    let backbone = try Backbone(arch: arch, weights: weights, layer: "pre_logits", threads: 2, precision: precision)
+    var out = [Float](repeating: 0, count: rows * model.dimension)
+    try input.withUnsafeBufferPointer { i in
+      try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: rows, height: 224, width: 224, into: $0) }
+    }
+    return (ParityReport(actual: out, reference: expected, rows: rows).meanCentredCosine, model)
+  }
+
+  @Test(arguments: models)
+  func float32FeaturesAreTimms(key: String, arch: Architecture) throws {
+    let (f32, _) = try Self.centredCosine(key: key, arch: arch, precision: .float32)
+    // Measured on Zen 2 (AVX2): 1 - 3.5e-13, 1 - 2.8e-13, 1 - 1.4e-13.
+    #expect(f32 >= 0.9999999, "\(key) f32 mean centred cosine \(f32)")
+  }
+
+  @Test(
+    .enabled(if: CPU.nativeBFloat16, "this CPU has no native bfloat16 (AVX512_BF16 or AMX), so featx refuses bf16 here"),
+    arguments: models)
+  func bf16FeaturesAreAtLeastAsCloseAsPyTorchAutocast(key: String, arch: Architecture) throws {
+    let (bf16, model) = try Self.centredCosine(key: key, arch: arch, precision: .bfloat16)
+    #expect(
+      bf16 >= model.autocast_bf16_centred_cosine - 1e-4,
+      "\(key) bf16 \(bf16) vs PyTorch autocast \(model.autocast_bf16_centred_cosine)")
+    #expect(bf16 < 0.9999999, "\(key) bf16 \(bf16) is float32's: the bf16 path did not run")
+  }
+}
