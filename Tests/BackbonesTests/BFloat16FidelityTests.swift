@@ -48,25 +48,33 @@ struct BFloat16FidelityTests {
     return all
   }()
 
+  /// The reference's float32 features stored as `KEY.f32` in the safetensors `file` (a fixture path).
+  static func expectedFeatures(_ file: String, key: String) throws -> [Float] {
+    try #require(try Checkpoint.load(path: TestPaths.fixture(file).path).tensors["\(key).f32"]?.values)
+  }
+
+  /// `backbone`'s features of the reference photos (`rows` of them, `dimension` values each).
+  static func features(of backbone: Backbone, rows: Int, dimension: Int) throws -> [Float] {
+    let input = inputs
+    try #require(input.count == rows * 3 * 224 * 224, "the reference photos could not be decoded")
+    var out = [Float](repeating: 0, count: rows * dimension)
+    try input.withUnsafeBufferPointer { i in
+      try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: rows, height: 224, width: 224, into: $0) }
+    }
+    return out
+  }
+
   @Test(arguments: [Architecture.resnet18, .resnet50, .densenet121])
   func bf16FeaturesAreAtLeastAsCloseAsPyTorchAutocast(arch: Architecture) throws {
     let reference = try #require(Self.reference)
     let model = try #require(reference.models[arch.rawValue])
-    let expected = try #require(
-      try Checkpoint.load(path: TestPaths.fixture("backbones/bf16_reference.safetensors").path)
-        .tensors["\(arch.rawValue).f32"]?.values)
-    let input = Self.inputs
+    let expected = try Self.expectedFeatures("backbones/bf16_reference.safetensors", key: arch.rawValue)
     let rows = reference.images.count
-    try #require(input.count == rows * 3 * 224 * 224, "the reference photos could not be decoded")
     let weights = RandomWeights.stateDict(config: arch.config, seed: 0)
     let pooling: Pooling = arch == .densenet121 ? .avg : .flatten
     func features(_ precision: Precision) throws -> [Float] {
       let backbone = try Backbone(arch: arch, weights: weights, pooling: pooling, threads: 2, precision: precision)
-      var out = [Float](repeating: 0, count: rows * model.dimension)
-      try input.withUnsafeBufferPointer { i in
-        try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: rows, height: 224, width: 224, into: $0) }
-      }
-      return out
+      return try Self.features(of: backbone, rows: rows, dimension: model.dimension)
     }
     let f32 = ParityReport(actual: try features(.float32), reference: expected, rows: rows).meanCentredCosine
     let bf16 = ParityReport(actual: try features(.bfloat16), reference: expected, rows: rows).meanCentredCosine
@@ -106,18 +114,11 @@ struct TransformerBFloat16FidelityTests {
     let reference = try #require(Self.reference)
     #expect(reference.images == BFloat16FidelityTests.reference?.images, "the two references use other photos")
     let model = try #require(reference.models[key])
-    let expected = try #require(
-      try Checkpoint.load(path: TestPaths.fixture("backbones/bf16_transformer_reference.safetensors").path)
-        .tensors["\(key).f32"]?.values)
-    let input = BFloat16FidelityTests.inputs
+    let expected = try BFloat16FidelityTests.expectedFeatures("backbones/bf16_transformer_reference.safetensors", key: key)
     let rows = reference.images.count
-    try #require(input.count == rows * 3 * 224 * 224, "the reference photos could not be decoded")
     let weights = RandomWeights.stateDict(config: arch.config, seed: 0)
     let backbone = try Backbone(arch: arch, weights: weights, layer: "pre_logits", threads: 2, precision: precision)
-    var out = [Float](repeating: 0, count: rows * model.dimension)
-    try input.withUnsafeBufferPointer { i in
-      try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: rows, height: 224, width: 224, into: $0) }
-    }
+    let out = try BFloat16FidelityTests.features(of: backbone, rows: rows, dimension: model.dimension)
     return (ParityReport(actual: out, reference: expected, rows: rows).meanCentredCosine, model)
   }
 
