@@ -53,15 +53,10 @@ struct BFloat16FidelityTests {
     try #require(try Checkpoint.load(path: TestPaths.fixture(file).path).tensors["\(key).f32"]?.values)
   }
 
-  /// `backbone`'s features of the reference photos (`rows` of them, `dimension` values each).
-  static func features(of backbone: Backbone, rows: Int, dimension: Int) throws -> [Float] {
-    let input = inputs
-    try #require(input.count == rows * 3 * 224 * 224, "the reference photos could not be decoded")
-    var out = [Float](repeating: 0, count: rows * dimension)
-    try input.withUnsafeBufferPointer { i in
-      try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: rows, height: 224, width: 224, into: $0) }
-    }
-    return out
+  /// The `rows` reference photos as input tensors, all of them decoded.
+  static func photos(_ rows: Int) throws -> [Float] {
+    try #require(inputs.count == rows * 3 * 224 * 224, "the reference photos could not be decoded")
+    return inputs
   }
 
   @Test(arguments: [Architecture.resnet18, .resnet50, .densenet121])
@@ -70,11 +65,12 @@ struct BFloat16FidelityTests {
     let model = try #require(reference.models[arch.rawValue])
     let expected = try Self.expectedFeatures("backbones/bf16_reference.safetensors", key: arch.rawValue)
     let rows = reference.images.count
+    let input = try Self.photos(rows)
     let weights = RandomWeights.stateDict(config: arch.config, seed: 0)
     let pooling: Pooling = arch == .densenet121 ? .avg : .flatten
     func features(_ precision: Precision) throws -> [Float] {
       let backbone = try Backbone(arch: arch, weights: weights, pooling: pooling, threads: 2, precision: precision)
-      return try Self.features(of: backbone, rows: rows, dimension: model.dimension)
+      return try FamilyParityTests.run(backbone, input, size: 224)
     }
     let f32 = ParityReport(actual: try features(.float32), reference: expected, rows: rows).meanCentredCosine
     let bf16 = ParityReport(actual: try features(.bfloat16), reference: expected, rows: rows).meanCentredCosine
@@ -116,9 +112,10 @@ struct TransformerBFloat16FidelityTests {
     let model = try #require(reference.models[key])
     let expected = try BFloat16FidelityTests.expectedFeatures("backbones/bf16_transformer_reference.safetensors", key: key)
     let rows = reference.images.count
+    let input = try BFloat16FidelityTests.photos(rows)
     let weights = RandomWeights.stateDict(config: arch.config, seed: 0)
     let backbone = try Backbone(arch: arch, weights: weights, layer: "pre_logits", threads: 2, precision: precision)
-    let out = try BFloat16FidelityTests.features(of: backbone, rows: rows, dimension: model.dimension)
+    let out = try FamilyParityTests.run(backbone, input, size: 224)
     return (ParityReport(actual: out, reference: expected, rows: rows).meanCentredCosine, model)
   }
 

@@ -40,11 +40,13 @@ import Weights
     return all
   }
 
+  /// `backbone`'s output for `input` (`size` × `size` NCHW images, one after another): one row per image.
   static func run(_ backbone: Backbone, _ input: [Float], size: Int) throws -> [Float] {
     let width = try backbone.outputShape(height: size, width: size).reduce(1, *)
-    var out = [Float](repeating: 0, count: 4 * width)
+    let count = input.count / (3 * size * size)
+    var out = [Float](repeating: 0, count: count * width)
     try input.withUnsafeBufferPointer { i in
-      try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: 4, height: size, width: size, into: $0) }
+      try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: count, height: size, width: size, into: $0) }
     }
     return out
   }
@@ -208,11 +210,7 @@ import Weights
     let input = TinyModelParityTests.input(seed: 1, count: 2 * 3 * 64 * 64)
     for layer in Self.config.layers {
       let backbone = try Backbone(name: "rdnet", config: Self.config, weights: weights, layer: layer, threads: 2)
-      let width = try backbone.outputShape(height: 64, width: 64).reduce(1, *)
-      var out = [Float](repeating: 0, count: 2 * width)
-      try input.withUnsafeBufferPointer { i in
-        try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: 2, height: 64, width: 64, into: $0) }
-      }
+      let out = try FamilyParityTests.run(backbone, input, size: 64)
       let reference = try #require(expected.tensors[layer], "rdnet.safetensors has no \(layer)")
       #expect(reference.values.count == out.count, "\(layer) shape \(reference.shape)")
       let report = ParityReport(actual: out, reference: reference.values, rows: 2, label: "tiny rdnet \(layer)")

@@ -27,16 +27,6 @@ import Weights
     return all
   }
 
-  static func run(_ backbone: Backbone, _ input: [Float]) throws -> [Float] {
-    let width = try backbone.outputShape(height: 224, width: 224).reduce(1, *)
-    let count = input.count / (3 * 224 * 224)
-    var out = [Float](repeating: 0, count: count * width)
-    try input.withUnsafeBufferPointer { i in
-      try out.withUnsafeMutableBufferPointer { try backbone.run(images: i, count: count, height: 224, width: 224, into: $0) }
-    }
-    return out
-  }
-
   static func weights(_ arch: Architecture, _ source: String) throws -> StateDict {
     if source == "random" { return RandomWeights.stateDict(config: arch.config, seed: 0) }
     return try Checkpoint.load(path: TestPaths.generatedWeights.appendingPathComponent("\(arch.rawValue)-random0.\(source)").path)
@@ -55,7 +45,7 @@ import Weights
     let expected = try Checkpoint.load(path: Self.reference)
     let weights = try Self.weights(.densenet121, source)
     let input = try Self.inputs("seed")
-    let flat = try Self.run(try Backbone(arch: .densenet121, weights: weights, threads: 2), input)
+    let flat = try FamilyParityTests.run(try Backbone(arch: .densenet121, weights: weights, threads: 2), input, size: 224)
     #expect(flat.count == 4 * 50176)
     let positions = try #require(expected.tensors["densenet121.features.positions"])
     let values = try #require(expected.tensors["densenet121.features.values"]?.values)
@@ -66,7 +56,8 @@ import Weights
     #expect(report.passes(), "densenet121 features (\(source)): \(report)")
 
     for pooling in [Pooling.avg, .max] {
-      let pooled = try Self.run(try Backbone(arch: .densenet121, weights: weights, pooling: pooling, threads: 2), input)
+      let pooled = try FamilyParityTests.run(
+        try Backbone(arch: .densenet121, weights: weights, pooling: pooling, threads: 2), input, size: 224)
       let reference = try #require(expected.tensors["densenet121.features.\(pooling.rawValue)"]?.values)
       let report = ParityReport(actual: pooled, reference: reference, rows: 4, label: "densenet121 \(pooling) (\(source))")
       #expect(report.passes(), "densenet121 \(pooling) (\(source)): \(report)")
@@ -78,7 +69,8 @@ import Weights
     let expected = try Checkpoint.load(path: Self.reference)
     let input = try Self.inputs("imagenet")
     for arch in [Architecture.resnet18, .resnet50] {
-      let out = try Self.run(try Backbone(arch: arch, weights: try Self.weights(arch, source), threads: 2), input)
+      let out = try FamilyParityTests.run(
+        try Backbone(arch: arch, weights: try Self.weights(arch, source), threads: 2), input, size: 224)
       let reference = try #require(expected.tensors["\(arch.rawValue).avgpool"]?.values)
       let report = ParityReport(actual: out, reference: reference, rows: 4, label: "\(arch) avgpool (\(source))")
       #expect(report.passes(), "\(arch) avgpool (\(source)): \(report)")
@@ -88,9 +80,10 @@ import Weights
   @Test func resultsDoNotDependOnTheThreadCount() throws {
     let weights = RandomWeights.stateDict(config: Architecture.resnet18.config, seed: 0)
     let input = try Self.inputs("imagenet")
-    let one = try Self.run(try Backbone(arch: .resnet18, weights: weights, threads: 1), input)
-    let two = try Self.run(try Backbone(arch: .resnet18, weights: weights, threads: 2), input)
-    let single = try Self.run(try Backbone(arch: .resnet18, weights: weights, threads: 2), Array(input.prefix(3 * 224 * 224)))
+    let one = try FamilyParityTests.run(try Backbone(arch: .resnet18, weights: weights, threads: 1), input, size: 224)
+    let two = try FamilyParityTests.run(try Backbone(arch: .resnet18, weights: weights, threads: 2), input, size: 224)
+    let single = try FamilyParityTests.run(
+      try Backbone(arch: .resnet18, weights: weights, threads: 2), Array(input.prefix(3 * 224 * 224)), size: 224)
     #expect(closeness(two, one, rtol: 1e-5, atol: 1e-4) == nil)
     #expect(closeness(single, Array(one.prefix(512)), rtol: 1e-5, atol: 1e-4) == nil)
   }
